@@ -1,0 +1,161 @@
+"""The cost equations of CIMinus: scalar functions, numbers in and a number out.
+
+This module is the single home of the physics. The Numba price loops (``kernels/price.py``) call these
+functions compiled; the readable reference model (``ciminus/reference.py``) calls the very same functions
+from plain Python. Every equation is written down, with its source, in ``docs/model.md``.
+
+Units: energies in pJ, times in cycles, sizes in bits.
+"""
+
+import math
+
+from numba import njit
+
+from kernels.layout import ADDER_TREE_MIREDO
+from kernels.tile_stats import ceil_div, log2_ceil
+
+
+# ----- one macro activation (MIREDO's 28 nm digital SRAM-CIM template) ----------------------------------
+@njit(cache=True)
+def cycles_per_activation(input_bits, input_bits_per_cycle):
+    """Bit-serial cycles of one macro activation: t = ceil(I / bits per cycle)."""
+    return ceil_div(input_bits, input_bits_per_cycle)
+
+
+@njit(cache=True)
+def array_energy_pj(mult_1b_pj, weight_bits, input_bits_per_cycle, rows, cols, cycles):
+    """Bit-cell multiplications of one activation: mult_1b * W * bpc * X * Y * t."""
+    return mult_1b_pj * weight_bits * input_bits_per_cycle * rows * cols * cycles
+
+
+@njit(cache=True)
+def adder_tree_adds(rows, cols, input_bits, weight_bits, input_bits_per_cycle, model):
+    """1-bit additions per cycle in the column adder trees.
+
+    ``miredo``: the published count X*(I+1) - (I + ceil(log2 I) + 1)*Y (MIREDO's 28 nm template), which
+    reproduces 25.619328 pJ per 32 x 16 activation; it is not positive for very wide, short arrays.
+    ``full``: a ripple adder tree per column summing X products of W bits, X*(W+1) - (W + ceil(log2 X) + 1)
+    1-bit adds per column, per input bit of the cycle.
+    """
+    if model == ADDER_TREE_MIREDO:
+        return float(rows * (input_bits + 1) - (input_bits + log2_ceil(input_bits) + 1) * cols)
+    per_col = rows * (weight_bits + 1) - (weight_bits + log2_ceil(rows) + 1)
+    return float(cols * input_bits_per_cycle * per_col)
+
+
+@njit(cache=True)
+def adder_tree_energy_pj(add_1b_pj, rows, cols, input_bits, weight_bits, input_bits_per_cycle, cycles, model):
+    """Adder-tree energy of one activation: add_1b * adds per cycle * t."""
+    return add_1b_pj * adder_tree_adds(rows, cols, input_bits, weight_bits, input_bits_per_cycle, model) * cycles
+
+
+@njit(cache=True)
+def shift_add_energy_pj(add_1b_pj, reg_1b_pj, input_bits, weight_bits, rows, cols, cycles):
+    """Shift-and-merge of the bit planes: (add_1b + reg_1b) * (I + W + ceil(log2 X)) * t * Y."""
+    return (add_1b_pj + reg_1b_pj) * (input_bits + weight_bits + log2_ceil(rows)) * cycles * cols
+
+
+@njit(cache=True)
+def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, bit_probability):
+    """Expected fraction of bit-serial cycles that cannot be skipped.
+
+    A cycle (``bits per cycle`` bit planes) is skipped when every one of the ``rows`` inputs the macro
+    receives has all those bits zero; each input bit is 1 with probability ``bit_probability``,
+    independently (the rule of the same lab's simulator).
+    """
+    if bit_probability >= 1.0 or rows <= 0.0:
+        return 1.0 if rows > 0.0 else 0.0
+    t = ceil_div(input_bits, input_bits_per_cycle)
+    active = 0.0
+    for c in range(t):
+        planes = min(input_bits_per_cycle, input_bits - c * input_bits_per_cycle)
+        active += 1.0 - (1.0 - bit_probability) ** (rows * planes)
+    return active / t
+
+
+# ----- sparsity overheads ----------------------------------------------------------------------------
+@njit(cache=True)
+def accumulator_energy_pj(add_1b_pj, reg_1b_pj, psum_bits, additions):
+    """Partial-sum additions across row tiles: each adds and registers psum_bits bits."""
+    return additions * psum_bits * (add_1b_pj + reg_1b_pj)
+
+
+@njit(cache=True)
+def mux_energy_pj(mux_pj_per_level, selections, levels):
+    """IntraBlock input selection: an m:1 multiplexer is ceil(log2 m) 2:1 levels per selected bit."""
+    return mux_pj_per_level * selections * levels
+
+
+# ----- data movement ---------------------------------------------------------------------------------
+@njit(cache=True)
+def halo_factor(out_rows, stride, window, copies):
+    """Extra input rows read when ``copies`` duplicated macros split a conv's output rows between them.
+
+    Each copy needs (rows_per_copy - 1) * stride + window input rows; with one copy the factor is 1.
+    """
+    if copies <= 1 or out_rows <= 1:
+        return 1.0
+    per_copy = ceil_div(out_rows, copies)
+    whole = (out_rows - 1) * stride + window
+    return min(float(copies), copies * ((per_copy - 1) * stride + window) / whole)
+
+
+@njit(cache=True)
+def pipeline_cycles(steps, load, compute, write_back, double_buffered):
+    """Load -> compute -> write-back over ``steps`` equal steps.
+
+    Double-buffered: the first load, then each step bounded by its slowest stage, then the last
+    compute and write-back; otherwise every stage of every step is serialised.
+    """
+    if steps <= 0:
+        return 0.0
+    if double_buffered:
+        return load + compute + write_back + (steps - 1) * max(load, compute, write_back)
+    return steps * (load + compute + write_back)
+
+
+@njit(cache=True)
+def rounds_latency(rounds, weight_load, round_cycles, weight_double_buffered):
+    """Weight-load rounds: serialised with compute, or overlapped with it on a ping-pong weight store."""
+    if rounds <= 0:
+        return 0.0
+    if weight_double_buffered:
+        return weight_load + (rounds - 1) * max(weight_load, round_cycles) + round_cycles
+    return rounds * (weight_load + round_cycles)
+
+
+# ----- macro organisation ----------------------------------------------------------------------------
+@njit(cache=True)
+def auto_grid_rows(macros):
+    """Rows of the most nearly square grid of ``macros`` (rows >= cols)."""
+    best = macros
+    r = 1
+    while r * r <= macros:
+        if macros % r == 0:
+            best = macros // r
+        r += 1
+    return best
+
+
+@njit(cache=True)
+def folds(tiles, grid):
+    """Temporal folds of ``tiles`` (rounded up to whole tiles) over ``grid`` macros along one axis."""
+    whole = math.ceil(tiles - 1e-9)
+    if whole <= 0:
+        return 0
+    return ceil_div(int(whole), grid)
+
+
+@njit(cache=True)
+def duplicates(tiles, grid):
+    """Copies of ``tiles`` that fit side by side along one grid axis (1 when they do not fit once)."""
+    whole = int(math.ceil(tiles - 1e-9))
+    if whole <= 0 or whole > grid:
+        return 1
+    return grid // whole
+
+
+@njit(cache=True)
+def static_energy_pj(leakage_pj_per_cycle_per_macro, macros, cycles):
+    """Leakage of all macros (with their share of buffers) over the latency."""
+    return leakage_pj_per_cycle_per_macro * macros * cycles

@@ -1,0 +1,152 @@
+"""Column indices of the flat arrays that cross the boundary between ``ciminus`` and the kernels.
+
+The lowering code in ``ciminus`` fills these arrays and the kernels read them; both import the indices
+from here, so a column can never mean two things. Plain integers only: Numba treats module-level ints
+as compile-time constants.
+"""
+
+# ----------------------------------------------------------------------------------------------------
+# Tile statistics of one layer under one sparsity and one mapping shape (stage 1 -> stage 2).
+# Every count is for the whole layer (all groups), one sample, one repeat; "per vector" means per input
+# vector (output pixel / token).
+# ----------------------------------------------------------------------------------------------------
+S_TILES = 0  # macro tiles (weight tiles of array_rows x array_cols), expected value
+S_ROW_TILES = 1  # mean row tiles per column tile (reduction direction)
+S_COL_TILES = 2  # column tiles (output direction, groups included); S_TILES = S_ROW_TILES * S_COL_TILES
+S_STORED = 3  # weight cells occupied after compression (written from DRAM, utilisation numerator)
+S_FETCH = 4  # input rows fed to the macros per vector, summed over tiles
+S_PSUM = 5  # partial sums produced per vector, summed over tiles
+S_OUT_NZ = 6  # outputs that receive at least one partial sum, per vector
+S_IDX_READ = 7  # index-memory bits read per vector (input gather / partial-sum scatter)
+S_IDX_STORE = 8  # index bits stored for the layer (block indices + IntraBlock element indices)
+S_MUX_CELLS = 9  # weight cells whose input goes through an IntraBlock selection multiplexer
+S_MUX_LEVELS = 10  # 2:1 levels of that multiplexer (ceil(log2 m))
+S_CRIT_ROWS = 11  # input rows fed to the fullest tile (sets the bit-plane skipping of the critical macro)
+S_REASON = 12  # 0, or a REASON_* code when the mapping cannot hold this sparsity
+N_STATS = 13
+
+STAT_NAMES = (
+    "tiles",
+    "row_tiles",
+    "col_tiles",
+    "stored_cells",
+    "fetch_rows",
+    "psums",
+    "outputs_nonzero",
+    "index_read_bits",
+    "index_store_bits",
+    "mux_cells",
+    "mux_levels",
+    "critical_rows",
+    "reason",
+)
+
+# Stage-1 codes.
+COMPRESS_NONE = 0  # dense: nothing is compressed
+COMPRESS_ROW = 1  # zero rows squeezed out of each column tile (inputs gathered by index)
+COMPRESS_COL = 2  # zero columns squeezed out of each row tile (partial sums scattered by index)
+REARRANGE_PAD = 0
+REARRANGE_SLICE = 1
+INDEX_AUTO = 0
+INDEX_COORDINATE = 1
+INDEX_BITMAP = 2
+
+# ----------------------------------------------------------------------------------------------------
+# Feasibility: 0 is a feasible point; the order is the order of the checks.
+# ----------------------------------------------------------------------------------------------------
+REASON_OK = 0
+REASON_GRID_MISMATCH = 1
+REASON_SUBARRAY_MISMATCH = 2
+REASON_COMPRESSION_UNSUPPORTED = 3
+REASON_ADDER_TREE_MODEL = 4
+REASON_INPUT_BUFFER = 5
+REASON_OUTPUT_BUFFER = 6
+REASON_INDEX_MEMORY = 7
+REASON_NAMES = (
+    "ok",
+    "macro_grid_does_not_match_macros",
+    "subarray_does_not_divide_array",
+    "intrablock_needs_row_compression",
+    "adder_tree_model_not_applicable",
+    "input_buffer_too_small",
+    "output_buffer_too_small",
+    "index_memory_too_small",
+)
+
+# ----------------------------------------------------------------------------------------------------
+# Energy components, in the order of the dataset's ``component`` dimension.
+# ----------------------------------------------------------------------------------------------------
+C_ARRAY = 0
+C_ADDER_TREE = 1
+C_SHIFT_ADD = 2
+C_ACCUMULATOR = 3
+C_INDEX = 4
+C_MUX = 5
+C_ZERO_DETECT = 6
+C_REGISTER = 7
+C_INPUT_BUFFER = 8
+C_OUTPUT_BUFFER = 9
+C_GLOBAL_BUFFER = 10
+C_DRAM = 11
+C_WEIGHT_WRITE = 12
+C_STATIC = 13
+N_COMPONENTS = 14
+COMPONENT_NAMES = (
+    "array",
+    "adder_tree",
+    "shift_add",
+    "accumulator",
+    "index",
+    "mux",
+    "zero_detect",
+    "register",
+    "input_buffer",
+    "output_buffer",
+    "global_buffer",
+    "dram",
+    "weight_write",
+    "static",
+)
+
+# ----------------------------------------------------------------------------------------------------
+# Results of pricing one layer (or a whole network) under one mapping candidate.
+# The first N_COMPONENTS columns are the energy breakdown (pJ).
+# ----------------------------------------------------------------------------------------------------
+R_LATENCY = N_COMPONENTS + 0  # cycles
+R_COMPUTE = N_COMPONENTS + 1  # bit-serial compute cycles on the critical macro
+R_USEFUL = N_COMPONENTS + 2  # occupied cell-activations (utilisation numerator)
+R_CAPACITY = N_COMPONENTS + 3  # available cell-activations while computing (utilisation denominator)
+R_ROUNDS = N_COMPONENTS + 4  # weight-load rounds
+R_DUPLICATION = N_COMPONENTS + 5  # copies of the weights working on different vectors
+R_REASON = N_COMPONENTS + 6
+R_OUT_SPILL = N_COMPONENTS + 7  # 1 when the layer's output went to DRAM (read by the next layer)
+N_RESULTS = N_COMPONENTS + 8
+
+# Objectives for choosing among mapping candidates.
+OBJECTIVE_ENERGY = 0
+OBJECTIVE_LATENCY = 1
+OBJECTIVE_EDP = 2
+
+# Adder-tree energy models.
+ADDER_TREE_MIREDO = 0
+ADDER_TREE_FULL = 1
+
+# ----------------------------------------------------------------------------------------------------
+# Results of one design point (a row of the backends' output array). Energies are the breakdown of the
+# chosen candidate; DENSE_* price the dense weights on the same hardware and mapping.
+# ----------------------------------------------------------------------------------------------------
+P_LATENCY = N_COMPONENTS + 0
+P_COMPUTE = N_COMPONENTS + 1
+P_USEFUL = N_COMPONENTS + 2
+P_CAPACITY = N_COMPONENTS + 3
+P_DENSE_ENERGY = N_COMPONENTS + 4
+P_DENSE_LATENCY = N_COMPONENTS + 5
+P_REASON = N_COMPONENTS + 6
+P_CANDIDATE = N_COMPONENTS + 7  # index of the winning mapping candidate, -1 when chosen per layer or none
+N_POINT = N_COMPONENTS + 8
+
+# Per-layer results (kept when the sweep asks for them): energy, latency and the layer's candidate.
+LY_ENERGY = 0
+LY_LATENCY = 1
+LY_CANDIDATE = 2
+N_LAYER = 3

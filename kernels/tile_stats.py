@@ -1,0 +1,608 @@
+"""Tile statistics of one layer: how many macro tiles, rows, partial sums and index bits a sparse weight
+matrix needs once a mapping has compressed and rearranged it.
+
+Two ways to the same numbers (``kernels.layout.S_*``):
+
+* :func:`expected_tile_stats` — the closed-form expectation over random FlexBlock masks
+  (``docs/model.md``, "Tile statistics"): hypergeometric counts of kept blocks, occupancy of
+  column tiles, and a Markov chain over the fill offset for sliced packing.
+* :func:`mask_tile_stats` — exact counts for given masks (Monte-Carlo draws, or real pruned weights).
+
+Both take the weight matrix of one group in the *hardware view*: after IntraBlock compression, so a
+``k``-of-``m`` column segment occupies ``k`` slots. Flat arguments in, a filled float64 row out.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from kernels.layout import (
+    COMPRESS_COL,
+    COMPRESS_NONE,
+    COMPRESS_ROW,
+    INDEX_AUTO,
+    INDEX_BITMAP,
+    N_STATS,
+    REARRANGE_SLICE,
+    REASON_COMPRESSION_UNSUPPORTED,
+    REASON_OK,
+    REASON_SUBARRAY_MISMATCH,
+    S_COL_TILES,
+    S_CRIT_ROWS,
+    S_FETCH,
+    S_IDX_READ,
+    S_IDX_STORE,
+    S_MUX_CELLS,
+    S_MUX_LEVELS,
+    S_OUT_NZ,
+    S_PSUM,
+    S_REASON,
+    S_ROW_TILES,
+    S_STORED,
+    S_TILES,
+)
+
+_TINY = 1e-15  # probabilities below this are dropped from the sums
+
+
+@njit(cache=True)
+def ceil_div(a, b):
+    """Integer ceiling division for non-negative integers."""
+    return -(-a // b)
+
+
+@njit(cache=True)
+def log2_ceil(n):
+    """Bits needed to address ``n`` items (0 for a single item)."""
+    bits = 0
+    v = 1
+    while v < n:
+        v *= 2
+        bits += 1
+    return bits
+
+
+@njit(cache=True)
+def intrablock_height(rows, keep, segment):
+    """Rows of a column after IntraBlock keeps ``keep`` of every ``segment`` rows (last segment partial)."""
+    if segment <= 0:
+        return rows
+    n_seg = ceil_div(rows, segment)
+    last = rows - (n_seg - 1) * segment
+    return (n_seg - 1) * keep + min(keep, last)
+
+
+@njit(cache=True)
+def kept_blocks(ratio, n_blocks):
+    """FullBlock keeps Phi = floor((1 - r) * blocks) blocks (CIMinus, Qi et al. 2026)."""
+    return int(math.floor((1.0 - ratio) * n_blocks + 1e-9))
+
+
+@njit(cache=True)
+def all_zero_probability(n_blocks, n_kept, c):
+    """P(c given blocks are all pruned) when n_kept of n_blocks are kept uniformly at random."""
+    if c > n_blocks - n_kept:
+        return 0.0
+    p = 1.0
+    for i in range(c):
+        p *= (n_blocks - n_kept - i) / (n_blocks - i)
+    return p
+
+
+@njit(cache=True)
+def _log_choose(n, k):
+    return math.lgamma(n + 1.0) - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0)
+
+
+@njit(cache=True)
+def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
+    """Distribution of L, the block-rows (of ``n_rows``) with at least one of their ``c`` blocks kept.
+
+    With ``c == 1`` L counts kept blocks in one block column: exactly hypergeometric. With ``c > 1``
+    the block-rows are treated as independent, each kept with probability 1 - P(all c pruned): exact
+    in the mean, an approximation in the spread (``docs/model.md``).
+    """
+    for i in range(n_rows + 1):
+        pmf[i] = 0.0
+    if n_kept <= 0:
+        pmf[0] = 1.0
+        return
+    if n_kept >= n_blocks:
+        pmf[n_rows] = 1.0
+        return
+    if c == 1:
+        lo = max(0, n_rows - (n_blocks - n_kept))
+        hi = min(n_rows, n_kept)
+        denom = _log_choose(n_blocks, n_rows)
+        for k in range(lo, hi + 1):
+            pmf[k] = math.exp(_log_choose(n_kept, k) + _log_choose(n_blocks - n_kept, n_rows - k) - denom)
+        return
+    q = 1.0 - all_zero_probability(n_blocks, n_kept, c)
+    if q <= 0.0:
+        pmf[0] = 1.0
+        return
+    if q >= 1.0:
+        pmf[n_rows] = 1.0
+        return
+    lq = math.log(q)
+    l1q = math.log1p(-q)
+    for k in range(n_rows + 1):
+        pmf[k] = math.exp(_log_choose(n_rows, k) + k * lq + (n_rows - k) * l1q)
+
+
+@njit(cache=True)
+def wrapped_lattice(mean, var, u, probs):
+    """Distribution of S mod u (into ``probs``) and E[ceil(S/u)] for a non-negative integer S of given mean
+    and variance: two neighbouring integers when the variance is below what they can carry (this keeps
+    the mean exact), a discretised normal otherwise."""
+    for o in range(u):
+        probs[o] = 0.0
+    base = math.floor(mean)
+    frac = mean - base
+    if var <= frac * (1.0 - frac) + 1e-9:
+        lo_v = int(base)
+        probs[lo_v % u] += 1.0 - frac
+        probs[(lo_v + 1) % u] += frac
+        return (1.0 - frac) * ceil_div(lo_v, u) + frac * ceil_div(lo_v + 1, u)
+    sd = math.sqrt(var)
+    if sd > 4.0 * u:  # much wider than the modulus: the remainder is uniform
+        for o in range(u):
+            probs[o] = 1.0 / u
+        tail = 0.0
+        for o in range(1, u):
+            tail += (u - o) / u
+        return (mean + tail) / u
+    lo = max(0, int(math.floor(mean - 9.0 * sd)))
+    hi = int(math.ceil(mean + 9.0 * sd))
+    total = 0.0
+    e_ceil = 0.0
+    for v in range(lo, hi + 1):
+        w = math.exp(-0.5 * (v - mean) ** 2 / var)
+        probs[v % u] += w
+        e_ceil += w * ceil_div(v, u)
+        total += w
+    for o in range(u):
+        probs[o] /= total
+    return e_ceil / total
+
+
+@njit(cache=True)
+def expected_span(offset_probs, pieces_pmf, n_pieces, u):
+    """E[macros touched by a run of p pieces starting at fill offset o], p and o independent."""
+    span = 0.0
+    for o in range(u):
+        po = offset_probs[o]
+        if po < _TINY:
+            continue
+        for p in range(1, n_pieces + 1):
+            pr = pieces_pmf[p]
+            if pr < _TINY:
+                continue
+            span += po * pr * ceil_div(o + p, u)
+    return span
+
+
+@njit(cache=True)
+def _axis_tiles(n_tiles, tile_len, length, block):
+    """Blocks (of width ``block`` along an axis of ``length``) that intersect each tile of ``tile_len``."""
+    c = np.empty(n_tiles, dtype=np.int64)
+    w = np.empty(n_tiles, dtype=np.int64)
+    for j in range(n_tiles):
+        start = j * tile_len
+        end = min(length, start + tile_len)
+        w[j] = end - start
+        c[j] = (end - 1) // block - start // block + 1
+    return c, w
+
+
+@njit(cache=True)
+def _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
+                 mux_cells, mux_levels, crit_rows, reason):
+    out[S_TILES] = tiles
+    out[S_ROW_TILES] = row_tiles
+    out[S_COL_TILES] = col_tiles
+    out[S_STORED] = stored
+    out[S_FETCH] = fetch
+    out[S_PSUM] = psum
+    out[S_OUT_NZ] = out_nz
+    out[S_IDX_READ] = idx_read
+    out[S_IDX_STORE] = idx_store
+    out[S_MUX_CELLS] = mux_cells
+    out[S_MUX_LEVELS] = mux_levels
+    out[S_CRIT_ROWS] = crit_rows
+    out[S_REASON] = reason
+
+
+@njit(cache=True)
+def group_pack(rows, cols, array_rows, array_cols):
+    """Groups placed block-diagonally in one array when one group's matrix fits it (depthwise convs)."""
+    if rows <= array_rows and cols <= array_cols:
+        return max(1, min(array_rows // rows, array_cols // cols))
+    return 1
+
+
+@njit(cache=True)
+def packed_tiles(groups, pack, p_empty):
+    """Arrays holding ``groups`` packed ``pack`` at a time, an array being needed unless all its groups are empty."""
+    full = groups // pack
+    rem = groups - full * pack
+    t = full * (1.0 - p_empty**pack)
+    if rem > 0:
+        t += 1.0 - p_empty**rem
+    return t
+
+
+@njit(cache=True)
+def dense_tile_stats(rows, cols, groups, array_rows, array_cols, out):
+    """Statistics of the dense matrix: nothing compressed, no index, no multiplexer."""
+    pack = group_pack(rows, cols, array_rows, array_cols)
+    tr = ceil_div(rows, array_rows)
+    tc = ceil_div(cols, array_cols)
+    if pack > 1:
+        tiles = float(ceil_div(groups, pack))
+        col_tiles = tiles
+        row_tiles = 1.0
+    else:
+        tiles = float(groups * tr * tc)
+        col_tiles = float(groups * tc)
+        row_tiles = float(tr)
+    _fill_common(out, tiles, row_tiles, col_tiles,
+                 float(groups * rows * cols), float(groups * rows * tc), float(groups * cols * tr),
+                 float(groups * cols), 0.0, 0.0, 0.0, 0.0, float(min(array_rows, pack * rows)), REASON_OK)
+
+
+@njit(cache=True)
+def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols,
+                        block_rows, block_cols, ratio, has_fullblock, ib_keep, ib_segment, index_unit,
+                        compress, rearrange, index_format, out):
+    """Expected tile statistics of a layer whose groups are ``rows x cols`` matrices pruned at random.
+
+    FullBlock (``has_fullblock``): blocks of ``block_rows x block_cols`` (clipped to the matrix), of which
+    floor((1-ratio)*blocks) are kept. IntraBlock (``ib_segment > 0``): ``ib_keep`` of every ``ib_segment``
+    rows per column, applied first; FullBlock then acts on the compressed matrix. ``index_unit`` is the
+    number of consecutive flattened rows one block index covers (the flattening order decides it).
+    """
+    for i in range(N_STATS):
+        out[i] = 0.0
+    if array_rows % sub_rows != 0 or array_cols % sub_cols != 0:
+        out[S_REASON] = REASON_SUBARRAY_MISMATCH
+        return
+    if compress == COMPRESS_NONE:
+        dense_tile_stats(rows, cols, groups, array_rows, array_cols, out)
+        return
+    has_ib = ib_segment > 0
+    if has_ib and compress != COMPRESS_ROW:
+        out[S_REASON] = REASON_COMPRESSION_UNSUPPORTED
+        return
+    height = intrablock_height(rows, ib_keep, ib_segment) if has_ib else rows
+    fetch_factor = ib_segment / ib_keep if has_ib else 1.0
+    mux_levels = log2_ceil(ib_segment) if has_ib else 0
+    pack = group_pack(rows, cols, array_rows, array_cols)
+
+    # Matrix seen by the compression: ``comp_len`` along the squeezed axis, tiled along the other.
+    if compress == COMPRESS_ROW:
+        comp_len, other_len, tile_len, cap, piece = height, cols, array_cols, array_rows, sub_rows
+        bm = min(block_rows, height) if has_fullblock else 1
+        bn = min(block_cols, cols) if has_fullblock else 1
+    else:
+        comp_len, other_len, tile_len, cap, piece = cols, height, array_rows, array_cols, sub_cols
+        bm = min(block_cols, cols) if has_fullblock else 1
+        bn = min(block_rows, height) if has_fullblock else 1
+    r = ratio if has_fullblock else 0.0
+    nb_comp = ceil_div(comp_len, bm)  # blocks along the squeezed axis
+    nb_other = ceil_div(other_len, bn)
+    n_blocks = nb_comp * nb_other
+    n_kept = kept_blocks(r, n_blocks)
+    short = bm * nb_comp - comp_len  # rows missing from the last (partial) block
+    n_tiles = ceil_div(other_len, tile_len)
+    c_of, w_of = _axis_tiles(n_tiles, tile_len, other_len, bn)
+    u = cap // piece
+    n_pieces = ceil_div(comp_len, piece)
+
+    # Moments per distinct number c of blocks a tile sees along its width.
+    max_c = 0
+    for j in range(n_tiles):
+        max_c = max(max_c, c_of[j])
+    slot = np.full(max_c + 1, -1, dtype=np.int64)
+    n_slots = 0
+    for j in range(n_tiles):
+        if slot[c_of[j]] < 0:
+            slot[c_of[j]] = n_slots
+            n_slots += 1
+    e_ceil = np.zeros(n_slots)  # E[ceil(K/cap)]
+    e_k = np.zeros(n_slots)  # E[K]
+    p_zero = np.zeros(n_slots)  # P(K = 0)
+    e_l = np.zeros(n_slots)  # E[L]
+    pieces = np.zeros((n_slots, n_pieces + 1))  # pmf of ceil(K/piece)
+    mean_p = np.zeros(n_slots)  # E[pieces], Var[pieces], Cov[pieces, L], Var[L]
+    var_p = np.zeros(n_slots)
+    cov_pl = np.zeros(n_slots)
+    var_l = np.zeros(n_slots)
+    pmf = np.empty(nb_comp + 1)
+    done = np.zeros(n_slots, dtype=np.bool_)
+    for j in range(n_tiles):
+        s = slot[c_of[j]]
+        if done[s]:
+            continue
+        done[s] = True
+        kept_block_rows_pmf(nb_comp, n_blocks, n_kept, c_of[j], pmf)
+        for l in range(nb_comp + 1):
+            w = pmf[l]
+            if w < _TINY:
+                continue
+            p_last = l / nb_comp
+            e_l[s] += w * l
+            for branch in range(2):
+                pb = w * p_last if branch == 0 else w * (1.0 - p_last)
+                if pb <= 0.0:
+                    continue
+                k = bm * l - short if branch == 0 else bm * l
+                e_k[s] += pb * k
+                e_ceil[s] += pb * ceil_div(k, cap)
+                if k == 0:
+                    p_zero[s] += pb
+                pk = ceil_div(k, piece)
+                pieces[s, pk] += pb
+                mean_p[s] += pb * pk
+                var_p[s] += pb * pk * pk
+                cov_pl[s] += pb * pk * l
+                var_l[s] += pb * l * l
+        var_p[s] -= mean_p[s] ** 2
+        cov_pl[s] -= mean_p[s] * e_l[s]
+        var_l[s] -= e_l[s] ** 2
+
+    sum_ceil = 0.0
+    sum_ceil_w = 0.0
+    sum_k = 0.0
+    sum_k_w = 0.0
+    sum_nz_w = 0.0
+    sum_l = 0.0
+    for j in range(n_tiles):
+        s = slot[c_of[j]]
+        sum_ceil += e_ceil[s]
+        sum_ceil_w += w_of[j] * e_ceil[s]
+        sum_k += e_k[s]
+        sum_k_w += w_of[j] * e_k[s]
+        sum_nz_w += w_of[j] * (1.0 - p_zero[s])
+        sum_l += e_l[s]
+
+    g = float(groups)
+    if pack > 1:
+        tiles = packed_tiles(groups, pack, p_zero[slot[c_of[0]]])
+        span_sum = sum_ceil
+        span_sum_w = sum_ceil_w
+    elif rearrange == REARRANGE_SLICE and u > 1:
+        # Pieces of every tile are packed back to back, group after group. The fill offset before a
+        # tile is the running piece count mod u; that count is modelled as a discretised normal whose
+        # variance keeps the negative covariance a fixed number of kept blocks puts between tiles.
+        kappa = 0.0
+        if n_blocks > 1:
+            kappa = -(nb_comp**2) * n_kept * (n_blocks - n_kept) / (n_blocks**2 * (n_blocks - 1.0))
+        beta = np.zeros(n_slots)
+        for s_ in range(n_slots):
+            if var_l[s_] > 1e-12:
+                beta[s_] = cov_pl[s_] / var_l[s_]
+        col_sum = np.zeros(nb_other)
+        offset = np.empty(u)
+        span_sum = 0.0
+        span_sum_w = 0.0
+        mean_run = 0.0
+        var_run = 0.0
+        for _ in range(groups):
+            for b_ in range(nb_other):
+                col_sum[b_] = 0.0
+            tot = 0.0
+            for j in range(n_tiles):
+                s_ = slot[c_of[j]]
+                wrapped_lattice(mean_run, var_run, u, offset)
+                sp = expected_span(offset, pieces[s_], n_pieces, u)
+                span_sum += sp
+                span_sum_w += w_of[j] * sp
+                cov = 0.0
+                if c_of[j] == 1:
+                    col = (j * tile_len) // bn
+                    cov = beta[s_] * (col_sum[col] * var_l[s_] + (tot - col_sum[col]) * kappa)
+                    col_sum[col] += beta[s_]
+                    tot += beta[s_]
+                mean_run += mean_p[s_]
+                var_run = max(0.0, var_run + var_p[s_] + 2.0 * cov)
+        tiles = wrapped_lattice(mean_run, var_run, u, offset)
+        span_sum /= g
+        span_sum_w /= g
+    else:
+        tiles = g * sum_ceil
+        span_sum = sum_ceil
+        span_sum_w = sum_ceil_w
+
+    # Index bits: coordinates of kept blocks, or a bitmap of all of them, whichever is asked (or smaller).
+    idx_read = 0.0
+    if has_fullblock:
+        if compress == COMPRESS_ROW:
+            unit = max(1, min(index_unit, bm))
+            entries_per_block = ceil_div(bm, unit)
+            units = ceil_div(comp_len, unit)
+        else:
+            entries_per_block = 1
+            units = nb_comp
+        coord = g * sum_l * entries_per_block * max(1, log2_ceil(max(2, units)))
+        bitmap = g * n_tiles * units
+        if index_format == INDEX_BITMAP or (index_format == INDEX_AUTO and bitmap < coord):
+            idx_read = bitmap
+        else:
+            idx_read = coord
+
+    if compress == COMPRESS_ROW:
+        col_tiles = g * n_tiles if pack == 1 else float(ceil_div(groups, pack))
+        row_tiles = tiles / col_tiles
+        stored = g * sum_k_w
+        fetch = g * sum_k * fetch_factor
+        psum = g * span_sum_w
+        out_nz = g * sum_nz_w
+        crit = min(array_rows, pack * height) * fetch_factor
+    else:
+        row_tiles = float(n_tiles)
+        col_tiles = tiles / row_tiles if pack == 1 else float(ceil_div(groups, pack))
+        if pack > 1:
+            row_tiles = tiles / col_tiles
+        stored = g * sum_k_w
+        fetch = g * span_sum_w
+        psum = g * sum_k
+        # An output is dead only if its whole block column was pruned.
+        out_nz = g * cols * (1.0 - all_zero_probability(n_blocks, n_kept, nb_other))
+        crit = float(min(array_rows, pack * height))
+    if tiles <= 0.0:
+        row_tiles = 0.0
+    idx_store = idx_read + (stored * mux_levels if has_ib else 0.0)
+    _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
+                 stored if has_ib else 0.0, float(mux_levels), crit, REASON_OK)
+
+
+@njit(cache=True)
+def mask_tile_stats(masks, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
+                    has_fullblock, ib_keep, ib_segment, index_unit, compress, rearrange, index_format, out):
+    """Exact tile statistics of given masks, ``masks[g, i, j] != 0`` where group g keeps weight slot (i, j).
+
+    The same counting rules as :func:`expected_tile_stats`, applied to one concrete zero pattern:
+    sliced pieces are packed back to back in tile order, block indices cover ``block_rows`` (row
+    compression, in units of ``index_unit`` flattened rows) or ``block_cols`` (column compression).
+    """
+    for i in range(N_STATS):
+        out[i] = 0.0
+    groups = masks.shape[0]
+    height = masks.shape[1]
+    cols = masks.shape[2]
+    if array_rows % sub_rows != 0 or array_cols % sub_cols != 0:
+        out[S_REASON] = REASON_SUBARRAY_MISMATCH
+        return
+    has_ib = ib_segment > 0
+    rows = height
+    if compress == COMPRESS_NONE:
+        dense_tile_stats(rows, cols, groups, array_rows, array_cols, out)
+        return
+    if has_ib and compress != COMPRESS_ROW:
+        out[S_REASON] = REASON_COMPRESSION_UNSUPPORTED
+        return
+    fetch_factor = ib_segment / ib_keep if has_ib else 1.0
+    mux_levels = log2_ceil(ib_segment) if has_ib else 0
+    # Packing is decided on the dense shape of a group, like the expectation does.
+    dense_rows = height
+    if has_ib:
+        dense_rows = ceil_div(height, ib_keep) * ib_segment
+    pack = group_pack(dense_rows, cols, array_rows, array_cols)
+    if compress == COMPRESS_ROW:
+        comp_len, other_len, tile_len, cap, piece = height, cols, array_cols, array_rows, sub_rows
+        bm = min(block_rows, height) if has_fullblock else 1
+        unit = max(1, min(index_unit, bm))
+        units = ceil_div(comp_len, unit)
+        entry_len = unit
+    else:
+        comp_len, other_len, tile_len, cap, piece = cols, height, array_rows, array_cols, sub_cols
+        bm = min(block_cols, cols) if has_fullblock else 1
+        units = ceil_div(comp_len, bm)
+        entry_len = bm
+    n_tiles = ceil_div(other_len, tile_len)
+    u = cap // piece
+
+    kept = np.zeros(comp_len, dtype=np.bool_)
+    unit_hit = np.zeros(units, dtype=np.bool_)
+    tiles = 0.0
+    stored = 0.0
+    fetch = 0.0
+    psum = 0.0
+    out_nz = 0.0
+    entries = 0.0
+    total_pieces = 0
+    offset = 0
+    packs = 0.0
+    current = 0.0
+    for g in range(groups):
+        group_nonempty = False
+        for j in range(n_tiles):
+            start = j * tile_len
+            end = min(other_len, start + tile_len)
+            width = end - start
+            for a in range(comp_len):
+                kept[a] = False
+            for a in range(units):
+                unit_hit[a] = False
+            k = 0
+            for a in range(comp_len):
+                hit = False
+                for b in range(start, end):
+                    v = masks[g, a, b] if compress == COMPRESS_ROW else masks[g, b, a]
+                    if v != 0:
+                        hit = True
+                        break
+                if hit:
+                    kept[a] = True
+                    k += 1
+                    unit_hit[a // entry_len] = True
+            n_entries = 0
+            for a in range(units):
+                if unit_hit[a]:
+                    n_entries += 1
+            entries += n_entries
+            if k > 0:
+                group_nonempty = True
+            pad_tiles = ceil_div(k, cap)
+            if pack > 1:
+                span = pad_tiles
+            elif rearrange == REARRANGE_SLICE and u > 1:
+                p = ceil_div(k, piece)
+                span = ceil_div(offset + p, u) if p > 0 else 0
+                offset = (offset + p) % u
+                total_pieces += p
+            else:
+                span = pad_tiles
+                tiles += pad_tiles
+            stored += width * k
+            if compress == COMPRESS_ROW:
+                fetch += k * fetch_factor
+                psum += width * span
+                if k > 0:
+                    out_nz += width
+            else:
+                fetch += width * span
+                psum += k
+        if compress == COMPRESS_COL:
+            for b in range(cols):
+                alive = False
+                for a in range(height):
+                    if masks[g, a, b] != 0:
+                        alive = True
+                        break
+                if alive:
+                    out_nz += 1
+        if pack > 1:
+            # Groups fill packs in order; a pack needs an array if any of its groups kept a weight.
+            if g % pack == 0:
+                current = 0.0
+            if group_nonempty:
+                current = 1.0
+            if g % pack == pack - 1 or g == groups - 1:
+                packs += current
+    if pack > 1:
+        tiles = packs
+    elif rearrange == REARRANGE_SLICE and u > 1:
+        tiles = float(ceil_div(total_pieces, u))
+
+    idx_read = 0.0
+    if has_fullblock:
+        coord = entries * max(1, log2_ceil(max(2, units)))
+        bitmap = float(groups * n_tiles * units)
+        if index_format == INDEX_BITMAP or (index_format == INDEX_AUTO and bitmap < coord):
+            idx_read = bitmap
+        else:
+            idx_read = coord
+    g = float(groups)
+    if compress == COMPRESS_ROW:
+        col_tiles = g * n_tiles if pack == 1 else float(ceil_div(groups, pack))
+        crit = min(array_rows, pack * height) * fetch_factor
+    else:
+        col_tiles = tiles / n_tiles if pack == 1 else float(ceil_div(groups, pack))
+        crit = float(min(array_rows, pack * height))
+    row_tiles = tiles / col_tiles if tiles > 0 else 0.0
+    idx_store = idx_read + (stored * mux_levels if has_ib else 0.0)
+    _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
+                 stored if has_ib else 0.0, float(mux_levels), crit, REASON_OK)
