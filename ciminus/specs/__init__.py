@@ -1,0 +1,20 @@
+"""One frozen dataclass per TOML table of a sweep file."""
+
+from ciminus.specs.arch import ArchSpec
+from ciminus.specs.energy import EnergySpec, derived_energies
+from ciminus.specs.mapping import MappingSpec, parse_grid
+from ciminus.specs.output import OutputSpec
+from ciminus.specs.sparsity import PATTERNS, SparsitySpec
+from ciminus.specs.workload import WorkloadSpec
+
+__all__ = [
+    "ArchSpec",
+    "EnergySpec",
+    "MappingSpec",
+    "OutputSpec",
+    "PATTERNS",
+    "SparsitySpec",
+    "WorkloadSpec",
+    "derived_energies",
+    "parse_grid",
+]

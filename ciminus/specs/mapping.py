@@ -1,0 +1,47 @@
+"""``[mapping]``: how a layer's weight matrix is laid onto the macros.
+
+Lists here are *candidates*: each design point keeps the best candidate for ``objective`` (or, with
+``select = "all"``, every candidate becomes a swept dimension).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import permutations
+
+from ciminus.specs.fields import BOOL, CHOICE, INT, STATS, STR, spec_field
+
+FLATTEN_ORDERS = tuple("".join(p) for p in permutations("CRS"))
+GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingSpec:
+    """One mapping: flattening, compression, rearrangement, macro organisation and duplication."""
+
+    flatten: str = spec_field("CRS", kind=CHOICE, choices=FLATTEN_ORDERS, stage=STATS,
+                              doc="order of C, R, S along the weight-matrix rows, outermost first")
+    compress: str = spec_field("auto", kind=CHOICE, choices=("auto", "row", "col"), stage=STATS,
+                               doc='squeeze zero rows ("row") or zero columns ("col"); "auto" = the pattern\'s natural one')
+    rearrange: str = spec_field("pad", kind=CHOICE, choices=("pad", "slice"), stage=STATS,
+                                doc='ragged compressed tiles: "pad" each to whole macros, or "slice" into sub-array pieces packed together')
+    index_format: str = spec_field("auto", kind=CHOICE, choices=("auto", "coordinate", "bitmap"), stage=STATS,
+                                   doc="block-index encoding; auto = the smaller per layer")
+    macro_grid: str = spec_field("auto", kind=STR,
+                                 doc='macro organisation "ROWSxCOLS" (rows share partial-sum reduction, columns share inputs), or "auto"')
+    duplicate: bool = spec_field(True, kind=BOOL, doc="copy the weights onto idle macros to split the input vectors")
+    step_vectors: int = spec_field(0, kind=INT, lo=0, hi=1 << 30,
+                                   doc="input vectors per load/compute/write-back step; 0 = as many as the buffers hold")
+    select: str = spec_field("best", kind=CHOICE, choices=("best", "best-per-layer", "all"), sweepable=False,
+                             doc="keep the best candidate per design point, per layer, or keep all")
+    objective: str = spec_field("edp", kind=CHOICE, choices=("energy", "latency", "edp"), sweepable=False,
+                                doc="what the best candidate minimises")
+
+
+def parse_grid(text: str) -> tuple[int, int] | None:
+    """``"4x2"`` -> (4, 2); None for anything else (including "auto")."""
+    m = GRID_PATTERN.match(text)
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2))

@@ -1,0 +1,54 @@
+"""``[sparsity]``: which weights are zero (FlexBlock) and how dense the inputs are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ciminus.specs.fields import BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, STATS, spec_field
+
+PATTERNS = (
+    "dense",
+    "row-wise",
+    "row-block",
+    "column-wise",
+    "column-block",
+    "channel-wise",
+    "nm",
+    "hybrid",
+    "unstructured",
+    "flexblock",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparsitySpec:
+    """A FlexBlock weight sparsity (at most one FullBlock and one IntraBlock stage) and an input density.
+
+    ``ratio`` is the fraction of zero blocks removed by the pattern's FullBlock stage; for ``nm`` it is the
+    fraction of zeros in every ``nm_m``-long column segment (0.5 with nm_m = 4 is 2:4), for
+    ``unstructured`` the fraction of zero weights. ``docs/sparsity.md`` gives each preset's blocks.
+    """
+
+    pattern: str = spec_field("dense", kind=CHOICE, choices=PATTERNS, stage=STATS, doc="sparsity pattern")
+    ratio: float = spec_field(0.0, kind=FLOAT, lo=0.0, hi=1.0, hi_open=True, stage=STATS,
+                              doc="fraction of pruned blocks (FullBlock) or of zeros per segment (nm)")
+    block_rows: int | str | None = spec_field(None, kind=INT_OR_CHOICE, lo=1, hi=1 << 24,
+                                              choices=("all", "kernel", "array"), stage=STATS,
+                                              doc='FullBlock block height in weight-matrix rows; "all" rows, one "kernel" window (R*S), or one "array" height')
+    block_cols: int | str | None = spec_field(None, kind=INT_OR_CHOICE, lo=1, hi=1 << 24,
+                                              choices=("all", "array"), stage=STATS,
+                                              doc='FullBlock block width in columns; "all" columns or one "array" width')
+    nm_n: int = spec_field(2, kind=INT, lo=1, hi=1024, stage=STATS,
+                           doc="IntraBlock: non-zeros kept per segment (hybrid and flexblock)")
+    nm_m: int = spec_field(4, kind=INT, lo=2, hi=1024, stage=STATS, doc="IntraBlock: column-segment length")
+    input_density: float = spec_field(1.0, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
+                                      doc="fraction of non-zero input activations")
+    input_bit_density: float = spec_field(0.5, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
+                                          doc="fraction of 1 bits in a non-zero input")
+    input_skip: bool | str = spec_field("auto", kind=BOOL_OR_AUTO,
+                                        doc='skip all-zero input bit planes (zero detection); "auto" = when input_density < 1')
+    stats: str = spec_field("expected", kind=CHOICE, choices=("expected", "monte-carlo"), stage=STATS,
+                            doc="tile statistics: closed-form expectation or Monte-Carlo masks")
+    samples: int = spec_field(32, kind=INT, lo=1, hi=1_000_000, stage=STATS, doc="Monte-Carlo masks per layer")
+    seed: int = spec_field(0, kind=INT, lo=0, hi=2**63 - 1, stage=STATS, doc="Monte-Carlo seed")
+    layer_input_density: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,20 @@
+"""``[workload]``: what the work is — a built-in network or inline layers, and the batch size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ciminus.specs.fields import CHOICE, INT, spec_field
+from ciminus.workloads.layers import Layer
+from ciminus.workloads.networks import DATASETS, NETWORK_NAMES
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadSpec:
+    """A network (built-in, by name) or a list of inline layers, run ``batch`` samples at a time."""
+
+    network: str | None = spec_field(None, kind=CHOICE, choices=NETWORK_NAMES, doc="built-in network")
+    dataset: str = spec_field("imagenet", kind=CHOICE, choices=DATASETS,
+                              doc="input size and classes of a built-in network (224 px / 1000, 32 px / 10 or 100)")
+    batch: int = spec_field(1, kind=INT, lo=1, hi=1 << 20, doc="samples per run; the macros keep their weights across the batch")
+    layers: tuple[Layer, ...] = field(default_factory=tuple)

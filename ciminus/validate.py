@@ -1,0 +1,416 @@
+"""Load a sweep file and reject every problem in it before any work starts.
+
+Each problem names the TOML key, the value found and what is allowed, on one line. All problems of a
+file are reported at once, so a user fixes them in one go.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ciminus.specs.fields import (
+    BOOL,
+    CHOICE,
+    FLOAT,
+    INT,
+    STR,
+    Field,
+    spec_fields,
+    toml_repr,
+    type_name,
+)
+from ciminus.specs.mapping import parse_grid
+from ciminus.specs.output import OutputSpec
+from ciminus.specs.sweep import SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
+from ciminus.templates import TEMPLATE_NAMES, template_table
+from ciminus.workloads.layers import KINDS, Layer
+from ciminus.workloads.networks import builtin_network
+
+TOP_LEVEL = ("name", "description", *TABLES, "output")
+INTRABLOCK_PATTERNS = ("nm", "hybrid", "flexblock")
+# Which block key each pattern reads (others ignore block_rows / block_cols).
+BLOCK_KEYS_USED = {
+    "row-block": ("block_cols",),
+    "column-block": ("block_rows",),
+    "hybrid": ("block_cols",),
+    "flexblock": ("block_rows", "block_cols"),
+}
+
+LAYER_FIELDS: dict[str, Field] = {
+    "name": Field(kind=STR, doc="layer name"),
+    "kind": Field(kind=CHOICE, choices=KINDS, doc="conv, linear or matmul"),
+    "C": Field(kind=INT, lo=1, hi=1 << 24, doc="input channels / features"),
+    "K": Field(kind=INT, lo=1, hi=1 << 24, doc="output channels / features"),
+    "R": Field(kind=INT, lo=1, hi=1024, doc="kernel height"),
+    "S": Field(kind=INT, lo=1, hi=1024, doc="kernel width"),
+    "H": Field(kind=INT, lo=1, hi=1 << 20, doc="input height"),
+    "W": Field(kind=INT, lo=1, hi=1 << 20, doc="input width"),
+    "stride": Field(kind=INT, lo=1, hi=1024, doc="stride"),
+    "pad": Field(kind=INT, lo=0, hi=1024, doc="zero padding"),
+    "dilation": Field(kind=INT, lo=1, hi=1024, doc="dilation"),
+    "groups": Field(kind=INT, lo=1, hi=1 << 24, doc="groups (C for depthwise)"),
+    "count": Field(kind=INT, lo=1, hi=1 << 20, doc="identical repeats"),
+    "tokens": Field(kind=INT, lo=1, hi=1 << 24, doc="input vectors per sample (linear/matmul)"),
+    "dynamic": Field(kind=BOOL, doc="weight operand produced at run time"),
+    "input_density": Field(kind=FLOAT, lo=0.0, hi=1.0, lo_open=True, doc="input density of this layer"),
+}
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a sweep file."""
+
+    key: str
+    value: Any
+    problem: str
+    allowed: str
+
+    def __str__(self) -> str:
+        value = "" if self.value is _MISSING else f" = {toml_repr(self.value)}"
+        return f"{self.key}{value}: {self.problem}; allowed: {self.allowed}"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+class SpecError(Exception):
+    """A sweep file that cannot be run; ``problems`` lists every reason, one line each."""
+
+    def __init__(self, problems: Iterable[SpecProblem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    options = list(options)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"unknown key (did you mean '{close[0]}'?)" if close else "unknown key"
+
+
+def _choice_problem(problem: str, value: Any, f: Field) -> str:
+    if problem == "not allowed" and isinstance(value, str) and f.choices:
+        close = difflib.get_close_matches(value, f.choices, n=1, cutoff=0.6)
+        if close:
+            return f"not allowed (did you mean \"{close[0]}\"?)"
+    return problem
+
+
+class _Checker:
+    """Collects problems while walking a parsed sweep file."""
+
+    def __init__(self) -> None:
+        self.problems: list[SpecProblem] = []
+
+    def add(self, key: str, value: Any, problem: str, allowed: str) -> None:
+        self.problems.append(SpecProblem(key, value, problem, allowed))
+
+    def value(self, key: str, value: Any, f: Field) -> Any:
+        """Check one value (a scalar or a list of scalars when the key can be swept)."""
+        if isinstance(value, list):
+            if not f.sweepable:
+                self.add(key, value, "cannot be swept", "one value: " + f.allowed())
+                return _MISSING
+            if not value:
+                self.add(key, value, "empty list", "one value or a non-empty list of " + f.allowed())
+                return _MISSING
+            out = []
+            for i, v in enumerate(value):
+                if isinstance(v, list | dict):
+                    self.add(f"{key}[{i}]", v, f"wrong type ({type_name(v)})", f.allowed())
+                    return _MISSING
+                p = f.problem(v)
+                if p:
+                    self.add(f"{key}[{i}]", v, _choice_problem(p, v, f), f.allowed())
+                    return _MISSING
+                nv = f.normalise(v)
+                if nv in out:
+                    self.add(f"{key}[{i}]", v, "repeated value in a swept list", "each value once")
+                    return _MISSING
+                out.append(nv)
+            return tuple(out) if len(out) > 1 else out[0]
+        if isinstance(value, dict):
+            self.add(key, value, f"wrong type ({type_name(value)})", f.allowed())
+            return _MISSING
+        p = f.problem(value)
+        if p:
+            self.add(key, value, _choice_problem(p, value, f), f.allowed())
+            return _MISSING
+        return f.normalise(value)
+
+
+def _as_list(v: Any) -> tuple[Any, ...]:
+    return v if isinstance(v, tuple) else (v,)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file; raise :class:`SpecError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(str(path), _MISSING, "no such sweep file", "a path to a TOML sweep file")])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(str(path), _MISSING, f"cannot be read ({exc})", "a readable UTF-8 TOML file")])
+    return parse_sweep(text, source=str(path), default_name=path.stem)
+
+
+def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep") -> Sweep:
+    """Validate the text of a sweep file (see :func:`load_sweep`)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([SpecProblem(source, _MISSING, f"invalid TOML ({exc})", "a TOML document")])
+    ck = _Checker()
+
+    for key in doc:
+        if key not in TOP_LEVEL:
+            ck.add(key, doc[key], _suggest(key, TOP_LEVEL), "top-level keys " + ", ".join(TOP_LEVEL))
+    name = doc.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        ck.add("name", name, "not a non-empty string", "a non-empty string")
+        name = default_name
+    for t in (*TABLES, "output"):
+        if t in doc and not isinstance(doc[t], dict):
+            ck.add(t, doc[t], f"wrong type ({type_name(doc[t])})", f"a [{t}] table")
+
+    tables = {t: doc.get(t, {}) if isinstance(doc.get(t, {}), dict) else {} for t in TABLES}
+    select = tables["mapping"].get("select", "best")
+
+    fixed: dict[str, dict[str, Any]] = {t: {} for t in TABLES}
+    axes: list[Axis] = []
+    cand_axes: list[Axis] = []
+    layers: tuple[Layer, ...] = ()
+    layer_density: dict[str, float] = {}
+
+    for t in TABLES:
+        fields = spec_fields(SPEC_CLASSES[t])
+        extra = {"workload": ("layer",), "sparsity": ("layer_input_density",)}.get(t, ())
+        for key, raw in tables[t].items():
+            full = f"{t}.{key}"
+            if key in extra:
+                continue
+            if key not in fields:
+                ck.add(full, raw, _suggest(key, [*fields, *extra]), f"keys of [{t}]: " + ", ".join([*fields, *extra]))
+                continue
+            v = ck.value(full, raw, fields[key])
+            if v is _MISSING:
+                continue
+            if isinstance(v, tuple):
+                axis = Axis(t, key, v)
+                if t == "mapping" and select != "all":
+                    cand_axes.append(axis)
+                else:
+                    axes.append(axis)
+            else:
+                fixed[t][key] = v
+
+    layers = _check_layers(ck, tables["workload"].get("layer"))
+    _check_workload(ck, fixed, axes, layers)
+    layer_names = _layer_names(fixed, axes, layers)
+    layer_density = _check_layer_density(ck, tables["sparsity"].get("layer_input_density"), layer_names)
+
+    output = _check_output(ck, doc.get("output", {}) if isinstance(doc.get("output", {}), dict) else {}, name)
+    _check_combinations(ck, fixed, axes, cand_axes, output)
+
+    if ck.problems:
+        raise SpecError(ck.problems)
+    return Sweep(
+        name=name,
+        text=text,
+        source=source,
+        fixed=fixed,
+        axes=tuple(axes),
+        candidate_axes=tuple(cand_axes),
+        output=output,
+        layers=layers,
+        layer_input_density=layer_density,
+    )
+
+
+# ----- workload -------------------------------------------------------------------------------------
+def _check_layers(ck: _Checker, raw: Any) -> tuple[Layer, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, dict) for x in raw) or not raw:
+        ck.add("workload.layer", raw, "not a list of tables", "[[workload.layer]] tables")
+        return ()
+    layers = []
+    names: set[str] = set()
+    for i, table in enumerate(raw):
+        base = f"workload.layer[{i}]"
+        vals: dict[str, Any] = {}
+        ok = True
+        for key, v in table.items():
+            if key not in LAYER_FIELDS:
+                ck.add(f"{base}.{key}", v, _suggest(key, LAYER_FIELDS), "layer keys " + ", ".join(LAYER_FIELDS))
+                ok = False
+                continue
+            f = LAYER_FIELDS[key]
+            p = f.problem(v) if not isinstance(v, list | dict) else f"wrong type ({type_name(v)})"
+            if p:
+                ck.add(f"{base}.{key}", v, _choice_problem(p, v, f), f.allowed())
+                ok = False
+                continue
+            vals[key] = f.normalise(v)
+        for req in ("C", "K"):
+            if req not in vals and req in LAYER_FIELDS and ok:
+                ck.add(f"{base}.{req}", _MISSING, "missing", LAYER_FIELDS[req].allowed())
+                ok = False
+        if not ok:
+            continue
+        vals.setdefault("name", f"layer{i}")
+        vals.setdefault("kind", "conv")
+        if vals["name"] in names:
+            ck.add(f"{base}.name", vals["name"], "repeated layer name", "a name no other layer has")
+            continue
+        names.add(vals["name"])
+        layer = Layer(**vals)
+        if layer.C % layer.groups or layer.K % layer.groups:
+            ck.add(f"{base}.groups", layer.groups, f"does not divide C = {layer.C} and K = {layer.K}",
+                   "a common divisor of C and K")
+            continue
+        if layer.kind != "conv" and (layer.R != 1 or layer.S != 1 or layer.groups != 1):
+            bad = "R" if layer.R != 1 else "S" if layer.S != 1 else "groups"
+            ck.add(f"{base}.{bad}", getattr(layer, bad), f"not used by a {layer.kind} layer", "1 (or kind = \"conv\")")
+            continue
+        if layer.kind == "conv" and (layer.E < 1 or layer.F < 1):
+            ck.add(f"{base}.H" if layer.E < 1 else f"{base}.W", layer.H if layer.E < 1 else layer.W,
+                   "smaller than the dilated kernel (no output pixel)",
+                   "H + 2*pad >= dilation*(R-1) + 1 and likewise for W")
+            continue
+        layers.append(layer)
+    return tuple(layers)
+
+
+def _check_workload(ck: _Checker, fixed: dict, axes: list[Axis], layers: tuple[Layer, ...]) -> None:
+    has_network = "network" in fixed["workload"] or any(a.key == "network" for a in axes)
+    if has_network and layers:
+        ck.add("workload.layer", "[[workload.layer]]", "given together with workload.network",
+               "either a built-in network or inline layers")
+    if not has_network and not layers and not ck.problems:
+        ck.add("workload.network", _MISSING, "missing",
+               "a built-in network (" + ", ".join(spec_fields(SPEC_CLASSES["workload"])["network"].choices)
+               + ") or [[workload.layer]] tables")
+
+
+def _layer_names(fixed: dict, axes: list[Axis], layers: tuple[Layer, ...]) -> set[str]:
+    if layers:
+        return {layer.name for layer in layers}
+    nets = _values("network", "workload", fixed, axes)
+    datasets = _values("dataset", "workload", fixed, axes) or ("imagenet",)
+    names: set[str] = set()
+    for n, d in itertools.product(nets, datasets):
+        if n is not None:
+            names |= {layer.name for layer in builtin_network(n, d)}
+    return names
+
+
+def _check_layer_density(ck: _Checker, raw: Any, names: set[str]) -> dict[str, float]:
+    if raw is None:
+        return {}
+    key = "sparsity.layer_input_density"
+    if not isinstance(raw, dict):
+        ck.add(key, raw, f"wrong type ({type_name(raw)})", "a table of layer name = density")
+        return {}
+    f = Field(kind=FLOAT, lo=0.0, hi=1.0, lo_open=True, doc="")
+    out = {}
+    for name, v in raw.items():
+        if names and name not in names:
+            ck.add(f"{key}.{name}", v, _suggest(name, names).replace("key", "layer"), "a layer of the workload")
+            continue
+        p = f.problem(v) if not isinstance(v, list | dict) else f"wrong type ({type_name(v)})"
+        if p:
+            ck.add(f"{key}.{name}", v, p, f.allowed())
+            continue
+        out[name] = float(v)
+    return out
+
+
+# ----- output ---------------------------------------------------------------------------------------
+def _check_output(ck: _Checker, raw: dict, name: str) -> OutputSpec:
+    fields = spec_fields(OutputSpec)
+    vals: dict[str, Any] = {}
+    for key, v in raw.items():
+        if key not in fields:
+            ck.add(f"output.{key}", v, _suggest(key, fields), "keys of [output]: " + ", ".join(fields))
+            continue
+        got = ck.value(f"output.{key}", v, fields[key])
+        if got is not _MISSING:
+            vals[key] = got
+    return OutputSpec(**vals)
+
+
+# ----- combinations ----------------------------------------------------------------------------------
+def _values(key: str, table: str, fixed: dict, axes: list[Axis]) -> tuple[Any, ...]:
+    """Every value ``table.key`` takes in the sweep (template values included), or () if unknown."""
+    for a in axes:
+        if a.table == table and a.key == key:
+            return a.values
+    if key in fixed[table]:
+        return (fixed[table][key],)
+    if key == "template":
+        return ("digital-28nm",)
+    if table in TEMPLATED:
+        tmpls = _values("template", "arch", fixed, axes)
+        return tuple(dict.fromkeys(template_table(t, table).get(key) for t in tmpls if t in TEMPLATE_NAMES))
+    return ()
+
+
+def _fixed(key: str, table: str, fixed: dict, axes: list[Axis]) -> Any:
+    vals = _values(key, table, fixed, axes)
+    return vals[0] if len(vals) == 1 else _MISSING
+
+
+def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list[Axis], output: OutputSpec) -> None:
+    every = [*axes, *cands]
+    # Sub-arrays must tile the array.
+    for sub, arr in (("subarray_rows", "array_rows"), ("subarray_cols", "array_cols")):
+        s, a = _fixed(sub, "arch", fixed, every), _fixed(arr, "arch", fixed, every)
+        if s is not _MISSING and a is not _MISSING and s is not None and a is not None and a % s:
+            ck.add(f"arch.{sub}", s, f"does not divide arch.{arr} = {a}", f"a divisor of {a}")
+    # Each macro grid must hold the macros of at least one point (all of them when macros is fixed).
+    macros = _values("macros", "arch", fixed, every)
+    for g in _values("macro_grid", "mapping", fixed, every):
+        if g == "auto":
+            continue
+        rc = parse_grid(g)
+        if rc is None or rc[0] < 1 or rc[1] < 1:
+            ck.add("mapping.macro_grid", g, "not a grid", '"ROWSxCOLS" such as "4x2", or "auto"')
+        elif macros and rc[0] * rc[1] not in macros:
+            ck.add("mapping.macro_grid", g, f"{rc[0]} x {rc[1]} = {rc[0] * rc[1]} macros, but arch.macros = "
+                   f"{toml_repr(list(macros)) if len(macros) > 1 else macros[0]}",
+                   "a grid with as many macros as arch.macros, or \"auto\"")
+    # IntraBlock keeps at most a whole segment.
+    for n, m in itertools.product(_values("nm_n", "sparsity", fixed, every) or (2,),
+                                  _values("nm_m", "sparsity", fixed, every) or (4,)):
+        if n > m:
+            ck.add("sparsity.nm_n", n, f"keeps more than the segment length sparsity.nm_m = {m}", f"an integer from 1 to {m}")
+    pattern = _fixed("pattern", "sparsity", fixed, every)
+    compress = _values("compress", "mapping", fixed, every)
+    if pattern in INTRABLOCK_PATTERNS and compress and set(compress) == {"col"}:
+        ck.add("mapping.compress", "col", f"IntraBlock pattern \"{pattern}\" selects inputs per column and needs row compression",
+               '"row" or "auto"')
+    if pattern is not _MISSING:
+        for bk in ("block_rows", "block_cols"):
+            if bk in fixed["sparsity"] or any(a.table == "sparsity" and a.key == bk for a in axes):
+                if bk not in BLOCK_KEYS_USED.get(pattern, ()):
+                    users = [p for p, ks in BLOCK_KEYS_USED.items() if bk in ks]
+                    ck.add(f"sparsity.{bk}", fixed["sparsity"].get(bk, "[...]"), f"not used by pattern \"{pattern}\"",
+                           "only with pattern " + ", ".join(f'"{p}"' for p in users))
+    if output.per_layer:
+        nets = _values("network", "workload", fixed, axes)
+        dsets = _values("dataset", "workload", fixed, axes)
+        if len(nets) > 1 or len(dsets) > 1:
+            ck.add("output.per_layer", True, "needs one layer list, but the sweep varies the network or dataset",
+                   "false, or a single network and dataset")
