@@ -1,0 +1,40 @@
+"""Tile statistics of a layer under a sparsity and a mapping: the bridge from sparsity to cost.
+
+The cost model reads only these numbers (``kernels.layout.S_*``), so the source of a layer's zero pattern
+(random-mask expectation, Monte-Carlo masks, and later real weights) is interchangeable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ciminus.sparsity.flexblock import FlexBlock
+from ciminus.sparsity.montecarlo import montecarlo_tile_stats
+from ciminus.workloads.layers import Layer
+from kernels.layout import INDEX_AUTO, INDEX_BITMAP, INDEX_COORDINATE, N_STATS, REARRANGE_PAD, REARRANGE_SLICE
+from kernels.tile_stats import dense_tile_stats, expected_tile_stats
+
+REARRANGE_CODES = {"pad": REARRANGE_PAD, "slice": REARRANGE_SLICE}
+INDEX_CODES = {"auto": INDEX_AUTO, "coordinate": INDEX_COORDINATE, "bitmap": INDEX_BITMAP}
+
+
+def dense_stats(layer: Layer, array_rows: int, array_cols: int) -> np.ndarray:
+    """Statistics of the layer's dense weights (the baseline every speed-up is measured against)."""
+    out = np.zeros(N_STATS)
+    dense_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, out)
+    return out
+
+
+def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int, sub_cols: int,
+                 rearrange: str, index_format: str, method: str = "expected", samples: int = 32,
+                 seed: int = 0) -> np.ndarray:
+    """Statistics of the layer under ``flex``: closed-form expectation or Monte-Carlo mean."""
+    rea = REARRANGE_CODES[rearrange]
+    fmt = INDEX_CODES[index_format]
+    if method == "monte-carlo":
+        return montecarlo_tile_stats(layer, flex, array_rows, array_cols, sub_rows, sub_cols, rea, fmt, samples, seed)
+    out = np.zeros(N_STATS)
+    expected_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols,
+                        flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
+                        flex.ib_segment, flex.index_unit, flex.compress, rea, fmt, out)
+    return out
