@@ -96,12 +96,39 @@ def _log_choose(n, k):
 
 
 @njit(cache=True)
+def _tilt_to_mean(pmf, lo, hi, mean):
+    """Normalise pmf[lo..hi] and tilt it (w_k * exp(theta k)) until its mean is ``mean`` exactly."""
+    base = np.empty(hi - lo + 1)
+    for k in range(lo, hi + 1):
+        base[k - lo] = pmf[k]
+    theta = 0.0
+    for _ in range(50):
+        top = 0.0
+        for k in range(lo, hi + 1):
+            top = max(top, math.log(base[k - lo] + 1e-300) + theta * k)
+        z = m1 = m2 = 0.0
+        for k in range(lo, hi + 1):
+            w = math.exp(math.log(base[k - lo] + 1e-300) + theta * k - top)
+            pmf[k] = w
+            z += w
+            m1 += w * k
+            m2 += w * k * k
+        m1 /= z
+        var = m2 / z - m1 * m1
+        for k in range(lo, hi + 1):
+            pmf[k] /= z
+        gap = mean - m1
+        if abs(gap) < 1e-12 * max(1.0, mean) or var <= 1e-300:
+            break
+        theta += gap / var
+
+
+@njit(cache=True)
 def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
     """Distribution of L, the block-rows (of ``n_rows``) with at least one of their ``c`` blocks kept.
 
-    With ``c == 1`` L counts kept blocks in one block column: exactly hypergeometric. With ``c > 1``
-    the block-rows are treated as independent, each kept with probability 1 - P(all c pruned): exact
-    in the mean, an approximation in the spread (``docs/model.md``).
+    With ``c == 1`` L counts kept blocks in one block column: exactly hypergeometric. With ``c > 1`` its
+    mean and variance are exact and its shape is a hypergeometric fitted to them (``docs/model.md``).
     """
     for i in range(n_rows + 1):
         pmf[i] = 0.0
@@ -118,12 +145,28 @@ def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
         for k in range(lo, hi + 1):
             pmf[k] = math.exp(_log_choose(n_kept, k) + _log_choose(n_blocks - n_kept, n_rows - k) - denom)
         return
-    q = 1.0 - all_zero_probability(n_blocks, n_kept, c)
+    # c > 1: P(a block-row is empty) and P(two given block-rows are empty) are exact, hence the exact
+    # mean and variance of L. L then follows a hypergeometric law whose (real-valued) population is
+    # chosen to reproduce both; with independent rows it would be binomial and too wide.
+    z1 = all_zero_probability(n_blocks, n_kept, c)
+    z2 = all_zero_probability(n_blocks, n_kept, 2 * c) if n_rows > 1 else 0.0
+    q = 1.0 - z1
     if q <= 0.0:
         pmf[0] = 1.0
         return
     if q >= 1.0:
         pmf[n_rows] = 1.0
+        return
+    var = n_rows * z1 * (1.0 - z1) + n_rows * (n_rows - 1.0) * (z2 - z1 * z1)
+    f = var / (n_rows * q * (1.0 - q))
+    if n_rows > 1 and 1e-9 < f < 1.0 - 1e-9:
+        pop = (n_rows - f) / (1.0 - f)
+        succ = q * pop
+        lo = max(0, int(math.ceil(n_rows - (pop - succ) - 1e-9)))
+        hi = min(n_rows, int(math.floor(succ + 1e-9)))
+        for k in range(lo, hi + 1):
+            pmf[k] = math.exp(_log_choose(succ, k) + _log_choose(pop - succ, n_rows - k) - _log_choose(pop, n_rows))
+        _tilt_to_mean(pmf, lo, hi, n_rows * q)
         return
     lq = math.log(q)
     l1q = math.log1p(-q)
@@ -155,10 +198,23 @@ def wrapped_lattice(mean, var, u, probs):
         return (mean + tail) / u
     lo = max(0, int(math.floor(mean - 9.0 * sd)))
     hi = int(math.ceil(mean + 9.0 * sd))
+    # Centre the lattice so that its mean is the target mean (a plain discretised normal drifts).
+    centre = mean
+    for _ in range(8):
+        total = 0.0
+        first = 0.0
+        for v in range(lo, hi + 1):
+            w = math.exp(-0.5 * (v - centre) ** 2 / var)
+            total += w
+            first += w * v
+        drift = mean - first / total
+        centre += drift
+        if abs(drift) < 1e-12:
+            break
     total = 0.0
     e_ceil = 0.0
     for v in range(lo, hi + 1):
-        w = math.exp(-0.5 * (v - mean) ** 2 / var)
+        w = math.exp(-0.5 * (v - centre) ** 2 / var)
         probs[v % u] += w
         e_ceil += w * ceil_div(v, u)
         total += w
@@ -459,10 +515,11 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
 
 
 @njit(cache=True)
-def mask_tile_stats(masks, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
+def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
                     has_fullblock, ib_keep, ib_segment, index_unit, compress, rearrange, index_format, out):
     """Exact tile statistics of given masks, ``masks[g, i, j] != 0`` where group g keeps weight slot (i, j).
 
+    ``dense_rows`` is a group's row count before IntraBlock compression (it decides group packing).
     The same counting rules as :func:`expected_tile_stats`, applied to one concrete zero pattern:
     sliced pieces are packed back to back in tile order, block indices cover ``block_rows`` (row
     compression, in units of ``index_unit`` flattened rows) or ``block_cols`` (column compression).
@@ -476,9 +533,8 @@ def mask_tile_stats(masks, array_rows, array_cols, sub_rows, sub_cols, block_row
         out[S_REASON] = REASON_SUBARRAY_MISMATCH
         return
     has_ib = ib_segment > 0
-    rows = height
     if compress == COMPRESS_NONE:
-        dense_tile_stats(rows, cols, groups, array_rows, array_cols, out)
+        dense_tile_stats(dense_rows, cols, groups, array_rows, array_cols, out)
         return
     if has_ib and compress != COMPRESS_ROW:
         out[S_REASON] = REASON_COMPRESSION_UNSUPPORTED
@@ -486,9 +542,6 @@ def mask_tile_stats(masks, array_rows, array_cols, sub_rows, sub_cols, block_row
     fetch_factor = ib_segment / ib_keep if has_ib else 1.0
     mux_levels = log2_ceil(ib_segment) if has_ib else 0
     # Packing is decided on the dense shape of a group, like the expectation does.
-    dense_rows = height
-    if has_ib:
-        dense_rows = ceil_div(height, ib_keep) * ib_segment
     pack = group_pack(dense_rows, cols, array_rows, array_cols)
     if compress == COMPRESS_ROW:
         comp_len, other_len, tile_len, cap, piece = height, cols, array_cols, array_rows, sub_rows

@@ -49,7 +49,7 @@ def montecarlo_tile_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_
     one = np.zeros(N_STATS)
     for _ in range(samples):
         masks = draw_masks(layer, flex, rng)
-        mask_tile_stats(masks, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
+        mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
                         flex.has_fullblock, flex.ib_keep, flex.ib_segment, flex.index_unit, flex.compress,
                         rearrange, index_format, one)
         acc += one
