@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ciminus.mapping.candidates import grid_of
 from ciminus.sparsity.flexblock import resolve
 from ciminus.sparsity.stats import dense_stats, sparse_stats
-from ciminus.specs import ArchSpec, EnergySpec, MappingSpec, SparsitySpec, derived_energies, parse_grid
+from ciminus.specs import ArchSpec, EnergySpec, MappingSpec, SparsitySpec, derived_energies
 from ciminus.specs.sweep import PointSpecs
 from ciminus.workloads.layers import Layer
 from kernels import equations as eq
 from kernels import layout as L
-from kernels import tile_stats as ts
 
 KIB_BITS = 8 * 1024
 ADDER_MODELS = {"miredo": L.ADDER_TREE_MIREDO, "full": L.ADDER_TREE_FULL}
@@ -38,16 +38,18 @@ adder_tree_adds = _py(eq.adder_tree_adds)
 adder_tree_energy_pj = _py(eq.adder_tree_energy_pj)
 shift_add_energy_pj = _py(eq.shift_add_energy_pj)
 active_cycle_fraction = _py(eq.active_cycle_fraction)
+log_zero_bit = _py(eq.log_zero_bit)
 accumulator_energy_pj = _py(eq.accumulator_energy_pj)
 mux_energy_pj = _py(eq.mux_energy_pj)
 halo_factor = _py(eq.halo_factor)
 pipeline_cycles = _py(eq.pipeline_cycles)
 rounds_latency = _py(eq.rounds_latency)
-auto_grid_rows = _py(eq.auto_grid_rows)
 folds = _py(eq.folds)
 duplicates = _py(eq.duplicates)
+whole_tiles = _py(eq.whole_tiles)
 static_energy_pj = _py(eq.static_energy_pj)
-ceil_div = _py(ts.ceil_div)
+ceil_ratio = _py(eq.ceil_ratio)
+floor_ratio = _py(eq.floor_ratio)
 
 
 @dataclass
@@ -88,15 +90,6 @@ class Cost:
         return {"energy": e, "latency": self.latency, "edp": e * self.latency}[which]
 
 
-def grid_of(mapping: MappingSpec, macros: int) -> tuple[int, int]:
-    """(rows, cols) of the macro organisation; rows share a partial-sum chain, columns share inputs."""
-    rc = parse_grid(mapping.macro_grid)
-    if rc is None:
-        rows = auto_grid_rows(macros)
-        return rows, macros // rows
-    return rc
-
-
 def input_reuse(layer: Layer) -> float:
     """How many input vectors each distinct input element appears in (im2col expansion, >= 1)."""
     return max(1.0, layer.vectors * layer.rows * layer.groups / layer.input_elements)
@@ -129,7 +122,7 @@ def price_layer(layer: Layer, st: np.ndarray, arch: ArchSpec, en: EnergySpec, ma
     out_avail = arch.output_buffer_kb * KIB_BITS / (2 if arch.double_buffer else 1)
     vector_bits = max(1, math.ceil(st[L.S_CRIT_ROWS] - 1e-9)) * I  # inputs of one vector on the fullest tile
     psum_row_bits = Y * arch.psum_bits  # partial sums of one vector leaving a macro
-    step = mapping.step_vectors or min(int(in_avail // vector_bits), int(out_avail // psum_row_bits))
+    step = mapping.step_vectors or min(floor_ratio(in_avail, vector_bits), floor_ratio(out_avail, psum_row_bits))
     if reason == L.REASON_OK and (step < 1 or step * vector_bits > in_avail):
         reason = L.REASON_INPUT_BUFFER
     if reason == L.REASON_OK and step * psum_row_bits > out_avail:
@@ -145,18 +138,19 @@ def price_layer(layer: Layer, st: np.ndarray, arch: ArchSpec, en: EnergySpec, ma
     vectors = layer.vectors * (1 if layer.dynamic else batch)  # a dynamic operand changes every sample
     repeats = layer.count * (batch if layer.dynamic else 1)
     t = cycles_per_activation(I, bpc)
-    row_tiles, col_tiles = st[L.S_ROW_TILES], st[L.S_COL_TILES]
-    rounds = folds(row_tiles, grid_rows) * folds(col_tiles, grid_cols)
-    copies = duplicates(row_tiles, grid_rows) * duplicates(col_tiles, grid_cols) if mapping.duplicate else 1
-    per_copy = ceil_div(vectors, copies)
+    whole_rows, whole_cols = whole_tiles(st[L.S_ROW_TILES]), whole_tiles(st[L.S_COL_TILES])
+    rounds = folds(whole_rows, grid_rows) * folds(whole_cols, grid_cols)
+    copies = duplicates(whole_rows, grid_rows) * duplicates(whole_cols, grid_cols) if mapping.duplicate else 1
+    per_copy = ceil_ratio(vectors, copies)
     out_spill = output_spills(layer, arch, batch)
     cost.out_spill = out_spill
 
     # ----- macro activations -----------------------------------------------------------------------
     activations = tiles * vectors
     rows_fed = st[L.S_FETCH] / tiles if tiles > 0 else 0.0  # mean inputs per activation
-    f_energy = active_cycle_fraction(rows_fed, I, bpc, bit_probability) if skip else 1.0
-    f_crit = active_cycle_fraction(st[L.S_CRIT_ROWS], I, bpc, bit_probability) if skip else 1.0
+    log_zero = log_zero_bit(bit_probability)
+    f_energy = active_cycle_fraction(rows_fed, I, bpc, log_zero) if skip else 1.0
+    f_crit = active_cycle_fraction(st[L.S_CRIT_ROWS], I, bpc, log_zero) if skip else 1.0
     e = cost.energy
     e["array"] = activations * f_energy * array_energy_pj(en.mult_1b_pj, W, bpc, X, Y, t)
     e["adder_tree"] = activations * f_energy * adder_tree_energy_pj(en.add_1b_pj, X, Y, I, W, bpc, t, model)
@@ -176,7 +170,7 @@ def price_layer(layer: Layer, st: np.ndarray, arch: ArchSpec, en: EnergySpec, ma
     # ----- buffers and DRAM ------------------------------------------------------------------------
     window = layer.dilation * (layer.R - 1) + 1
     fill_bits = input_bits_read / input_reuse(layer) * halo_factor(layer.E, layer.stride, window, copies)
-    broadcast = max(1, min(grid_cols, math.ceil(col_tiles - 1e-9)))  # a grid row shares one input fetch
+    broadcast = max(1, min(grid_cols, whole_cols))  # a grid row shares one input fetch
     source_bits = fill_bits / broadcast
     e["input_buffer"] = input_bits_read * en.input_buffer_read_pj_per_bit + fill_bits * en.input_buffer_write_pj_per_bit
     out_nz = st[L.S_OUT_NZ]
@@ -203,17 +197,19 @@ def price_layer(layer: Layer, st: np.ndarray, arch: ArchSpec, en: EnergySpec, ma
     e["weight_write"] = copies * tiles * X * Y * W * en.weight_write_pj_per_bit
 
     # ----- latency: rounds of (weight load, then a load -> compute -> write-back pipeline) -------------
-    steps = ceil_div(per_copy, step)
+    steps = ceil_ratio(per_copy, step)
     busy = max(1, min(macros, math.ceil(tiles * copies / rounds - 1e-9))) if rounds else 1
     source_bw = arch.dram_bw if in_spill else arch.global_buffer_bw
     sink_bw = arch.dram_bw if out_spill else arch.global_buffer_bw
     per_step = rounds * steps
-    load = max(source_bits / per_step / source_bw, fill_bits / per_step / busy / arch.input_buffer_bw) if per_step else 0.0
+    load = max(source_bits / (per_step * source_bw),
+               fill_bits / (per_step * busy * arch.input_buffer_bw)) if per_step else 0.0
     compute = per_copy * t * f_crit / steps if steps else 0.0
-    write_back = max(obuf_bits / per_step / busy / arch.output_buffer_bw, result_bits / per_step / sink_bw) if per_step else 0.0
+    write_back = max(obuf_bits / (per_step * busy * arch.output_buffer_bw),
+                     result_bits / (per_step * sink_bw)) if per_step else 0.0
     round_cycles = pipeline_cycles(steps, load, compute, write_back, arch.double_buffer)
     weight_bw = arch.global_buffer_bw if layer.dynamic else arch.dram_bw
-    weight_load = max(weight_bits / rounds / weight_bw, X * Y * W / arch.weight_load_bw) if rounds else 0.0
+    weight_load = max(weight_bits / (rounds * weight_bw), X * Y * W / arch.weight_load_bw) if rounds else 0.0
     cost.latency = rounds_latency(rounds, weight_load, round_cycles, arch.weight_double_buffer)
     cost.compute_cycles = rounds * per_copy * t * f_crit
     cost.rounds = rounds

@@ -56,21 +56,46 @@ def shift_add_energy_pj(add_1b_pj, reg_1b_pj, input_bits, weight_bits, rows, col
 
 
 @njit(cache=True)
-def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, bit_probability):
+def log_zero_bit(bit_probability):
+    """log P(an input bit is 0), the form :func:`active_cycle_fraction` takes (-inf when every bit is 1)."""
+    return math.log1p(-bit_probability) if bit_probability < 1.0 else -math.inf
+
+
+@njit(cache=True)
+def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, log_zero):
     """Expected fraction of bit-serial cycles that cannot be skipped.
 
     A cycle (``bits per cycle`` bit planes) is skipped when every one of the ``rows`` inputs the macro
-    receives has all those bits zero; each input bit is 1 with probability ``bit_probability``,
-    independently (the rule of the same lab's simulator).
+    receives has all those bits zero; each input bit is 0 with probability exp(``log_zero``),
+    independently (the rule of the same lab's simulator). All cycles carry ``bits per cycle`` planes but
+    the last, which carries the remainder.
     """
-    if bit_probability >= 1.0 or rows <= 0.0:
-        return 1.0 if rows > 0.0 else 0.0
-    t = ceil_div(input_bits, input_bits_per_cycle)
-    active = 0.0
-    for c in range(t):
-        planes = min(input_bits_per_cycle, input_bits - c * input_bits_per_cycle)
-        active += 1.0 - (1.0 - bit_probability) ** (rows * planes)
-    return active / t
+    if rows <= 0.0:
+        return 0.0
+    if log_zero == -math.inf:
+        return 1.0
+    full = input_bits // input_bits_per_cycle
+    rest = input_bits - full * input_bits_per_cycle
+    active = full * (1.0 - math.exp(rows * input_bits_per_cycle * log_zero))
+    if rest > 0:
+        active += 1.0 - math.exp(rows * rest * log_zero)
+    return active / (full + (1 if rest > 0 else 0))
+
+
+@njit(cache=True)
+def ceil_ratio(a, b):
+    """ceil(a / b) for non-negative integers below 2**53, in floating point.
+
+    Exact there: a non-integer quotient is at least 1/b from an integer, more than the division's
+    rounding error a * 2**-53 / b. Far cheaper than an integer division in the sweep's inner loop.
+    """
+    return int(math.ceil(a / b))
+
+
+@njit(cache=True)
+def floor_ratio(a, b):
+    """floor(a / b) for non-negative numbers: how many ``b`` fit in ``a``."""
+    return int(math.floor(a / b))
 
 
 # ----- sparsity overheads ----------------------------------------------------------------------------
@@ -95,7 +120,7 @@ def halo_factor(out_rows, stride, window, copies):
     """
     if copies <= 1 or out_rows <= 1:
         return 1.0
-    per_copy = ceil_div(out_rows, copies)
+    per_copy = ceil_ratio(out_rows, copies)
     whole = (out_rows - 1) * stride + window
     return min(float(copies), copies * ((per_copy - 1) * stride + window) / whole)
 
@@ -138,21 +163,23 @@ def auto_grid_rows(macros):
 
 
 @njit(cache=True)
-def folds(tiles, grid):
-    """Temporal folds of ``tiles`` (rounded up to whole tiles) over ``grid`` macros along one axis."""
-    whole = math.ceil(tiles - 1e-9)
-    if whole <= 0:
-        return 0
-    return ceil_div(int(whole), grid)
+def whole_tiles(tiles):
+    """Tiles rounded up to whole macros (expected counts are fractional)."""
+    return max(0, int(math.ceil(tiles - 1e-9)))
 
 
 @njit(cache=True)
-def duplicates(tiles, grid):
-    """Copies of ``tiles`` that fit side by side along one grid axis (1 when they do not fit once)."""
-    whole = int(math.ceil(tiles - 1e-9))
+def folds(whole, grid):
+    """Temporal folds of ``whole`` tiles over ``grid`` macros along one axis."""
+    return ceil_ratio(whole, grid) if whole > 0 else 0
+
+
+@njit(cache=True)
+def duplicates(whole, grid):
+    """Copies of ``whole`` tiles that fit side by side along one grid axis (1 when they do not fit once)."""
     if whole <= 0 or whole > grid:
         return 1
-    return grid // whole
+    return floor_ratio(grid, whole)
 
 
 @njit(cache=True)

@@ -150,3 +150,77 @@ LY_ENERGY = 0
 LY_LATENCY = 1
 LY_CANDIDATE = 2
 N_LAYER = 3
+
+# ----------------------------------------------------------------------------------------------------
+# Stage-2 parameters of one design point (decoded from the flat point index inside the kernel).
+# ----------------------------------------------------------------------------------------------------
+PRM_MACROS = 0
+PRM_ROWS = 1
+PRM_COLS = 2
+PRM_WEIGHT_BITS = 3
+PRM_INPUT_BITS = 4
+PRM_BITS_PER_CYCLE = 5
+PRM_PSUM_BITS = 6
+PRM_OUTPUT_BITS = 7
+PRM_IBUF_KB = 8
+PRM_OBUF_KB = 9
+PRM_GBUF_KB = 10
+PRM_INDEX_KB = 11
+PRM_IBUF_BW = 12
+PRM_OBUF_BW = 13
+PRM_GBUF_BW = 14
+PRM_DRAM_BW = 15
+PRM_WLOAD_BW = 16
+PRM_DOUBLE_BUFFER = 17
+PRM_WEIGHT_DOUBLE_BUFFER = 18
+PRM_MULT = 19
+PRM_ADD = 20
+PRM_REG = 21
+PRM_WEIGHT_WRITE = 22
+PRM_LEAKAGE = 23
+PRM_DRAM_R = 24
+PRM_DRAM_W = 25
+PRM_GBUF_R = 26
+PRM_GBUF_W = 27
+PRM_OBUF_R = 28
+PRM_OBUF_W = 29
+PRM_IBUF_R = 30
+PRM_IBUF_W = 31
+PRM_REG_W = 32
+PRM_INDEX_R = 33  # NaN: derived (input buffer read)
+PRM_INDEX_W = 34  # NaN: derived (input buffer write)
+PRM_MUX = 35  # NaN: derived (reg_1b)
+PRM_ZERO_DETECT = 36  # NaN: derived (mult_1b)
+PRM_ADDER_MODEL = 37
+PRM_DENSITY = 38
+PRM_BIT_DENSITY = 39
+PRM_SKIP = 40  # -1 auto (skip where the layer's input density < 1), 0 off, 1 on
+PRM_BATCH = 41
+N_PRM = 42
+
+# One mapping candidate.
+CP_GRID_ROWS = 0  # 0: the squarest grid of the point's macros
+CP_GRID_COLS = 1
+CP_DUPLICATE = 2
+CP_STEP = 3
+CP_VARIANT = 4  # which tile statistics (flatten x compress x rearrange x index format) it uses
+N_CP = 5
+
+# One layer (of all the networks of a sweep, concatenated).
+LAY_VECTORS = 0  # input vectors per sample
+LAY_K = 1
+LAY_IN_ELEMS = 2
+LAY_OUT_ELEMS = 3
+LAY_REUSE = 4
+LAY_E = 5
+LAY_STRIDE = 6
+LAY_WINDOW = 7
+LAY_DYNAMIC = 8
+LAY_COUNT = 9
+LAY_DENSITY = 10  # NaN: the point's input density
+N_LAY = 11
+
+# How candidates are reduced.
+SELECT_BEST = 0
+SELECT_BEST_PER_LAYER = 1
+SELECT_ALL = 2

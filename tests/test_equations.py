@@ -41,17 +41,21 @@ def test_adder_tree_counts():
 
 
 def test_active_cycle_fraction_edges():
-    assert eq.active_cycle_fraction(32.0, 8, 1, 1.0) == 1.0  # dense inputs: nothing skipped
-    assert eq.active_cycle_fraction(0.0, 8, 1, 0.5) == 0.0  # nothing fed: nothing to compute
+    def frac(rows, bits, per_cycle, q):
+        return eq.active_cycle_fraction(rows, bits, per_cycle, eq.log_zero_bit(q))
+
+    assert eq.log_zero_bit(1.0) == -math.inf and eq.log_zero_bit(0.5) == pytest.approx(math.log(0.5))
+    assert frac(32.0, 8, 1, 1.0) == 1.0  # every bit set: nothing skipped
+    assert frac(0.0, 8, 1, 0.5) == 0.0  # nothing fed: nothing to compute
     # One input, one bit per cycle: a cycle runs when that bit is 1.
-    assert eq.active_cycle_fraction(1.0, 8, 1, 0.25) == pytest.approx(0.25)
+    assert frac(1.0, 8, 1, 0.25) == pytest.approx(0.25)
     # Two bits per cycle: a cycle is skipped only when both bits are 0.
-    assert eq.active_cycle_fraction(1.0, 8, 2, 0.25) == pytest.approx(1 - 0.75**2)
+    assert frac(1.0, 8, 2, 0.25) == pytest.approx(1 - 0.75**2)
     # Odd split: 3 cycles of 3, 3 and 2 planes.
     expect = (2 * (1 - 0.9**3) + (1 - 0.9**2)) / 3
-    assert eq.active_cycle_fraction(1.0, 8, 3, 0.1) == pytest.approx(expect)
+    assert frac(1.0, 8, 3, 0.1) == pytest.approx(expect)
     # Many rows: almost never skipped.
-    assert eq.active_cycle_fraction(32.0, 8, 1, 0.25) == pytest.approx(1 - 0.75**32)
+    assert frac(32.0, 8, 1, 0.25) == pytest.approx(1 - 0.75**32)
 
 
 def test_pipeline_and_rounds():
@@ -74,8 +78,11 @@ def test_halo_of_duplicated_convolutions():
 
 def test_grid_folds_and_copies():
     assert eq.auto_grid_rows(8) == 4 and eq.auto_grid_rows(16) == 4 and eq.auto_grid_rows(7) == 7
-    assert eq.folds(18.0, 4) == 5 and eq.folds(9.5, 4) == 3 and eq.folds(0.0, 4) == 0
-    assert eq.duplicates(2.0, 8) == 4 and eq.duplicates(3.0, 8) == 2 and eq.duplicates(9.0, 8) == 1
+    assert eq.whole_tiles(9.5) == 10 and eq.whole_tiles(18.0) == 18 and eq.whole_tiles(18.0 + 1e-12) == 18
+    assert eq.whole_tiles(0.0) == 0
+    assert eq.folds(18, 4) == 5 and eq.folds(10, 4) == 3 and eq.folds(0, 4) == 0
+    assert eq.duplicates(2, 8) == 4 and eq.duplicates(3, 8) == 2 and eq.duplicates(9, 8) == 1
+    assert eq.ceil_ratio(10**15 + 1, 10**15) == 2 and eq.floor_ratio(7.0, 2) == 3
 
 
 def test_static_and_accumulator():

@@ -1,0 +1,271 @@
+"""Lower a sweep to the flat arrays the kernels read (``kernels.layout``).
+
+Per point, every stage-2 parameter is found by decoding the point's flat index: ``prm_axis[p]`` names the
+axis it varies along (-1 when fixed) and ``prm_vals[p, k]`` its value at index k of that axis. Tile
+statistics are computed once per combination of the keys that change them ("stats axes"), per
+statistics variant of the mapping candidates and per layer, with the same functions the reference
+model uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ciminus.mapping.candidates import candidate_specs, stats_variant
+from ciminus.reference import ADDER_MODELS, OBJECTIVES, StatsCache, input_reuse
+from ciminus.specs.fields import STATS, spec_fields
+from ciminus.specs.sweep import SPEC_CLASSES, Axis, Sweep
+from ciminus.templates import template_table
+from ciminus.workloads.layers import Layer
+from kernels import layout as L
+
+# (table, key) -> parameter column.
+PARAMS: dict[tuple[str, str], int] = {
+    ("arch", "macros"): L.PRM_MACROS,
+    ("arch", "array_rows"): L.PRM_ROWS,
+    ("arch", "array_cols"): L.PRM_COLS,
+    ("arch", "weight_bits"): L.PRM_WEIGHT_BITS,
+    ("arch", "input_bits"): L.PRM_INPUT_BITS,
+    ("arch", "input_bits_per_cycle"): L.PRM_BITS_PER_CYCLE,
+    ("arch", "psum_bits"): L.PRM_PSUM_BITS,
+    ("arch", "output_bits"): L.PRM_OUTPUT_BITS,
+    ("arch", "input_buffer_kb"): L.PRM_IBUF_KB,
+    ("arch", "output_buffer_kb"): L.PRM_OBUF_KB,
+    ("arch", "global_buffer_kb"): L.PRM_GBUF_KB,
+    ("arch", "index_memory_kb"): L.PRM_INDEX_KB,
+    ("arch", "input_buffer_bw"): L.PRM_IBUF_BW,
+    ("arch", "output_buffer_bw"): L.PRM_OBUF_BW,
+    ("arch", "global_buffer_bw"): L.PRM_GBUF_BW,
+    ("arch", "dram_bw"): L.PRM_DRAM_BW,
+    ("arch", "weight_load_bw"): L.PRM_WLOAD_BW,
+    ("arch", "double_buffer"): L.PRM_DOUBLE_BUFFER,
+    ("arch", "weight_double_buffer"): L.PRM_WEIGHT_DOUBLE_BUFFER,
+    ("energy", "mult_1b_pj"): L.PRM_MULT,
+    ("energy", "add_1b_pj"): L.PRM_ADD,
+    ("energy", "reg_1b_pj"): L.PRM_REG,
+    ("energy", "weight_write_pj_per_bit"): L.PRM_WEIGHT_WRITE,
+    ("energy", "leakage_pj_per_cycle_per_macro"): L.PRM_LEAKAGE,
+    ("energy", "dram_read_pj_per_bit"): L.PRM_DRAM_R,
+    ("energy", "dram_write_pj_per_bit"): L.PRM_DRAM_W,
+    ("energy", "global_buffer_read_pj_per_bit"): L.PRM_GBUF_R,
+    ("energy", "global_buffer_write_pj_per_bit"): L.PRM_GBUF_W,
+    ("energy", "output_buffer_read_pj_per_bit"): L.PRM_OBUF_R,
+    ("energy", "output_buffer_write_pj_per_bit"): L.PRM_OBUF_W,
+    ("energy", "input_buffer_read_pj_per_bit"): L.PRM_IBUF_R,
+    ("energy", "input_buffer_write_pj_per_bit"): L.PRM_IBUF_W,
+    ("energy", "register_write_pj_per_bit"): L.PRM_REG_W,
+    ("energy", "index_read_pj_per_bit"): L.PRM_INDEX_R,
+    ("energy", "index_write_pj_per_bit"): L.PRM_INDEX_W,
+    ("energy", "mux_pj_per_level"): L.PRM_MUX,
+    ("energy", "zero_detect_pj_per_bit"): L.PRM_ZERO_DETECT,
+    ("energy", "adder_tree_model"): L.PRM_ADDER_MODEL,
+    ("sparsity", "input_density"): L.PRM_DENSITY,
+    ("sparsity", "input_bit_density"): L.PRM_BIT_DENSITY,
+    ("sparsity", "input_skip"): L.PRM_SKIP,
+    ("workload", "batch"): L.PRM_BATCH,
+}
+SELECTS = {"best": L.SELECT_BEST, "best-per-layer": L.SELECT_BEST_PER_LAYER, "all": L.SELECT_ALL}
+# Keys that decide which layers a point has (and so its tile statistics).
+WORKLOAD_KEYS = ("network", "dataset")
+STATS_MEMORY_LIMIT = 2 << 30  # bytes of tile statistics a sweep may need
+
+
+def encode(key: str, value: Any) -> float:
+    """A spec value as the float the kernels read."""
+    if value is None:
+        return math.nan  # a derived energy
+    if key == "adder_tree_model":
+        return float(ADDER_MODELS[value])
+    if key == "input_skip":
+        return -1.0 if value == "auto" else float(bool(value))
+    if isinstance(value, bool):
+        return float(value)
+    return float(value)
+
+
+@dataclass
+class Lowered:
+    """Everything ``kernels.price.price_points`` reads, plus the shapes to interpret its output."""
+
+    point_axes: tuple[Axis, ...]
+    cand_axes: tuple[Axis, ...]
+    axis_len: np.ndarray
+    axis_stride: np.ndarray
+    prm_axis: np.ndarray
+    prm_vals: np.ndarray
+    stat_stride: np.ndarray
+    n_variants: int
+    wl_stride: np.ndarray
+    dense_stride: np.ndarray
+    layer_first: np.ndarray
+    layer_count: np.ndarray
+    layers: np.ndarray
+    stats: np.ndarray
+    max_layers: int
+    cands: np.ndarray
+    select: int
+    objective: int
+    keep_layers: int
+
+    @property
+    def n_points(self) -> int:
+        return int(np.prod(self.axis_len)) if len(self.axis_len) else 1
+
+    @property
+    def rows_per_point(self) -> int:
+        """Output rows per point: one per candidate when every candidate is kept, else one."""
+        return self.cands.shape[0] if self.select == L.SELECT_ALL else 1
+
+
+class LoweringError(ValueError):
+    """A sweep whose lowered form would not fit (too many tile-statistics combinations)."""
+
+
+def split_axes(sweep: Sweep) -> tuple[tuple[Axis, ...], tuple[Axis, ...]]:
+    """(point axes, candidate axes): with ``select = "all"`` the mapping axes (always last) are candidates."""
+    if sweep.select == "all":
+        point = tuple(a for a in sweep.axes if a.table != "mapping")
+        cand = tuple(a for a in sweep.axes if a.table == "mapping")
+        assert sweep.axes[len(point):] == cand, "mapping axes come last"
+        return point, cand
+    return sweep.axes, sweep.candidate_axes
+
+
+def _strides(lengths: list[int]) -> np.ndarray:
+    out = np.ones(len(lengths), dtype=np.int64)
+    for i in range(len(lengths) - 2, -1, -1):
+        out[i] = out[i + 1] * lengths[i + 1]
+    return out
+
+
+def _sub_strides(axes: tuple[Axis, ...], chosen: list[int]) -> tuple[np.ndarray, int]:
+    """Mixed-radix strides over the chosen axes only (0 for the others) and the number of combinations."""
+    strides = np.zeros(len(axes), dtype=np.int64)
+    size = 1
+    for a in reversed(chosen):
+        strides[a] = size
+        size *= len(axes[a].values)
+    return strides, size
+
+
+def _is_stats_axis(axis: Axis) -> bool:
+    if axis.table == "arch" and axis.key == "template":
+        return True
+    if axis.table == "workload":
+        return axis.key in WORKLOAD_KEYS
+    fields = spec_fields(SPEC_CLASSES[axis.table])
+    return axis.key in fields and fields[axis.key].stage == STATS
+
+
+def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
+    """One row of the layer table (``LAY_*``)."""
+    row = np.zeros(L.N_LAY)
+    row[L.LAY_VECTORS] = layer.vectors
+    row[L.LAY_K] = layer.K
+    row[L.LAY_IN_ELEMS] = layer.input_elements
+    row[L.LAY_OUT_ELEMS] = layer.output_elements
+    row[L.LAY_REUSE] = input_reuse(layer)
+    row[L.LAY_E] = layer.E
+    row[L.LAY_STRIDE] = layer.stride
+    row[L.LAY_WINDOW] = layer.dilation * (layer.R - 1) + 1
+    row[L.LAY_DYNAMIC] = float(layer.dynamic)
+    row[L.LAY_COUNT] = layer.count
+    density = layer.input_density if layer.input_density is not None else densities.get(layer.name)
+    row[L.LAY_DENSITY] = math.nan if density is None else density
+    return row
+
+
+def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
+    """The flat form of ``sweep``."""
+    cache = cache or StatsCache()
+    point_axes, cand_axes = split_axes(sweep)
+    lengths = [len(a.values) for a in point_axes]
+    axis_len = np.array(lengths, dtype=np.int64)
+    axis_stride = _strides(lengths)
+
+    # ----- parameters ------------------------------------------------------------------------------
+    max_len = max([1, *lengths])
+    prm_axis = np.full(L.N_PRM, -1, dtype=np.int64)
+    prm_vals = np.zeros((L.N_PRM, max_len))
+    position = {(a.table, a.key): i for i, a in enumerate(point_axes)}
+    template_axis = position.get(("arch", "template"))
+    fixed_template = sweep.fixed["arch"].get("template", "digital-28nm")
+    for (table, key), p in PARAMS.items():
+        if (table, key) in position:
+            a = position[(table, key)]
+            prm_axis[p] = a
+            for k, v in enumerate(point_axes[a].values):
+                prm_vals[p, k] = encode(key, v)
+        elif key in sweep.fixed[table]:
+            prm_vals[p, 0] = encode(key, sweep.fixed[table][key])
+        elif table in ("arch", "energy") and template_axis is not None:
+            prm_axis[p] = template_axis
+            for k, t in enumerate(point_axes[template_axis].values):
+                prm_vals[p, k] = encode(key, template_table(t, table).get(key))
+        elif table in ("arch", "energy") and key in template_table(fixed_template, table):
+            prm_vals[p, 0] = encode(key, template_table(fixed_template, table)[key])
+        else:
+            import dataclasses
+
+            default = {f.name: f.default for f in dataclasses.fields(SPEC_CLASSES[table])}[key]
+            prm_vals[p, 0] = encode(key, default)
+
+    # ----- candidates ------------------------------------------------------------------------------
+    mappings = candidate_specs(sweep, cand_axes)
+    variants: list[tuple] = []
+    cands = np.zeros((len(mappings), L.N_CP))
+    for c, m in enumerate(mappings):
+        v = stats_variant(m)
+        if v not in variants:
+            variants.append(v)
+        rows, cols = m.grid if m.grid is not None else (0, 0)
+        cands[c] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors, variants.index(v))
+    variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]
+
+    # ----- workloads and layers --------------------------------------------------------------------
+    wl_axes = [i for i, a in enumerate(point_axes) if a.table == "workload" and a.key in WORKLOAD_KEYS]
+    wl_stride, n_wl = _sub_strides(point_axes, wl_axes)
+    stat_axes = [i for i, a in enumerate(point_axes) if _is_stats_axis(a)]
+    stat_stride, n_combos = _sub_strides(point_axes, stat_axes)
+    dense_stride, _ = _sub_strides(point_axes, [i for i, a in enumerate(point_axes) if a.table != "sparsity"])
+    base_index = [0] * len(sweep.axes)
+    layer_lists = []
+    for combo in itertools.product(*(range(lengths[i]) for i in wl_axes)):
+        idx = list(base_index)
+        for a, k in zip(wl_axes, combo, strict=True):
+            idx[a] = k
+        layer_lists.append(sweep.specs_at(tuple(idx)).layers)
+    max_layers = max(len(ls) for ls in layer_lists)
+    layer_first = np.cumsum([0, *(len(ls) for ls in layer_lists[:-1])]).astype(np.int64)
+    layer_count = np.array([len(ls) for ls in layer_lists], dtype=np.int64)
+    layers = np.array([layer_row(layer, dict(sweep.layer_input_density)) for ls in layer_lists for layer in ls])
+
+    # ----- tile statistics -------------------------------------------------------------------------
+    n_rows = n_combos * len(variants) * max_layers
+    if n_rows * 2 * L.N_STATS * 8 > STATS_MEMORY_LIMIT:
+        raise LoweringError(
+            f"the sweep needs {n_combos} combinations of the keys that change tile statistics x "
+            f"{len(variants)} mapping variants x {max_layers} layers ({n_rows * 2 * L.N_STATS * 8 / 2**30:.1f} GiB "
+            f"of statistics; at most {STATS_MEMORY_LIMIT / 2**30:.0f} GiB): sweep fewer of "
+            + ", ".join(f"{point_axes[i].table}.{point_axes[i].key}" for i in stat_axes))
+    stats = np.zeros((n_rows, 2 * L.N_STATS))
+    for combo_i, combo in enumerate(itertools.product(*(range(lengths[i]) for i in stat_axes))):
+        idx = list(base_index)
+        for a, k in zip(stat_axes, combo, strict=True):
+            idx[a] = k
+        specs = sweep.specs_at(tuple(idx))
+        for v, mspec in enumerate(variant_specs):
+            row0 = (combo_i * len(variants) + v) * max_layers
+            for li, layer in enumerate(specs.layers):
+                stats[row0 + li, : L.N_STATS] = cache.sparse(layer, specs.sparsity, specs.arch, mspec)
+                stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch)
+
+    keep = max_layers if sweep.output.per_layer else 0
+    return Lowered(point_axes, cand_axes, axis_len, axis_stride, prm_axis, prm_vals, stat_stride, len(variants),
+                   wl_stride, dense_stride, layer_first, layer_count, layers, stats, max_layers, cands, SELECTS[sweep.select],
+                   OBJECTIVES[sweep.objective], keep)

@@ -1,0 +1,154 @@
+"""The Numba engine equals the reference model on random sweeps, infeasible points included."""
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ciminus.specs.fields import toml_repr
+from ciminus.sweep import evaluate
+from ciminus.validate import SpecError, parse_sweep
+
+PATTERNS = ["dense", "unstructured", "row-wise", "row-block", "column-wise", "column-block", "channel-wise", "nm",
+            "hybrid", "flexblock"]
+
+
+@st.composite
+def layers(draw):
+    kind = draw(st.sampled_from(["conv", "conv", "linear", "matmul"]))
+    if kind == "conv":
+        groups = draw(st.sampled_from([1, 1, 2, 4]))
+        depthwise = draw(st.booleans()) and groups == 1
+        C = draw(st.integers(1, 40)) * groups
+        K = C if depthwise else draw(st.integers(1, 40)) * groups
+        R = draw(st.sampled_from([1, 3, 5]))
+        H = draw(st.integers(R, 20))
+        layer = dict(kind="conv", C=C, K=K, R=R, S=R, H=H, W=draw(st.integers(R, 20)),
+                     stride=draw(st.sampled_from([1, 2])), pad=draw(st.integers(0, R // 2)),
+                     groups=C if depthwise else groups)
+    else:
+        layer = dict(kind=kind, C=draw(st.integers(1, 300)), K=draw(st.integers(1, 200)),
+                     tokens=draw(st.integers(1, 64)), dynamic=kind == "matmul" and draw(st.booleans()))
+    if draw(st.booleans()):
+        layer["count"] = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        layer["input_density"] = draw(st.floats(0.05, 1.0))
+    return layer
+
+
+def maybe_list(draw, strategy, n=2):
+    """A value, or (sometimes) a swept list of distinct values."""
+    if draw(st.booleans()):
+        return draw(st.lists(strategy, min_size=2, max_size=n, unique=True))
+    return draw(strategy)
+
+
+@st.composite
+def sweeps(draw):
+    rows = draw(st.sampled_from([8, 16, 32, 64, 128]))
+    cols = draw(st.sampled_from([4, 8, 16, 32]))
+    macros = maybe_list(draw, st.sampled_from([1, 2, 4, 6, 8, 16]))
+    arch = {
+        "template": draw(st.sampled_from(["digital-28nm", "ciminus-case-study"])),
+        "macros": macros,
+        "array_rows": rows,
+        "array_cols": cols,
+        "subarray_rows": draw(st.sampled_from([d for d in (1, 2, 4, 8, 16, 32) if rows % d == 0])),
+        "subarray_cols": draw(st.sampled_from([d for d in (1, 2, 4, 8) if cols % d == 0])),
+        "input_bits": draw(st.sampled_from([2, 4, 8])),
+        "input_bits_per_cycle": draw(st.sampled_from([1, 2, 3])),
+        "input_buffer_kb": maybe_list(draw, st.sampled_from([0.02, 0.5, 8.0, 64.0])),
+        "global_buffer_kb": draw(st.sampled_from([1.0, 64.0, 4096.0])),
+        "index_memory_kb": draw(st.sampled_from([0.0, 0.01, 1.0])),
+        "double_buffer": draw(st.booleans()),
+        "weight_double_buffer": draw(st.booleans()),
+    }
+    energy = {"adder_tree_model": draw(st.sampled_from(["miredo", "full"]))}
+    if draw(st.booleans()):
+        energy["mux_pj_per_level"] = draw(st.floats(0.0, 0.01))
+    pattern = maybe_list(draw, st.sampled_from(PATTERNS), 3)
+    sparsity = {
+        "pattern": pattern,
+        "ratio": maybe_list(draw, st.sampled_from([0.0, 0.3, 0.5, 0.75, 0.95])),
+        "input_density": maybe_list(draw, st.sampled_from([1.0, 0.6, 0.1])),
+        "input_skip": draw(st.sampled_from(["auto", True, False])),
+        "nm_m": draw(st.sampled_from([2, 4, 8])),
+    }
+    sparsity["nm_n"] = draw(st.integers(1, sparsity["nm_m"]))
+    if pattern == "flexblock":
+        sparsity["block_rows"] = draw(st.sampled_from([1, 2, 3, "kernel", "array", "all"]))
+        sparsity["block_cols"] = draw(st.sampled_from([1, 4, 5, "array", "all"]))
+    grids = draw(st.lists(st.sampled_from(["auto", "1x1", "2x1", "1x2", "2x2", "4x2", "2x4", "4x4", "3x2"]),
+                          min_size=1, max_size=3, unique=True))
+    mapping = {
+        "flatten": maybe_list(draw, st.sampled_from(["CRS", "RSC", "SCR"])),
+        "compress": maybe_list(draw, st.sampled_from(["auto", "row", "col"])),
+        "rearrange": maybe_list(draw, st.sampled_from(["pad", "slice"])),
+        "index_format": draw(st.sampled_from(["auto", "coordinate", "bitmap"])),
+        "macro_grid": grids if len(grids) > 1 else grids[0],
+        "duplicate": maybe_list(draw, st.booleans()),
+        "step_vectors": draw(st.sampled_from([0, 0, 1, 7, 1000])),
+        "select": draw(st.sampled_from(["best", "best-per-layer", "all"])),
+        "objective": draw(st.sampled_from(["energy", "latency", "edp"])),
+    }
+    workload = {"batch": maybe_list(draw, st.sampled_from([1, 3]))}
+    per_layer = draw(st.booleans())
+    text = ['name = "prop"', "[workload]"]
+    text += [f"{k} = {toml_repr(v)}" for k, v in workload.items()]
+    for table, values in (("arch", arch), ("energy", energy), ("sparsity", sparsity), ("mapping", mapping)):
+        text.append(f"[{table}]")
+        text += [f"{k} = {toml_repr(v)}" for k, v in values.items()]
+    text.append(f"[output]\nper_layer = {toml_repr(per_layer)}")
+    for i, layer in enumerate(draw(st.lists(layers(), min_size=1, max_size=3))):
+        text.append("[[workload.layer]]")
+        text.append(f'name = "l{i}"')
+        text += [f"{k} = {toml_repr(v)}" for k, v in layer.items()]
+    return "\n".join(text) + "\n"
+
+
+def assert_same(a, b):
+    assert set(a.data_vars) == set(b.data_vars)
+    for name in a.data_vars:
+        x, y = a[name].values, b[name].values
+        if x.dtype.kind == "f":
+            assert np.array_equal(np.isnan(x), np.isnan(y)), name
+            ok = ~np.isnan(x)
+            np.testing.assert_allclose(x[ok], y[ok], rtol=1e-9, atol=0, err_msg=name)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=name)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(sweeps())
+def test_cpu_equals_reference(text):
+    try:
+        sweep = parse_sweep(text)
+    except SpecError:
+        assume(False)
+    assume(sweep.size * max(1, sweep.n_candidates) <= 64)
+    assert_same(evaluate(sweep, "cpu"), evaluate(sweep, "reference"))
+
+
+def test_a_large_mixed_sweep_agrees():
+    """A built-in network, several swept axes in every table, candidates: every variable agrees."""
+    sweep = parse_sweep("""
+name = "mixed"
+[workload]
+network = ["resnet18", "mobilenetv2"]
+dataset = "cifar10"
+batch = [1, 4]
+[arch]
+template = ["digital-28nm", "ciminus-case-study"]
+macros = [4, 16]
+input_buffer_kb = [0.05, 16]
+[energy]
+dram_read_pj_per_bit = [7.91, 3.0]
+[sparsity]
+pattern = ["dense", "row-block", "hybrid", "column-wise"]
+ratio = [0.0, 0.6]
+input_density = [1.0, 0.4]
+[mapping]
+rearrange = ["pad", "slice"]
+macro_grid = ["auto", "2x2", "4x4"]
+objective = "energy"
+""")
+    assert_same(evaluate(sweep, "cpu"), evaluate(sweep, "reference"))
