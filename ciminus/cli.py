@@ -21,7 +21,8 @@ def _error(lines: list[str]) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ciminus.sweep import default_output, run_sweep
+    from ciminus.lower import LoweringError
+    from ciminus.sweep import SweepSetupError, default_output, partial_dir, run_sweep
 
     sweep = load_sweep(args.file)
     out = Path(args.output) if args.output else default_output(sweep)
@@ -29,10 +30,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _error([f"output.path = \"{out}\": cannot create its folder ({exc.strerror}); allowed: a writable path"])
-    ds, path = run_sweep(sweep, backend=args.backend, out=out, progress=not args.quiet)
-    feasible = int(ds["feasible"].sum())
-    print(f"{sweep.name}: {sweep.size} design points ({feasible} feasible) with the {args.backend} backend "
-          f"in {ds.attrs['wall_seconds']:.2f} s -> {path}")
+    try:
+        summary = run_sweep(sweep, out, backend=args.backend, resume=args.resume, progress=not args.quiet,
+                            chunk_points=args.chunk_points)
+    except SweepSetupError as exc:
+        return _error([str(exc)])
+    except LoweringError as exc:
+        return _error([f"{args.file}: {exc}"])
+    except KeyboardInterrupt:
+        folder = partial_dir(out)
+        kept = len(list(folder.glob("chunk-*.npz"))) if folder.exists() else 0
+        again = f"ciminus sweep {args.file} -o {out} --backend {args.backend} --resume"
+        if args.chunk_points:
+            again += f" --chunk-points {args.chunk_points}"
+        print(f"ciminus: interrupted; {kept} finished chunk(s) kept in {folder}/. Resume with:\n  {again}",
+              file=sys.stderr)
+        return 130
+    resumed = f", {summary.resumed_chunks} of {summary.chunks} chunks resumed" if summary.resumed_chunks else ""
+    print(f"{sweep.name}: {summary.points} design points ({summary.feasible} of {summary.rows} rows feasible) "
+          f"with the {summary.backend} backend in {summary.seconds:.2f} s{resumed} -> {summary.path}")
     return 0
 
 
@@ -85,8 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="evaluate every point of a sweep file and write a netCDF4 file")
     s.add_argument("file", help="sweep file (TOML)")
     s.add_argument("-o", "--output", help="netCDF file to write (default: [output] path, else results/<name>.nc)")
-    s.add_argument("--backend", default="reference", choices=("reference",),
-                   help="reference: the readable pure-Python model")
+    s.add_argument("--backend", default="cpu", choices=("cpu", "reference"),
+                   help="cpu: the Numba engine (default); reference: the readable pure-Python model")
+    s.add_argument("--resume", action="store_true", help="continue from the finished chunks in OUT.nc.partial/")
+    s.add_argument("--chunk-points", type=int, default=None, metavar="N",
+                   help="design points per chunk (default: [output] chunk_points, else automatic)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_sweep)
     i = sub.add_parser("info", help="dimensions, variables and best points of a result file")
@@ -102,9 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SpecError as exc:
         return _error([str(p) for p in exc.problems])
-    except KeyboardInterrupt:
-        print("ciminus: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -1,45 +1,63 @@
-"""Results as a labelled ``xarray.Dataset``, and netCDF4 writing.
+"""Results as a labelled ``xarray.Dataset``, and netCDF4 writing that streams chunk by chunk.
 
-Every backend returns the same flat arrays (``kernels.layout.P_*`` per point, ``LY_*`` per layer); this
-module gives them dimensions named after the swept keys, coordinates, units and provenance.
+Every backend returns the same flat rows (``kernels.layout.P_*`` per output row, ``LY_*`` per layer); this
+module gives them dimensions named after the swept keys, coordinates, units and provenance. The same
+variable definitions (:func:`variable_specs`) and derivations (:func:`derive`) serve the in-memory
+dataset (:func:`build_dataset`) and the file written hyperslab by hyperslab (:class:`NetcdfWriter`), so
+the two are identical.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
+import netCDF4
 import numpy as np
-import xarray as xr
 
 from ciminus import __version__
 from ciminus.specs.sweep import Sweep
 from kernels import layout as L
 
+if TYPE_CHECKING:  # xarray is imported where a dataset is built, not on the streaming path
+    import xarray as xr
+
 
 @dataclass
 class Results:
-    """Raw results of a sweep, flattened over its points in C order."""
+    """Raw results of consecutive output rows (points in C order; with ``select = "all"`` one row per
+    point and candidate)."""
 
-    points: np.ndarray  # (n_points, N_POINT) float64
-    layers: np.ndarray | None = None  # (n_points, n_layers, N_LAYER) float64, when per-layer results are kept
-    layer_names: tuple[str, ...] = ()
+    points: np.ndarray  # (rows, N_POINT) float64
+    layers: np.ndarray | None = None  # (rows, n_layers, N_LAYER) float64, when per-layer results are kept
 
     @classmethod
-    def empty(cls, n_points: int, layer_names: tuple[str, ...] = ()) -> Results:
-        pts = np.full((n_points, L.N_POINT), np.nan)
-        lay = np.full((n_points, len(layer_names), L.N_LAYER), np.nan) if layer_names else None
-        return cls(pts, lay, layer_names)
+    def empty(cls, rows: int, n_layers: int = 0) -> Results:
+        pts = np.full((rows, L.N_POINT), np.nan)
+        lay = np.full((rows, n_layers, L.N_LAYER), np.nan) if n_layers else None
+        return cls(pts, lay)
+
+
+@dataclass(frozen=True)
+class VarSpec:
+    """A data variable: its name, the dimensions after the sweep's, its dtype and attributes."""
+
+    name: str
+    suffix: tuple[str, ...]
+    dtype: str
+    attrs: dict = field(default_factory=dict)
 
 
 def _attrs(units: str, long_name: str, **extra: object) -> dict[str, object]:
     return {"units": units, "long_name": long_name, **extra}
 
 
-def _coord_values(values: tuple) -> np.ndarray:
+def coord_values(values: tuple) -> np.ndarray:
+    """Swept values as a coordinate array (bool, int, float or str)."""
     if all(isinstance(v, bool) for v in values):
         return np.array(values, dtype=bool)
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -49,74 +67,66 @@ def _coord_values(values: tuple) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=object)
 
 
-def build_dataset(sweep: Sweep, res: Results, backend: str) -> xr.Dataset:
-    """The dataset of the contract: one dimension per swept key, ``component`` for breakdowns."""
-    dims = tuple(a.name for a in sweep.axes)
-    shape = sweep.shape
-    coords: dict[str, object] = {a.name: (a.name, _coord_values(a.values), {"long_name": f"{a.table}.{a.key}"})
-                                 for a in sweep.axes}
+def has_clock(sweep: Sweep) -> bool:
+    """Whether any point has ``arch.freq_mhz`` > 0 (templates carry no clock: tests hold them to that)."""
+    axis = sweep.axis("freq_mhz")
+    if axis is not None and axis.table == "arch":
+        return any(v > 0 for v in axis.values)
+    return float(sweep.fixed["arch"].get("freq_mhz", 0.0)) > 0
+
+
+def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
+    """The data variables of a sweep's dataset, in order."""
+    specs = [
+        VarSpec("energy", (), "f8", _attrs("pJ", "energy of the workload (one batch)")),
+        VarSpec("latency", (), "f8", _attrs("cycles", "latency of the workload (one batch)")),
+        VarSpec("compute_cycles", (), "f8",
+                _attrs("cycles", "bit-serial compute cycles on the critical macro, without stalls")),
+        VarSpec("energy_breakdown", ("component",), "f8", _attrs("pJ", "energy by component")),
+        VarSpec("speedup", (), "f8", _attrs("1", "dense latency / latency, same hardware and mapping")),
+        VarSpec("energy_saving", (), "f8", _attrs("1", "dense energy / energy, same hardware and mapping")),
+        VarSpec("utilization", (), "f8", _attrs("1", "occupied cell-activations / available cell-activations")),
+        VarSpec("dense_energy", (), "f8", _attrs("pJ", "energy of the dense weights")),
+        VarSpec("dense_latency", (), "f8", _attrs("cycles", "latency of the dense weights")),
+        VarSpec("feasible", (), "bool", _attrs("1", "the design point can run")),
+        VarSpec("reason", (), "u1", _attrs("1", "why a point is infeasible (0: feasible)",
+                                           flag_values=np.arange(len(L.REASON_NAMES), dtype=np.uint8),
+                                           flag_meanings=" ".join(L.REASON_NAMES))),
+    ]
+    if has_clock(sweep):
+        specs.append(VarSpec("latency_s", (), "f8", _attrs("s", "latency at arch.freq_mhz")))
+    if sweep.candidate_axes:
+        specs.append(VarSpec("mapping", (), "i2",
+                             _attrs("1", "index of the winning mapping candidate (-1: chosen per layer)")))
+    if n_layers:
+        specs.append(VarSpec("layer_energy", ("layer",), "f8", _attrs("pJ", "energy per layer")))
+        specs.append(VarSpec("layer_latency", ("layer",), "f8", _attrs("cycles", "latency per layer")))
+        if sweep.candidate_axes:
+            specs.append(VarSpec("layer_mapping", ("layer",), "i2",
+                                 _attrs("1", "mapping candidate chosen for each layer")))
+    return specs
+
+
+def coordinates(sweep: Sweep, layer_names: tuple[str, ...]) -> dict[str, tuple]:
+    """Coordinates: one per swept key, ``component``, the candidates' keys, ``layer``."""
+    coords: dict[str, tuple] = {a.name: (a.name, coord_values(a.values), {"long_name": f"{a.table}.{a.key}"})
+                                for a in sweep.axes}
     coords["component"] = ("component", np.array(L.COMPONENT_NAMES, dtype=object),
                            {"long_name": "energy component"})
-    pts = res.points
-
-    def grid(col: int) -> np.ndarray:
-        return pts[:, col].reshape(shape)
-
-    reason = np.nan_to_num(grid(L.P_REASON), nan=0).astype(np.uint8)
-    feasible = reason == L.REASON_OK
-    breakdown = pts[:, : L.N_COMPONENTS].reshape(*shape, L.N_COMPONENTS)
-    energy = breakdown.sum(axis=-1)
-    latency = grid(L.P_LATENCY)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        speedup = np.where(feasible, grid(L.P_DENSE_LATENCY) / latency, np.nan)
-        saving = np.where(feasible, grid(L.P_DENSE_ENERGY) / energy, np.nan)
-        util = np.where(feasible, grid(L.P_USEFUL) / grid(L.P_CAPACITY), np.nan)
-    nan_if = lambda a: np.where(feasible, a, np.nan)  # noqa: E731
-    data = {
-        "energy": (dims, nan_if(energy), _attrs("pJ", "energy of the workload (one batch)")),
-        "latency": (dims, nan_if(latency), _attrs("cycles", "latency of the workload (one batch)")),
-        "compute_cycles": (dims, nan_if(grid(L.P_COMPUTE)),
-                           _attrs("cycles", "bit-serial compute cycles on the critical macro, without stalls")),
-        "energy_breakdown": ((*dims, "component"), np.where(feasible[..., None], breakdown, np.nan),
-                             _attrs("pJ", "energy by component")),
-        "speedup": (dims, speedup, _attrs("1", "dense latency / latency, same hardware and mapping")),
-        "energy_saving": (dims, saving, _attrs("1", "dense energy / energy, same hardware and mapping")),
-        "utilization": (dims, util, _attrs("1", "occupied cell-activations / available cell-activations")),
-        "dense_energy": (dims, nan_if(grid(L.P_DENSE_ENERGY)), _attrs("pJ", "energy of the dense weights")),
-        "dense_latency": (dims, nan_if(grid(L.P_DENSE_LATENCY)), _attrs("cycles", "latency of the dense weights")),
-        "feasible": (dims, feasible, _attrs("1", "the design point can run")),
-        "reason": (dims, reason, _attrs("1", "why a point is infeasible (0: feasible)",
-                                        flag_values=np.arange(len(L.REASON_NAMES), dtype=np.uint8),
-                                        flag_meanings=" ".join(L.REASON_NAMES))),
-    }
-    freq = _freq_grid(sweep)
-    if freq is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            seconds = np.where(freq > 0, nan_if(latency) / (freq * 1e6), np.nan)
-        data["latency_s"] = (dims, seconds, _attrs("s", "latency at arch.freq_mhz"))
     if sweep.candidate_axes:
-        cand_dim = "candidate"
-        data["mapping"] = (dims, grid(L.P_CANDIDATE).astype(np.int16),
-                           _attrs("1", "index of the winning mapping candidate (-1: chosen per layer)"))
         combos = np.array(np.meshgrid(*(np.arange(len(a.values)) for a in sweep.candidate_axes), indexing="ij"))
         combos = combos.reshape(len(sweep.candidate_axes), -1)
-        coords[cand_dim] = (cand_dim, np.arange(combos.shape[1]), {"long_name": "mapping candidate"})
+        coords["candidate"] = ("candidate", np.arange(combos.shape[1]), {"long_name": "mapping candidate"})
         for a, idx in zip(sweep.candidate_axes, combos, strict=True):
-            coords[f"candidate_{a.key}"] = (cand_dim, _coord_values(tuple(a.values[i] for i in idx)),
+            coords[f"candidate_{a.key}"] = ("candidate", coord_values(tuple(a.values[i] for i in idx)),
                                             {"long_name": f"mapping.{a.key} of each candidate"})
-    if res.layers is not None:
-        coords["layer"] = ("layer", np.array(res.layer_names, dtype=object), {"long_name": "layer name"})
-        lay = res.layers.reshape(*shape, len(res.layer_names), L.N_LAYER)
-        lf = feasible[..., None]
-        data["layer_energy"] = ((*dims, "layer"), np.where(lf, lay[..., L.LY_ENERGY], np.nan),
-                                _attrs("pJ", "energy per layer"))
-        data["layer_latency"] = ((*dims, "layer"), np.where(lf, lay[..., L.LY_LATENCY], np.nan),
-                                 _attrs("cycles", "latency per layer"))
-        if sweep.candidate_axes:
-            data["layer_mapping"] = ((*dims, "layer"), np.nan_to_num(lay[..., L.LY_CANDIDATE], nan=-1).astype(np.int16),
-                                     _attrs("1", "mapping candidate chosen for each layer"))
-    ds = xr.Dataset(data, coords=coords)
-    ds.attrs.update({
+    if layer_names:
+        coords["layer"] = ("layer", np.array(layer_names, dtype=object), {"long_name": "layer name"})
+    return coords
+
+
+def global_attrs(sweep: Sweep, backend: str) -> dict[str, str]:
+    return {
         "title": f"CIMinus sweep {sweep.name}",
         "name": sweep.name,
         "sweep": sweep.text,
@@ -128,33 +138,178 @@ def build_dataset(sweep: Sweep, res: Results, backend: str) -> xr.Dataset:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "Conventions": "CF-1.8",
         "axes": json.dumps([f"{a.table}.{a.key}" for a in sweep.axes]),
-    })
+    }
+
+
+def _row_freq(sweep: Sweep, row0: int, n: int) -> np.ndarray:
+    """arch.freq_mhz of output rows row0 .. row0+n-1."""
+    axis = sweep.axis("freq_mhz")
+    if axis is not None and axis.table == "arch":
+        a = sweep.axes.index(axis)
+        stride = int(np.prod(sweep.shape[a + 1:], dtype=np.int64))
+        rows = np.arange(row0, row0 + n, dtype=np.int64)
+        return np.array(axis.values, dtype=float)[(rows // stride) % len(axis.values)]
+    return np.full(n, float(sweep.fixed["arch"].get("freq_mhz", 0.0)))
+
+
+def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
+    """Every data variable for the rows of ``res`` (which start at output row ``row0``), flat."""
+    pts = res.points
+    n = pts.shape[0]
+    reason = np.nan_to_num(pts[:, L.P_REASON], nan=0).astype(np.uint8)
+    feasible = reason == L.REASON_OK
+    breakdown = pts[:, : L.N_COMPONENTS]
+    energy = breakdown.sum(axis=-1)
+    latency = pts[:, L.P_LATENCY]
+    nan = np.nan
+
+    def where(a: np.ndarray) -> np.ndarray:
+        return np.where(feasible.reshape(-1, *([1] * (a.ndim - 1))), a, nan)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "energy": where(energy),
+            "latency": where(latency),
+            "compute_cycles": where(pts[:, L.P_COMPUTE]),
+            "energy_breakdown": where(breakdown),
+            "speedup": where(pts[:, L.P_DENSE_LATENCY] / latency),
+            "energy_saving": where(pts[:, L.P_DENSE_ENERGY] / energy),
+            "utilization": where(pts[:, L.P_USEFUL] / pts[:, L.P_CAPACITY]),
+            "dense_energy": where(pts[:, L.P_DENSE_ENERGY]),
+            "dense_latency": where(pts[:, L.P_DENSE_LATENCY]),
+            "feasible": feasible,
+            "reason": reason,
+        }
+        if has_clock(sweep):
+            freq = _row_freq(sweep, row0, n)
+            out["latency_s"] = np.where(freq > 0, out["latency"] / (freq * 1e6), nan)
+    if sweep.candidate_axes:
+        out["mapping"] = np.nan_to_num(pts[:, L.P_CANDIDATE], nan=-1).astype(np.int16)
+    if res.layers is not None:
+        out["layer_energy"] = where(res.layers[..., L.LY_ENERGY])
+        out["layer_latency"] = where(res.layers[..., L.LY_LATENCY])
+        if sweep.candidate_axes:
+            out["layer_mapping"] = np.nan_to_num(res.layers[..., L.LY_CANDIDATE], nan=-1).astype(np.int16)
+    return out
+
+
+def build_dataset(sweep: Sweep, res: Results, backend: str, layer_names: tuple[str, ...] = ()) -> xr.Dataset:
+    """The dataset of the contract, in memory: one dimension per swept key, ``component`` for breakdowns."""
+    import xarray as xr
+
+    dims = tuple(a.name for a in sweep.axes)
+    shape = sweep.shape
+    values = derive(sweep, res, 0)
+    sizes = {"component": L.N_COMPONENTS, "layer": len(layer_names)}
+    data = {}
+    for spec in variable_specs(sweep, len(layer_names)):
+        arr = values[spec.name].reshape((*shape, *(sizes[d] for d in spec.suffix)))
+        data[spec.name] = ((*dims, *spec.suffix), arr, spec.attrs)
+    ds = xr.Dataset(data, coords=coordinates(sweep, layer_names))
+    ds.attrs.update(global_attrs(sweep, backend))
     return ds
 
 
-def _freq_grid(sweep: Sweep) -> np.ndarray | None:
-    """arch.freq_mhz at every point (broadcast to the sweep's shape), or None when no point has a clock."""
-    axis = sweep.axis("freq_mhz")
-    if axis is not None and axis.table == "arch":
-        shape = [1] * len(sweep.axes)
-        shape[sweep.axes.index(axis)] = len(axis.values)
-        freq = np.array(axis.values, dtype=float).reshape(shape)
-        return np.broadcast_to(freq, sweep.shape) if np.any(freq > 0) else None
-    # Templates carry no clock (tests hold them to that), so a fixed value or none is all there is.
-    f = float(sweep.fixed["arch"].get("freq_mhz", 0.0))
-    return np.full(sweep.shape, f) if f > 0 else None
+def hyperslab(shape: tuple[int, ...], row0: int, n: int) -> tuple[slice, ...]:
+    """The index of C-order rows row0 .. row0+n-1 of ``shape`` as one hyperslab: leading indices fixed,
+    a range along one axis, the axes after it whole. Chunk plans only cut along such boundaries."""
+    if not shape:
+        return ()
+    index: list[slice] = []
+    rem = row0
+    strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+    for i, (size, stride) in enumerate(zip(shape, strides, strict=True)):
+        if n >= stride and (rem % stride == 0) and n % stride == 0:
+            start = rem // stride % size if i else rem // stride
+            count = n // stride
+            index.append(slice(start, start + count))
+            index.extend(slice(0, s) for s in shape[i + 1:])
+            return tuple(index)
+        k = rem // stride % size if i else rem // stride
+        index.append(slice(k, k + 1))
+    return tuple(index)
 
 
-def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` as netCDF4, atomically: a temporary name in the same folder, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    encoding = {name: {"zlib": True, "complevel": 1} for name, v in ds.data_vars.items() if v.dtype.kind in "fiub"}
-    try:
-        ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=encoding)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+class NetcdfWriter:
+    """A netCDF4 file of a sweep's dataset, created up front and filled hyperslab by hyperslab.
+
+    The encoding follows xarray's conventions (NaN fill for floats, booleans as int8 with a ``dtype``
+    attribute, variable-length strings), so ``xarray.open_dataset`` returns what :func:`build_dataset`
+    builds in memory.
+    """
+
+    def __init__(self, path: str | Path, sweep: Sweep, backend: str, layer_names: tuple[str, ...] = (),
+                 compression: str = "zstd") -> None:
+        self.sweep = sweep
+        self.shape = sweep.shape
+        self.layer_names = layer_names
+        self.nc = netCDF4.Dataset(str(path), "w", format="NETCDF4")
+        nc = self.nc
+        coords = coordinates(sweep, layer_names)
+        dims: dict[str, int] = {a.name: len(a.values) for a in sweep.axes}
+        dims["component"] = L.N_COMPONENTS
+        if sweep.candidate_axes:
+            dims["candidate"] = len(coords["candidate"][1])
+        if layer_names:
+            dims["layer"] = len(layer_names)
+        for d, size in dims.items():
+            nc.createDimension(d, size)
+        for name, (dim, values, attrs) in coords.items():
+            self._create(name, (dim,), values, attrs)
+        self.vars = {}
+        grid = tuple(a.name for a in sweep.axes)
+        for spec in variable_specs(sweep, len(layer_names)):
+            vdims = (*grid, *spec.suffix)
+            dtype = "i1" if spec.dtype == "bool" else spec.dtype
+            fill = np.nan if spec.dtype == "f8" else False
+            packed = compression != "none"
+            v = nc.createVariable(spec.name, dtype, vdims, compression=compression if packed else None, complevel=1,
+                                  shuffle=packed, fill_value=fill)
+            attrs = dict(spec.attrs)
+            if spec.dtype == "bool":
+                attrs["dtype"] = "bool"
+            for k, val in attrs.items():
+                v.setncattr(k, val)
+            self.vars[spec.name] = v
+        attrs = global_attrs(sweep, backend)
+        extra = [name for name, (dim, _, _) in coords.items() if name != dim]
+        if extra:  # non-index coordinates no data variable names: xarray reads them from this attribute
+            attrs["coordinates"] = " ".join(extra)
+        nc.setncatts(attrs)
+
+    def _create(self, name: str, dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> None:
+        if values.dtype == object:
+            v = self.nc.createVariable(name, str, dims)
+            v[:] = np.array(values, dtype=object)
+        elif values.dtype == bool:
+            v = self.nc.createVariable(name, "i1", dims, fill_value=False)
+            v[:] = values.astype(np.int8)
+            v.setncattr("dtype", "bool")
+        else:
+            v = self.nc.createVariable(name, values.dtype, dims, fill_value=False)
+            v[:] = values
+        for k, val in attrs.items():
+            v.setncattr(k, val)
+
+    def write(self, row0: int, res: Results) -> int:
+        """Write the rows of ``res`` (starting at output row ``row0``); return how many are feasible."""
+        n = res.points.shape[0]
+        slab = hyperslab(self.shape, row0, n)
+        box = tuple(s.stop - s.start for s in slab)
+        values = derive(self.sweep, res, row0)
+        for name, v in self.vars.items():
+            arr = values[name]
+            extra = arr.shape[1:]
+            arr = arr.reshape((*box, *extra))
+            if arr.dtype == bool:
+                arr = arr.astype(np.int8)
+            v[(*slab, *(slice(None),) * len(extra))] = arr
+        return int(values["feasible"].sum())
+
+    def set_attrs(self, **attrs: object) -> None:
+        self.nc.setncatts(attrs)
+
+    def close(self) -> None:
+        self.nc.close()
+
+

@@ -4,8 +4,8 @@ import numpy as np
 import xarray as xr
 
 from ciminus import __version__
-from ciminus.dataset import write_netcdf
-from ciminus.sweep import run_sweep
+from ciminus.dataset import hyperslab
+from ciminus.sweep import evaluate, run_sweep
 from ciminus.validate import parse_sweep
 from kernels.layout import COMPONENT_NAMES, REASON_NAMES
 
@@ -33,7 +33,7 @@ CONTRACT_COMPONENTS = ["array", "adder_tree", "shift_add", "accumulator", "index
 
 def test_dataset_follows_the_contract(tmp_path):
     sweep = parse_sweep(TEXT)
-    ds, _ = run_sweep(sweep, backend="reference", out=None, progress=False)
+    ds = evaluate(sweep, backend="reference")
     assert ds.energy.dims == ("macros", "input_buffer_kb", "pattern")
     assert list(ds.macros.values) == [4, 8] and list(ds.pattern.values) == ["dense", "hybrid"]
     assert set(CONTRACT_COMPONENTS) <= set(ds.component.values) and list(ds.component.values) == list(COMPONENT_NAMES)
@@ -56,10 +56,29 @@ def test_dataset_follows_the_contract(tmp_path):
     assert ds.reason.attrs["flag_meanings"].split() == list(REASON_NAMES)
 
 
-def test_netcdf_round_trip(tmp_path):
+def _without_run_attrs(ds):
+    ds = ds.copy()
+    for k in ("created", "wall_seconds"):
+        ds.attrs.pop(k, None)
+    return ds
+
+
+def test_streamed_file_equals_the_in_memory_dataset(tmp_path):
+    """The file written hyperslab by hyperslab reads back as exactly the dataset built in memory."""
     sweep = parse_sweep(TEXT)
-    ds, _ = run_sweep(sweep, backend="reference", out=None, progress=False)
-    path = write_netcdf(ds, tmp_path / "x.nc")
-    assert not list(tmp_path.glob(".*tmp"))  # written under a temporary name, then renamed
-    with xr.open_dataset(path) as back:
-        xr.testing.assert_identical(back.load(), ds)
+    for chunk in (None, 1, 3):
+        path = tmp_path / f"x{chunk}.nc"
+        run_sweep(sweep, path, backend="cpu", progress=False, chunk_points=chunk)
+        assert not list(tmp_path.glob(".*tmp")) and not list(tmp_path.glob("*.partial"))
+        with xr.open_dataset(path) as back:
+            xr.testing.assert_identical(_without_run_attrs(back.load()), _without_run_attrs(evaluate(sweep, "cpu")))
+
+
+def test_hyperslab_of_row_ranges():
+    shape = (2, 3, 4)
+    assert hyperslab(shape, 0, 24) == (slice(0, 2), slice(0, 3), slice(0, 4))
+    assert hyperslab(shape, 12, 8) == (slice(1, 2), slice(0, 2), slice(0, 4))
+    assert hyperslab(shape, 20, 2) == (slice(1, 2), slice(2, 3), slice(0, 2))
+    grid = np.arange(24).reshape(shape)
+    for r0, n in ((4, 8), (16, 4), (23, 1), (0, 12)):
+        assert list(grid[hyperslab(shape, r0, n)].ravel()) == list(range(r0, r0 + n))

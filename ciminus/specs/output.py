@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ciminus.specs.fields import BOOL, STR, spec_field
+from ciminus.specs.fields import BOOL, CHOICE, INT, STR, spec_field
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -15,3 +15,8 @@ class OutputSpec:
                                   doc="netCDF file (default results/<name>.nc)")
     per_layer: bool = spec_field(False, kind=BOOL, sweepable=False,
                                  doc="also keep per-layer energy and latency (adds a layer dimension)")
+    chunk_points: int = spec_field(0, kind=INT, lo=0, hi=1 << 40, sweepable=False,
+                                   doc="design points per chunk kept in OUT.nc.partial/ while running; 0 = automatic")
+    compression: str = spec_field("zstd", kind=CHOICE, choices=("zstd", "zlib", "none"), sweepable=False,
+                                  doc='netCDF4 compression: "zstd" (fast, small; netCDF-C >= 4.9 / netCDF4-python >= 1.6), '
+                                      '"zlib" (readable everywhere, slower) or "none"')

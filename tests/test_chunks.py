@@ -1,0 +1,169 @@
+"""Chunked, streamed, resumable sweeps: plans, refusals, interruption and resume."""
+
+import signal
+import subprocess
+import sys
+import time
+from collections import namedtuple
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ciminus import sweep as runner
+from ciminus.dataset import hyperslab
+from ciminus.sweep import SweepSetupError, plan_chunks, run_sweep
+from ciminus.validate import parse_sweep
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SLOW = """
+name = "slow"
+[workload]
+network = "resnet18"
+dataset = "cifar10"
+[arch]
+macros = [2, 4, 8, 16]
+global_buffer_kb = [64, 256, 1024]
+[sparsity]
+pattern = ["dense", "row-block", "nm", "hybrid", "column-wise"]
+ratio = [0.25, 0.5, 0.75]
+"""
+
+
+@pytest.mark.parametrize("shape,target", [((7,), 3), ((4, 5), 7), ((3, 4, 5), 4), ((3, 4, 5), 21), ((2, 3), 100),
+                                          ((6, 1, 4), 1), ((5, 7, 3), 11)])
+def test_chunk_plans_are_contiguous_hyperslabs(shape, target):
+    chunks = plan_chunks(shape, target)
+    total = int(np.prod(shape))
+    assert chunks[0][0] == 0 and chunks[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(0 < p1 - p0 <= target for p0, p1 in chunks)
+    grid = np.arange(total).reshape(shape)
+    for p0, p1 in chunks:
+        assert list(grid[hyperslab(shape, p0, p1 - p0)].ravel()) == list(range(p0, p1))
+
+
+def _identical_results(a_path, b_path):
+    with xr.open_dataset(a_path) as a, xr.open_dataset(b_path) as b:
+        a, b = a.load(), b.load()
+    for ds in (a, b):
+        for k in ("created", "wall_seconds"):
+            ds.attrs.pop(k)
+    xr.testing.assert_identical(a, b)
+
+
+def test_chunk_size_does_not_change_results(tmp_path):
+    sweep = parse_sweep(SLOW)
+    run_sweep(sweep, tmp_path / "one.nc", progress=False)
+    seen = []
+    run_sweep(sweep, tmp_path / "many.nc", progress=False, chunk_points=7, on_chunk=seen.append)
+    assert len(seen) == len(plan_chunks(sweep.shape, 7)) > 1
+    _identical_results(tmp_path / "one.nc", tmp_path / "many.nc")
+
+
+def _start(args, cwd):
+    return subprocess.Popen([sys.executable, "-m", "ciminus", "sweep", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_chunks(folder, n, proc, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        if folder.exists() and len(list(folder.glob("chunk-*.npz"))) >= n:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    raise AssertionError("no chunks appeared")
+
+
+def test_killed_sweep_resumes_to_the_same_dataset(tmp_path):
+    sweep_file = tmp_path / "slow.toml"
+    sweep_file.write_text(SLOW)
+    args = [str(sweep_file), "--backend", "reference", "--chunk-points", "5", "-q"]
+    whole = tmp_path / "whole.nc"
+    assert subprocess.run([sys.executable, "-m", "ciminus", "sweep", *args, "-o", str(whole)], cwd=ROOT,
+                          capture_output=True).returncode == 0
+    out = tmp_path / "killed.nc"
+    proc = _start([*args, "-o", str(out)], ROOT)
+    _wait_for_chunks(tmp_path / "killed.nc.partial", 3, proc)
+    proc.kill()  # as abrupt as a crash or a lost machine
+    proc.wait()
+    assert not out.exists()
+    kept = len(list((tmp_path / "killed.nc.partial").glob("chunk-*.npz")))
+    assert 3 <= kept < len(plan_chunks(parse_sweep(SLOW).shape, 5))
+    done = subprocess.run([sys.executable, "-m", "ciminus", "sweep", *args, "-o", str(out), "--resume"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{kept} of {len(plan_chunks(parse_sweep(SLOW).shape, 5))} chunks resumed" in done.stdout
+    assert not (tmp_path / "killed.nc.partial").exists()
+    _identical_results(whole, out)
+
+
+def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path):
+    sweep_file = tmp_path / "slow.toml"
+    sweep_file.write_text(SLOW)
+    out = tmp_path / "int.nc"
+    proc = _start([str(sweep_file), "--backend", "reference", "--chunk-points", "5", "-q", "-o", str(out)], ROOT)
+    _wait_for_chunks(tmp_path / "int.nc.partial", 2, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "finished chunk(s) kept in" in stderr and "--resume" in stderr and "--chunk-points 5" in stderr
+    assert list((tmp_path / "int.nc.partial").glob("chunk-*.npz"))
+
+
+def test_resume_refuses_chunks_of_another_sweep(tmp_path, cli):
+    sweep_file = tmp_path / "slow.toml"
+    sweep_file.write_text(SLOW)
+    out = tmp_path / "x.nc"
+    proc = _start([str(sweep_file), "--backend", "reference", "--chunk-points", "5", "-q", "-o", str(out)], ROOT)
+    _wait_for_chunks(tmp_path / "x.nc.partial", 1, proc)
+    proc.kill()
+    proc.wait()
+    sweep_file.write_text(SLOW.replace("[2, 4, 8, 16]", "[2, 4, 8, 32]"))
+    run = cli("sweep", str(sweep_file), "--backend", "reference", "--chunk-points", "5", "-o", str(out), "--resume")
+    assert run.returncode == 2
+    assert "holds chunks of a different sweep, backend or chunk size" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_bad_chunk_settings_are_refused_up_front(tmp_path, cli, write_sweep):
+    sweep_file = write_sweep(SLOW)
+    run = cli("sweep", str(sweep_file), "--chunk-points", "-3", "-o", str(tmp_path / "a.nc"))
+    assert run.returncode == 2 and run.stderr.startswith("ciminus: error: --chunk-points = -3: negative; allowed:")
+    big = SLOW + "[output]\nper_layer = true\nchunk_points = 100000000\n"
+    run = cli("sweep", str(write_sweep(big, "big.toml")), "-o", str(tmp_path / "b.nc"))
+    assert run.returncode == 2
+    assert run.stderr.startswith("ciminus: error: output.chunk_points = 100000000: a chunk would need")
+    assert not (tmp_path / "b.nc").exists() and not (tmp_path / "b.nc.partial").exists()
+
+
+def test_a_sweep_too_large_for_the_disk_is_refused(tmp_path, monkeypatch):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.raises(SweepSetupError) as err:
+        run_sweep(parse_sweep(SLOW), tmp_path / "x.nc", progress=False)
+    assert "GB are free" in str(err.value) and err.value.key == "output.path"
+    assert not (tmp_path / "x.nc.partial").exists()
+
+
+def test_huge_sweeps_plan_bounded_chunks():
+    """A 10^9-point grid is cut into chunks of the automatic size, without materialising anything."""
+    thousand = str(list(range(1, 1001)))
+    sweep = parse_sweep(f"""
+name = "huge"
+[workload]
+network = "resnet18"
+[arch]
+macros = {thousand}
+global_buffer_kb = {thousand}
+input_buffer_kb = {thousand}
+""")
+    assert sweep.size == 10**9
+    size = runner.choose_chunk_points(sweep, None, 0)
+    assert size <= runner.DEFAULT_CHUNK_POINTS
+    chunks = plan_chunks(sweep.shape, size)
+    assert len(chunks) >= 10**9 // size and max(b - a for a, b in chunks) <= size
