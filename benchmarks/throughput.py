@@ -1,0 +1,154 @@
+"""Throughput of the sweep engine against the reference model, on the same sweep, in one run.
+
+    python benchmarks/throughput.py            # 10^6-point ResNet-18 sweep: kernel, end to end, reference
+    python benchmarks/throughput.py --huge     # also a 10^8-point sweep streamed to disk (minutes, ~40 GB)
+
+Reports (design point x layer) evaluations per second of the ``cpu`` engine (kernel alone, best of
+``--repeats``) and of the ``reference`` model (on the first ``--reference-points`` points of the same
+sweep), their ratio, the end-to-end wall time of ``ciminus sweep`` (start-up, JIT from cache, netCDF
+written) with its peak RSS, and the machine. Paste the Markdown it prints into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from ciminus.lower import lower  # noqa: E402
+from ciminus.sweep import ReferenceBackend, layer_names  # noqa: E402
+from ciminus.validate import load_sweep  # noqa: E402
+from kernels import layout as L  # noqa: E402
+from kernels.price import price_points  # noqa: E402
+
+RSS_PROBE = (
+    "import resource, sys; from ciminus.cli import main; rc = main(sys.argv[1:]); "
+    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+)
+
+
+def machine() -> dict[str, object]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(), "memory": mem,
+            "python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__,
+            "os": platform.platform()}
+
+
+def kernel_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
+    """Evaluations per second of the compiled kernel alone (lowering excluded), best of ``repeats``."""
+    sweep = load_sweep(sweep_path)
+    t0 = time.perf_counter()
+    low = lower(sweep)
+    lowering = time.perf_counter() - t0
+    n = low.n_points
+    layers = int(low.layer_count.max())
+    out = np.empty((n * low.rows_per_point, L.N_POINT))
+    out_layers = np.empty((n * low.rows_per_point, 0, L.N_LAYER))
+    args = (low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
+            low.wl_stride, low.dense_stride, low.layer_first, low.layer_count, low.layers, low.stats,
+            low.max_layers, low.cands, low.select, low.objective, out, out_layers, numba.get_num_threads())
+    price_points(0, min(n, 1000), *args)  # load from the cache (or compile) before timing
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        price_points(0, n, *args)
+        times.append(time.perf_counter() - t0)
+    evals = n * layers * low.cands.shape[0]
+    return {"points": n, "layers": layers, "candidates": int(low.cands.shape[0]), "lowering_s": lowering,
+            "best_s": min(times), "median_s": float(np.median(times)), "evals_per_s": evals / min(times),
+            "evals_per_s_median": evals / float(np.median(times))}
+
+
+def reference_rate(sweep_path: Path, n_points: int) -> dict[str, float]:
+    """Evaluations per second of the readable reference model on the first points of the same sweep."""
+    sweep = load_sweep(sweep_path)
+    backend = ReferenceBackend(sweep, len(layer_names(sweep)))
+    backend.rows(0, 2)  # statistics of the first combination, imports
+    t0 = time.perf_counter()
+    backend.rows(0, n_points)
+    dt = time.perf_counter() - t0
+    layers = len(sweep.specs_at((0,) * len(sweep.axes)).layers)
+    return {"points": n_points, "seconds": dt, "evals_per_s": n_points * layers * sweep.n_candidates / dt}
+
+
+def end_to_end(sweep_path: Path, out: Path) -> dict[str, float]:
+    """Wall time and peak RSS of ``ciminus sweep`` in a fresh process (JIT loaded from the cache)."""
+    cmd = [sys.executable, "-c", RSS_PROBE, "sweep", str(sweep_path), "-o", str(out), "-q"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)  # warm the cache and the disk
+    out.unlink()
+    t0 = time.perf_counter()
+    run = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    rss = int(run.stderr.split("PEAK_RSS_KB")[1].split()[0])
+    size = out.stat().st_size
+    out.unlink()
+    return {"wall_s": wall, "peak_rss_mib": rss / 1024, "file_mib": size / 2**20}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--reference-points", type=int, default=200)
+    ap.add_argument("--huge", action="store_true", help="also stream the 10^8-point sweep to disk")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = ap.parse_args()
+
+    results: dict[str, object] = {"machine": machine()}
+    sweep = HERE / "resnet18_1m.toml"
+    cpu = kernel_rate(sweep, args.repeats)
+    ref = reference_rate(sweep, args.reference_points)
+    results.update(cpu=cpu, reference=ref, ratio=cpu["evals_per_s"] / ref["evals_per_s"])
+    with tempfile.TemporaryDirectory(dir=ROOT / "results") as tmp:
+        results["end_to_end_1m"] = end_to_end(sweep, Path(tmp) / "r.nc")
+        if args.huge:
+            results["end_to_end_1e8"] = end_to_end(HERE / "huge_1e8.toml", Path(tmp) / "h.nc")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+    m = results["machine"]
+    print(f"Machine: {m['cpu']}, {m['cores']} cores ({m['numba_threads']} Numba threads), {m['memory']}; "
+          f"Python {m['python']}, Numba {m['numba']}, NumPy {m['numpy']}.\n")
+    print("| measure | value |\n| --- | --- |")
+    print(f"| sweep | {cpu['points']:,} points x {cpu['layers']} layers x {cpu['candidates']} mapping |")
+    print(f"| cpu kernel, best of {args.repeats} | {cpu['evals_per_s']:.3g} evaluations/s ({cpu['best_s']:.2f} s) |")
+    print(f"| cpu kernel, median | {cpu['evals_per_s_median']:.3g} evaluations/s ({cpu['median_s']:.2f} s) |")
+    print(f"| lowering (tile statistics) | {cpu['lowering_s']:.2f} s |")
+    print(f"| reference, {ref['points']} points | {ref['evals_per_s']:.3g} evaluations/s |")
+    print(f"| cpu / reference | {results['ratio']:,.0f}x |")
+    e = results["end_to_end_1m"]
+    print(f"| `ciminus sweep` 10^6 points, end to end | {e['wall_s']:.1f} s, peak RSS {e['peak_rss_mib']:.0f} MiB, "
+          f"file {e['file_mib']:.0f} MiB |")
+    if "end_to_end_1e8" in results:
+        h = results["end_to_end_1e8"]
+        print(f"| `ciminus sweep` 10^8 points, end to end | {h['wall_s']:.0f} s, peak RSS {h['peak_rss_mib']:.0f} MiB, "
+              f"file {h['file_mib'] / 1024:.1f} GiB |")
+
+
+if __name__ == "__main__":
+    main()
