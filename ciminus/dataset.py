@@ -230,6 +230,22 @@ def hyperslab(shape: tuple[int, ...], row0: int, n: int) -> tuple[slice, ...]:
     return tuple(index)
 
 
+def storage_chunks(shape: tuple[int, ...], target: int = 1 << 18) -> tuple[int, ...]:
+    """HDF5 chunk shape for a variable written in C-order hyperslabs: whole inner dimensions while they
+    hold fewer than ``target`` elements, part of the next one, single indices outside. A write then
+    touches few, large chunks (netCDF's default splits an 8-D grid into tiny ones)."""
+    chunks = [1] * len(shape)
+    size = 1
+    for i in range(len(shape) - 1, -1, -1):
+        if size * shape[i] <= target:
+            chunks[i] = shape[i]
+            size *= shape[i]
+        else:
+            chunks[i] = max(1, target // size)
+            break
+    return tuple(chunks)
+
+
 class NetcdfWriter:
     """A netCDF4 file of a sweep's dataset, created up front and filled hyperslab by hyperslab.
 
@@ -263,8 +279,9 @@ class NetcdfWriter:
             dtype = "i1" if spec.dtype == "bool" else spec.dtype
             fill = np.nan if spec.dtype == "f8" else False
             packed = compression != "none"
+            shape = tuple(dims[d] for d in vdims)
             v = nc.createVariable(spec.name, dtype, vdims, compression=compression if packed else None, complevel=1,
-                                  shuffle=packed, fill_value=fill)
+                                  shuffle=packed, fill_value=fill, chunksizes=storage_chunks(shape) if shape else None)
             attrs = dict(spec.attrs)
             if spec.dtype == "bool":
                 attrs["dtype"] = "bool"
