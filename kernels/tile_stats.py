@@ -30,6 +30,8 @@ from kernels.layout import (
     REASON_SUBARRAY_MISMATCH,
     S_COL_TILES,
     S_CRIT_ROWS,
+    S_F_CRIT,
+    S_F_ENERGY,
     S_FETCH,
     S_IDX_READ,
     S_IDX_STORE,
@@ -103,7 +105,7 @@ def _tilt_to_mean(pmf, lo, hi, mean):
         base[k - lo] = pmf[k]
     theta = 0.0
     for _ in range(50):
-        top = 0.0
+        top = -math.inf
         for k in range(lo, hi + 1):
             top = max(top, math.log(base[k - lo] + 1e-300) + theta * k)
         z = m1 = m2 = 0.0
@@ -164,10 +166,14 @@ def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
         succ = q * pop
         lo = max(0, int(math.ceil(n_rows - (pop - succ) - 1e-9)))
         hi = min(n_rows, int(math.floor(succ + 1e-9)))
+    else:
+        lo, hi = 1, 0
+    if hi > lo:
         for k in range(lo, hi + 1):
             pmf[k] = math.exp(_log_choose(succ, k) + _log_choose(pop - succ, n_rows - k) - _log_choose(pop, n_rows))
         _tilt_to_mean(pmf, lo, hi, n_rows * q)
         return
+    # The fitted law has no room on the integers (very few kept blocks): independent rows, exact mean.
     lq = math.log(q)
     l1q = math.log1p(-q)
     for k in range(n_rows + 1):
@@ -268,6 +274,8 @@ def _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, 
     out[S_MUX_LEVELS] = mux_levels
     out[S_CRIT_ROWS] = crit_rows
     out[S_REASON] = reason
+    out[S_F_ENERGY] = math.nan  # no measured input profile
+    out[S_F_CRIT] = math.nan
 
 
 @njit(cache=True)
