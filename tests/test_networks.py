@@ -2,7 +2,11 @@
 
 The exact integers below were checked independently of ``networks.py``: adding the batch-norm
 parameters (2 per channel) and biases back onto the weight counts reproduces torchvision's published
-parameter counts exactly, and VGG16's MACs are recomputed here in closed form.
+parameter counts exactly, and VGG16's MACs are recomputed here in closed form. The transformer totals
+are written out from the architecture (12 blocks of 4 x 768 x 768 + 2 x 768 x 3072 weights, two
+per-head attention products of 64 x L x L each) and, with the biases, layer norms and embeddings added
+back, reproduce the published parameter counts of HuggingFace's ``bert-base-uncased`` and torchvision's
+``vit_b_16`` exactly.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ import pytest
 
 from ciminus.workloads.layers import Layer
 from ciminus.workloads.networks import (
+    CNN_NAMES,
     DATASETS,
     INPUT_SIZES,
     NETWORK_NAMES,
     NUM_CLASSES,
+    TRANSFORMER_NAMES,
     builtin_network,
 )
 
-ALL = [(n, d) for n in NETWORK_NAMES for d in DATASETS]
+ALL = [(n, d) for n in CNN_NAMES for d in DATASETS]  # every CNN exists for every dataset
 
 
 def by_name(layers: tuple[Layer, ...]) -> dict[str, Layer]:
@@ -28,11 +34,12 @@ def by_name(layers: tuple[Layer, ...]) -> dict[str, Layer]:
 
 
 def total_weights(layers: tuple[Layer, ...]) -> int:
-    return sum(layer.weights for layer in layers)
+    """Static (trained) weights; a dynamic operand is an activation, not a parameter."""
+    return sum(layer.weights * layer.count for layer in layers if not layer.dynamic)
 
 
 def total_macs(layers: tuple[Layer, ...]) -> int:
-    return sum(layer.macs for layer in layers)
+    return sum(layer.macs * layer.count for layer in layers)
 
 
 # ----- counts and totals -------------------------------------------------------------------------
@@ -117,7 +124,7 @@ def test_vgg16_macs_closed_form() -> None:
 
 
 def test_cifar_variants_differ_only_in_classifier() -> None:
-    for name in NETWORK_NAMES:
+    for name in CNN_NAMES:
         a, b = builtin_network(name, "cifar10"), builtin_network(name, "cifar100")
         assert a[:-1] == b[:-1]
         assert (a[-1].K, b[-1].K) == (10, 100)
@@ -374,7 +381,9 @@ def test_linear_spot_checks(name: str, dataset: str, layer: str, c: int, k: int)
 
 def test_constants() -> None:
     assert DATASETS == ("imagenet", "cifar10", "cifar100")
-    assert NETWORK_NAMES == ("vgg16", "resnet18", "resnet50", "mobilenetv2")
+    assert CNN_NAMES == ("vgg16", "resnet18", "resnet50", "mobilenetv2")
+    assert TRANSFORMER_NAMES == ("bert-base", "vit-b16")
+    assert NETWORK_NAMES == CNN_NAMES + TRANSFORMER_NAMES
     assert INPUT_SIZES == {"imagenet": 224, "cifar10": 32, "cifar100": 32}
     assert NUM_CLASSES == {"imagenet": 1000, "cifar10": 10, "cifar100": 100}
 
@@ -405,3 +414,212 @@ def test_macs_match_layer_formula() -> None:
         if l.kind == "conv":
             assert l.macs == l.K * (l.C // l.groups) * l.R * l.S * l.E * l.F
     assert math.prod((3, 64, 7, 7, 112, 112)) == by_name(builtin_network("resnet18"))["conv1"].macs
+
+
+# ----- transformers ------------------------------------------------------------------------------
+
+D, FFN, HEADS, HEAD_DIM, BLOCKS = 768, 3072, 12, 64, 12
+BLOCK_WEIGHTS = 4 * 768 * 768 + 2 * 768 * 3072  # Q, K, V, output projection; two FFN layers
+BERT_WEIGHTS = 12 * BLOCK_WEIGHTS + 768 * 768  # + pooler; embeddings are look-ups, not listed
+VIT_WEIGHTS = 768 * 3 * 16 * 16 + 12 * BLOCK_WEIGHTS + 768 * 1000  # conv_proj + blocks + head
+
+
+def bert_macs(L: int) -> int:
+    """Per sample: every projection once per token, Q K^T and softmax(.) V at 64 x L x L per head."""
+    return 12 * (BLOCK_WEIGHTS * L + 2 * 12 * 64 * L * L) + 768 * 768
+
+
+def bert_names() -> list[str]:
+    names = []
+    for i in range(12):
+        p = f"encoder.layer.{i}"
+        names += [f"{p}.attention.self.query", f"{p}.attention.self.key", f"{p}.attention.self.value",
+                  f"{p}.attention.scores", f"{p}.attention.context", f"{p}.attention.output.dense",
+                  f"{p}.intermediate.dense", f"{p}.output.dense"]
+    return names + ["pooler.dense"]
+
+
+def vit_names() -> list[str]:
+    names = ["conv_proj"]
+    for i in range(12):
+        p = f"encoder.layers.encoder_layer_{i}"
+        names += [f"{p}.self_attention.in_proj_q", f"{p}.self_attention.in_proj_k",
+                  f"{p}.self_attention.in_proj_v", f"{p}.self_attention.scores",
+                  f"{p}.self_attention.context", f"{p}.self_attention.out_proj", f"{p}.mlp.0", f"{p}.mlp.3"]
+    return names + ["heads.head"]
+
+
+def test_transformer_hand_totals() -> None:
+    """The integers used below, spelled out once so a slip in the closed forms shows up here."""
+    assert BLOCK_WEIGHTS == 7_077_888
+    assert BERT_WEIGHTS == 85_524_480
+    assert VIT_WEIGHTS == 86_292_480
+    assert bert_macs(128) == 11_174_215_680
+    vit_block = 7_077_888 * 197 + 2 * 12 * 64 * 197 * 197  # 1_394_343_936 + 59_610_624
+    assert 12 * vit_block + 589_824 * 196 + 768_000 == 17_563_828_224
+
+
+@pytest.mark.parametrize("name, n_conv, n_linear, n_matmul", [
+    ("bert-base", 0, 12 * 6 + 1, 12 * 2),
+    ("vit-b16", 1, 12 * 6 + 1, 12 * 2),
+])
+def test_transformer_layer_counts(name: str, n_conv: int, n_linear: int, n_matmul: int) -> None:
+    layers = builtin_network(name)
+    kinds = [l.kind for l in layers]
+    assert (kinds.count("conv"), kinds.count("linear"), kinds.count("matmul")) == (n_conv, n_linear, n_matmul)
+    assert len(layers) == n_conv + n_linear + n_matmul
+    assert len(layers) == (97 if name == "bert-base" else 98)
+
+
+@pytest.mark.parametrize("name, weights, macs, quoted", [
+    # Commonly quoted: BERT-base at sequence 128 ~ 11.2 GMACs; ViT-B/16 ~ 17.6 GMACs
+    # (torchvision: 17.56 GFLOPS, which it counts as multiply-accumulates).
+    ("bert-base", 85_524_480, 11_174_215_680, 11.2e9),
+    ("vit-b16", 86_292_480, 17_563_828_224, 17.6e9),
+])
+def test_transformer_exact_totals(name: str, weights: int, macs: int, quoted: float) -> None:
+    layers = builtin_network(name)
+    assert total_weights(layers) == weights
+    assert total_macs(layers) == macs
+    assert macs == pytest.approx(quoted, rel=0.03)
+    # Without the attention products the totals would be ~2 % (BERT) / ~4 % (ViT) lower.
+    attention = sum(l.macs * l.count for l in layers if l.kind == "matmul")
+    assert attention == 12 * 2 * 12 * 64 * layers[1].tokens ** 2
+
+
+def test_transformer_totals_match_closed_forms() -> None:
+    assert total_weights(builtin_network("bert-base")) == BERT_WEIGHTS
+    assert total_weights(builtin_network("vit-b16")) == VIT_WEIGHTS
+    assert total_macs(builtin_network("bert-base")) == bert_macs(128)
+
+
+def test_transformers_against_published_parameter_counts() -> None:
+    """Adding biases, layer norms and embeddings back gives the published counts exactly."""
+    per_block_extra = (3 * 768 + 768 + 3072 + 768) + 2 * (2 * 768)  # biases; two layer norms
+    # HuggingFace bert-base-uncased: 109,482,240 parameters (vocabulary 30522, 512 positions, 2 segments).
+    embeddings = 30522 * 768 + 512 * 768 + 2 * 768 + 2 * 768  # + embedding layer norm
+    assert BERT_WEIGHTS + 12 * per_block_extra + 768 + embeddings == 109_482_240
+    # torchvision vit_b_16: 86,567,656 parameters.
+    extra = 768 + 768 + 197 * 768 + 12 * per_block_extra + 2 * 768 + 1000  # conv bias, class token,
+    assert VIT_WEIGHTS + extra == 86_567_656                                # positions, final LN, head bias
+
+
+@pytest.mark.parametrize("L", [1, 64, 128, 384, 512])
+def test_bert_tokens_sets_sequence_length(L: int) -> None:
+    layers = builtin_network("bert-base", tokens=L)
+    assert total_macs(layers) == bert_macs(L)
+    assert total_weights(layers) == BERT_WEIGHTS  # static weights do not depend on the length
+    for l in layers:
+        assert l.tokens == (1 if l.name == "pooler.dense" else L), l.name
+    d = by_name(layers)
+    assert (d["encoder.layer.5.attention.scores"].C, d["encoder.layer.5.attention.scores"].K) == (64, L)
+    assert (d["encoder.layer.5.attention.context"].C, d["encoder.layer.5.attention.context"].K) == (L, 64)
+
+
+def test_bert_tokens_changes_layers() -> None:
+    default, short, long = (builtin_network("bert-base", tokens=t) for t in (None, 64, 256))
+    assert default == builtin_network("bert-base", tokens=128)
+    assert short != default != long
+    assert [l.name for l in short] == [l.name for l in long] == bert_names()
+    assert total_macs(long) > total_macs(default) > total_macs(short)
+
+
+def test_transformer_names() -> None:
+    assert [l.name for l in builtin_network("bert-base")] == bert_names()
+    assert [l.name for l in builtin_network("vit-b16")] == vit_names()
+
+
+@pytest.mark.parametrize("name, tokens", [("bert-base", 128), ("vit-b16", 197)])
+def test_transformer_blocks(name: str, tokens: int) -> None:
+    layers = builtin_network(name)
+    blocks: dict[str, list[Layer]] = {}
+    for l in layers:
+        if l.name.startswith("encoder."):
+            blocks.setdefault(".".join(l.name.split(".")[:3]), []).append(l)
+    assert len(blocks) == 12
+    for prefix, block in blocks.items():
+        q, k, v, scores, context, out, up, down = block
+        for proj in (q, k, v, out):
+            assert (proj.kind, proj.C, proj.K) == ("linear", 768, 768)
+        assert (up.kind, up.C, up.K) == ("linear", 768, 3072)
+        assert (down.kind, down.C, down.K) == ("linear", 3072, 768)
+        for l in (q, k, v, out, up, down):
+            assert (l.tokens, l.count, l.dynamic) == (tokens, 1, False), l.name
+        for l in (scores, context):
+            assert (l.kind, l.dynamic, l.count, l.tokens) == ("matmul", True, 12, tokens), l.name
+        assert (scores.C, scores.K) == (64, tokens)  # 64-wide query against every key
+        assert (context.C, context.K) == (tokens, 64)  # a row of scores against V
+        assert scores.count * context.K == out.C == q.K  # the heads concatenate back to the width
+        assert scores.macs == context.macs == 64 * tokens * tokens
+        assert all((l.R, l.S, l.H, l.W, l.stride, l.pad, l.groups) == (1, 1, 1, 1, 1, 0, 1) for l in block)
+    dynamic = [l for l in layers if l.dynamic]
+    assert len(dynamic) == 24 and all(l.kind == "matmul" for l in dynamic)
+    assert all(l.kind != "matmul" for l in layers if not l.dynamic)
+    head = layers[-1]
+    assert (head.kind, head.tokens, head.count, head.dynamic, head.C) == ("linear", 1, 1, False, 768)
+    assert head.K == (768 if name == "bert-base" else 1000)
+
+
+def test_vit_patch_embedding() -> None:
+    layers = builtin_network("vit-b16")
+    patch = layers[0]
+    assert patch.name == "conv_proj" and patch.kind == "conv"
+    assert shape(patch) == (3, 768, 16, 16, 224, 224, 16, 0, 1, 14, 14)
+    assert patch.weights == 768 * 3 * 16 * 16 and patch.macs == 768 * 3 * 16 * 16 * 196
+    assert layers[1].tokens == patch.E * patch.F + 1 == 197  # patches + class token
+    assert by_name(layers)["heads.head"].K == NUM_CLASSES["imagenet"]
+
+
+def test_transformer_cache() -> None:
+    a = builtin_network("bert-base")
+    assert a is builtin_network("bert-base", "imagenet", 128)
+    assert a is builtin_network("bert-base", "cifar10", tokens=128)  # the dataset is ignored
+    assert builtin_network("bert-base", tokens=256) is builtin_network("bert-base", "cifar100", 256)
+    assert builtin_network("vit-b16") is builtin_network("vit-b16", "imagenet")
+    assert builtin_network("resnet18") is builtin_network("resnet18", "imagenet", None)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_bert_ignores_dataset(dataset: str) -> None:
+    assert builtin_network("bert-base", dataset) == builtin_network("bert-base")
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+def test_vit_rejects_cifar(dataset: str) -> None:
+    with pytest.raises(KeyError) as info:
+        builtin_network("vit-b16", dataset)
+    assert "vit-b16" in str(info.value) and dataset in str(info.value) and "imagenet" in str(info.value)
+
+
+@pytest.mark.parametrize("name", list(CNN_NAMES) + ["vit-b16"])
+def test_tokens_rejected_outside_bert(name: str) -> None:
+    with pytest.raises(KeyError) as info:
+        builtin_network(name, tokens=197)
+    assert name in str(info.value) and "tokens" in str(info.value)
+
+
+@pytest.mark.parametrize("tokens", [0, -1, 513, 12.0, True, "128"])
+def test_bert_bad_tokens(tokens: object) -> None:
+    with pytest.raises(ValueError, match="tokens"):
+        builtin_network("bert-base", tokens=tokens)  # type: ignore[arg-type]
+
+
+def test_bert_still_rejects_unknown_dataset() -> None:
+    with pytest.raises(KeyError, match="mnist"):
+        builtin_network("bert-base", "mnist")
+
+
+def test_unknown_network_lists_transformers() -> None:
+    with pytest.raises(KeyError) as info:
+        builtin_network("bert-large")
+    assert "bert-base" in str(info.value) and "vit-b16" in str(info.value)
+
+
+@pytest.mark.parametrize("name", TRANSFORMER_NAMES)
+def test_transformer_records(name: str) -> None:
+    layers = builtin_network(name)
+    assert len({l.name for l in layers}) == len(layers)
+    for l in layers:
+        assert l.kind in ("conv", "linear", "matmul")
+        assert l.dilation == 1 and l.input_density is None and l.groups == 1
+        assert l.count == (12 if l.kind == "matmul" else 1)
