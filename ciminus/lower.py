@@ -71,7 +71,7 @@ PARAMS: dict[tuple[str, str], int] = {
 }
 SELECTS = {"best": L.SELECT_BEST, "best-per-layer": L.SELECT_BEST_PER_LAYER, "all": L.SELECT_ALL}
 # Keys that decide which layers a point has (and so its tile statistics).
-WORKLOAD_KEYS = ("network", "dataset")
+WORKLOAD_KEYS = ("network", "dataset", "onnx", "tokens")
 STATS_MEMORY_LIMIT = 2 << 30  # bytes of tile statistics a sweep may need
 
 
@@ -262,7 +262,8 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
         for v, mspec in enumerate(variant_specs):
             row0 = (combo_i * len(variants) + v) * max_layers
             for li, layer in enumerate(specs.layers):
-                stats[row0 + li, : L.N_STATS] = cache.sparse(layer, specs.sparsity, specs.arch, mspec)
+                stats[row0 + li, : L.N_STATS] = cache.sparse(layer, specs.sparsity, specs.arch, mspec,
+                                                              specs.workload.onnx)
                 stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch)
 
     keep = max_layers if sweep.output.per_layer else 0

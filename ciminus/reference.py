@@ -16,7 +16,9 @@ import numpy as np
 
 from ciminus.mapping.candidates import grid_of
 from ciminus.sparsity.flexblock import resolve
-from ciminus.sparsity.stats import dense_stats, sparse_stats
+from ciminus.sparsity.activations import bit_profile
+from ciminus.sparsity.sources import layer_activations, layer_weights
+from ciminus.sparsity.stats import dense_stats, sparse_stats, weight_stats
 from ciminus.specs import ArchSpec, EnergySpec, MappingSpec, SparsitySpec, derived_energies
 from ciminus.specs.sweep import PointSpecs
 from ciminus.workloads.layers import Layer
@@ -149,8 +151,10 @@ def price_layer(layer: Layer, st: np.ndarray, arch: ArchSpec, en: EnergySpec, ma
     activations = tiles * vectors
     rows_fed = st[L.S_FETCH] / tiles if tiles > 0 else 0.0  # mean inputs per activation
     log_zero = log_zero_bit(bit_probability)
-    f_energy = active_cycle_fraction(rows_fed, I, bpc, log_zero) if skip else 1.0
-    f_crit = active_cycle_fraction(st[L.S_CRIT_ROWS], I, bpc, log_zero) if skip else 1.0
+    f_energy = f_crit = 1.0
+    if skip:  # a measured input profile, else independent bits at the input density
+        f_energy = st[L.S_F_ENERGY] if not math.isnan(st[L.S_F_ENERGY]) else active_cycle_fraction(rows_fed, I, bpc, log_zero)
+        f_crit = st[L.S_F_CRIT] if not math.isnan(st[L.S_F_CRIT]) else active_cycle_fraction(st[L.S_CRIT_ROWS], I, bpc, log_zero)
     e = cost.energy
     e["array"] = activations * f_energy * array_energy_pj(en.mult_1b_pj, W, bpc, X, Y, t)
     e["adder_tree"] = activations * f_energy * adder_tree_energy_pj(en.add_1b_pj, X, Y, I, W, bpc, t, model)
@@ -242,10 +246,11 @@ def bit_probability(sp: SparsitySpec, layer: Layer) -> float:
     return input_density(sp, layer) * sp.input_bit_density
 
 
-def skips_inputs(sp: SparsitySpec, layer: Layer) -> bool:
-    """Whether zero bit planes are detected and skipped; "auto" does so where inputs are sparse."""
+def skips_inputs(sp: SparsitySpec, layer: Layer, st: np.ndarray) -> bool:
+    """Whether zero bit planes are detected and skipped; "auto" does so where inputs are sparse: an input
+    density below 1, or a measured profile."""
     if sp.input_skip == "auto":
-        return input_density(sp, layer) < 1.0
+        return input_density(sp, layer) < 1.0 or not math.isnan(st[L.S_F_ENERGY])
     return bool(sp.input_skip)
 
 
@@ -277,16 +282,41 @@ class StatsCache:
             self._dense[key] = dense_stats(layer, arch.array_rows, arch.array_cols)
         return self._dense[key]
 
-    def sparse(self, layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: MappingSpec) -> np.ndarray:
+    def sparse(self, layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: MappingSpec,
+               onnx_path: str | None = None) -> np.ndarray:
         key = (layer, sp.pattern, sp.ratio, sp.block_rows, sp.block_cols, sp.nm_n, sp.nm_m, sp.stats, sp.samples,
-               sp.seed, arch.array_rows, arch.array_cols, arch.subarray_rows, arch.subarray_cols, mapping.flatten,
+               sp.seed, sp.source, sp.prune, sp.activations, onnx_path, arch.array_rows, arch.array_cols,
+               arch.subarray_rows, arch.subarray_cols, arch.input_bits, arch.input_bits_per_cycle, mapping.flatten,
                mapping.compress, mapping.rearrange, mapping.index_format)
         if key not in self._sparse:
-            flex = resolve(sp, layer, arch.array_rows, arch.array_cols, mapping.flatten, mapping.compress)
-            self._sparse[key] = sparse_stats(layer, flex, arch.array_rows, arch.array_cols, arch.subarray_rows,
-                                             arch.subarray_cols, mapping.rearrange, mapping.index_format,
-                                             sp.stats, sp.samples, sp.seed)
+            self._sparse[key] = layer_statistics(layer, sp, arch, mapping, onnx_path)
         return self._sparse[key]
+
+
+def layer_statistics(layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: MappingSpec,
+                     onnx_path: str | None) -> np.ndarray:
+    """A layer's tile statistics: random masks, or its real weights; a measured input profile if given.
+
+    A dynamic operand (attention scores) is produced at run time and cannot be pruned: it is dense.
+    """
+    X, Y = arch.array_rows, arch.array_cols
+    if layer.dynamic:
+        st = dense_stats(layer, X, Y).copy()
+    else:
+        flex = resolve(sp, layer, X, Y, mapping.flatten, mapping.compress)
+        if sp.source == "random" or flex.compress == L.COMPRESS_NONE:
+            st = sparse_stats(layer, flex, X, Y, arch.subarray_rows, arch.subarray_cols, mapping.rearrange,
+                              mapping.index_format, sp.stats, sp.samples, sp.seed)
+        else:
+            weights = layer_weights(sp.source, onnx_path, layer)
+            st = weight_stats(weights, layer, flex, X, Y, arch.subarray_rows, arch.subarray_cols, mapping.rearrange,
+                              mapping.index_format, mapping.flatten, sp.prune)
+    if sp.activations is not None:
+        samples = layer_activations(sp.activations, layer)
+        if samples is not None:
+            st[L.S_F_ENERGY], st[L.S_F_CRIT] = bit_profile(samples, layer, min(X, layer.rows), arch.input_bits,
+                                                           arch.input_bits_per_cycle, mapping.flatten, seed=sp.seed)
+    return st
 
 
 def price_network(specs: PointSpecs, mapping: MappingSpec, cache: StatsCache) -> tuple[Cost, Cost, list[Cost], list[Cost]]:
@@ -298,8 +328,9 @@ def price_network(specs: PointSpecs, mapping: MappingSpec, cache: StatsCache) ->
     per_layer, per_layer_dense = [], []
     in_spill = dense_in_spill = True  # the network input comes from DRAM
     for layer in specs.layers:
-        sparse_cost = price_layer(layer, cache.sparse(layer, sp, arch, mapping), arch, en, mapping, batch,
-                                  bit_probability(sp, layer), skips_inputs(sp, layer), in_spill)
+        st = cache.sparse(layer, sp, arch, mapping, specs.workload.onnx)
+        sparse_cost = price_layer(layer, st, arch, en, mapping, batch, bit_probability(sp, layer),
+                                  skips_inputs(sp, layer, st), in_spill)
         dense_cost = price_layer(layer, cache.dense(layer, arch), arch, en, mapping, batch, 1.0, False, dense_in_spill)
         in_spill, dense_in_spill = sparse_cost.out_spill, dense_cost.out_spill
         total.add(sparse_cost)

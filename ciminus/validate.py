@@ -30,7 +30,8 @@ from ciminus.specs.output import OutputSpec
 from ciminus.specs.sweep import SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
 from ciminus.templates import TEMPLATE_NAMES, template_table
 from ciminus.workloads.layers import KINDS, Layer
-from ciminus.workloads.networks import builtin_network
+from ciminus.specs.workload import network_layers
+from ciminus.workloads.networks import SEQUENCE_NETWORKS
 
 TOP_LEVEL = ("name", "description", *TABLES, "output")
 INTRABLOCK_PATTERNS = ("nm", "hybrid", "flexblock")
@@ -153,6 +154,92 @@ def _as_list(v: Any) -> tuple[Any, ...]:
     return v if isinstance(v, tuple) else (v,)
 
 
+def _path_values(key: str, table: str, fixed: dict, axes: list[Axis]) -> tuple[Any, ...]:
+    for a in axes:
+        if a.table == table and a.key == key:
+            return a.values
+    return (fixed[table][key],) if key in fixed[table] else ()
+
+
+def _check_files(ck: _Checker, fixed: dict, axes: list[Axis], base: Path) -> dict[str, str]:
+    """Resolve every input file a sweep names; check it can be read. Returns value -> absolute path."""
+    from ciminus.sparsity.sources import SourceError, npz_arrays, onnx_model, resolve_path
+
+    files: dict[str, str] = {}
+    for v in _path_values("onnx", "workload", fixed, axes):
+        p = resolve_path(v, base)
+        if p is None:
+            ck.add("workload.onnx", v, "no such file (looked next to the sweep file and in the working directory)",
+                   "the path of an ONNX model")
+            continue
+        try:
+            onnx_model(str(p))
+        except ValueError as exc:  # OnnxImportError and friends name the node
+            ck.add("workload.onnx", v, f"cannot be imported: {exc}", "an ONNX model of Conv, Gemm and MatMul layers")
+            continue
+        files[v] = str(p)
+    for key in ("source", "activations"):
+        for v in _path_values(key, "sparsity", fixed, axes):
+            if key == "source" and v in ("random", "weights"):
+                continue
+            allowed = ('"random", "weights" or the path of an .npz of weights by layer name' if key == "source"
+                       else "the path of an .npz of activation samples by layer name")
+            if not str(v).endswith(".npz"):
+                ck.add(f"sparsity.{key}", v, "not allowed", allowed)
+                continue
+            p = resolve_path(v, base)
+            if p is None:
+                ck.add(f"sparsity.{key}", v, "no such file (looked next to the sweep file and in the working directory)",
+                       allowed)
+                continue
+            try:
+                npz_arrays(str(p))
+            except SourceError as exc:
+                ck.add(f"sparsity.{key}", v, str(exc), allowed)
+                continue
+            files[v] = str(p)
+    return files
+
+
+def _check_layer_data(ck: _Checker, fixed: dict, axes: list[Axis], layer_lists: list, files: dict[str, str]) -> None:
+    """Weights and activation samples must exist and fit every layer that reads them."""
+    from ciminus.sparsity.activations import ActivationsError, input_vectors
+    from ciminus.sparsity.sources import SourceError, layer_activations, layer_weights
+    from ciminus.sparsity.weights import WeightsError, weight_matrices
+
+    sources = _path_values("source", "sparsity", fixed, axes) or ("random",)
+    prune = _path_values("prune", "sparsity", fixed, axes)
+    if prune == (True,) and sources == ("random",):
+        ck.add("sparsity.prune", True, 'prunes real weights, but sparsity.source = "random"',
+               'false, or source = "weights" or an .npz of weights')
+    for source in sources:
+        if source == "random" or (source != "weights" and source not in files):
+            continue
+        path = files.get(source, source)
+        for onnx_path, layers in layer_lists:
+            for layer in layers:
+                try:
+                    w = layer_weights(path, onnx_path, layer)
+                    if w is not None:
+                        weight_matrices(w, layer)
+                except (SourceError, WeightsError) as exc:
+                    ck.add("sparsity.source", source, str(exc), 'weights for every layer of the workload, or "random"')
+                    return
+    for act in _path_values("activations", "sparsity", fixed, axes):
+        if act not in files:
+            continue
+        for _onnx_path, layers in layer_lists:
+            for layer in layers:
+                samples = layer_activations(files[act], layer)
+                if samples is None:
+                    continue
+                try:
+                    input_vectors(samples, layer, "CRS", 1, 0)
+                except ActivationsError as exc:
+                    ck.add("sparsity.activations", act, str(exc), "samples shaped like the layer's input")
+                    return
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; raise :class:`SpecError` listing every problem."""
     path = Path(path)
@@ -162,10 +249,10 @@ def load_sweep(path: str | Path) -> Sweep:
         raise SpecError([SpecProblem(str(path), _MISSING, "no such sweep file", "a path to a TOML sweep file")])
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecProblem(str(path), _MISSING, f"cannot be read ({exc})", "a readable UTF-8 TOML file")])
-    return parse_sweep(text, source=str(path), default_name=path.stem)
+    return parse_sweep(text, source=str(path), default_name=path.stem, base=path.resolve().parent)
 
 
-def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep") -> Sweep:
+def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep", base: Path | None = None) -> Sweep:
     """Validate the text of a sweep file (see :func:`load_sweep`)."""
     try:
         doc = tomllib.loads(text)
@@ -217,7 +304,10 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
 
     layers = _check_layers(ck, tables["workload"].get("layer"))
     _check_workload(ck, fixed, axes, layers)
-    layer_names = _layer_names(fixed, axes, layers)
+    files = _check_files(ck, fixed, axes, base or Path.cwd())
+    layer_lists = _layer_lists(ck, fixed, axes, layers, files)
+    _check_layer_data(ck, fixed, axes, layer_lists, files)
+    layer_names = {layer.name for _, ls in layer_lists for layer in ls}
     layer_density = _check_layer_density(ck, tables["sparsity"].get("layer_input_density"), layer_names)
 
     output = _check_output(ck, doc.get("output", {}) if isinstance(doc.get("output", {}), dict) else {}, name)
@@ -235,6 +325,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         output=output,
         layers=layers,
         layer_input_density=layer_density,
+        files=files,
     )
 
 
@@ -294,26 +385,47 @@ def _check_layers(ck: _Checker, raw: Any) -> tuple[Layer, ...]:
 
 
 def _check_workload(ck: _Checker, fixed: dict, axes: list[Axis], layers: tuple[Layer, ...]) -> None:
-    has_network = "network" in fixed["workload"] or any(a.key == "network" for a in axes)
-    if has_network and layers:
-        ck.add("workload.layer", "[[workload.layer]]", "given together with workload.network",
-               "either a built-in network or inline layers")
-    if not has_network and not layers and not ck.problems:
+    given = [k for k in ("network", "onnx")
+             if k in fixed["workload"] or any(a.key == k and a.table == "workload" for a in axes)]
+    if layers:
+        given.append("layer")
+    if len(given) > 1:
+        shown = "[[workload.layer]]" if given[1] == "layer" else "..."
+        ck.add(f"workload.{given[1]}", shown, f"given together with workload.{given[0]}",
+               "one of a built-in network, an ONNX model, or inline layers")
+    if not given and not ck.problems:
         ck.add("workload.network", _MISSING, "missing",
                "a built-in network (" + ", ".join(spec_fields(SPEC_CLASSES["workload"])["network"].choices)
-               + ") or [[workload.layer]] tables")
+               + "), workload.onnx, or [[workload.layer]] tables")
 
 
-def _layer_names(fixed: dict, axes: list[Axis], layers: tuple[Layer, ...]) -> set[str]:
+def _layer_lists(ck: _Checker, fixed: dict, axes: list[Axis], layers: tuple[Layer, ...],
+                 files: dict[str, str]) -> list[tuple[str | None, tuple[Layer, ...]]]:
+    """Every layer list the sweep's points can have, with the ONNX file it came from (None otherwise)."""
+    from ciminus.sparsity.sources import onnx_model
+
     if layers:
-        return {layer.name for layer in layers}
+        return [(None, layers)]
+    out: list[tuple[str | None, tuple[Layer, ...]]] = []
+    for v in _path_values("onnx", "workload", fixed, axes):
+        if v in files:
+            out.append((files[v], onnx_model(files[v]).layers))
     nets = _values("network", "workload", fixed, axes)
     datasets = _values("dataset", "workload", fixed, axes) or ("imagenet",)
-    names: set[str] = set()
-    for n, d in itertools.product(nets, datasets):
-        if n is not None:
-            names |= {layer.name for layer in builtin_network(n, d)}
-    return names
+    tokens = _path_values("tokens", "workload", fixed, axes) or (None,)
+    for n, d, t in itertools.product(nets, datasets, tokens):
+        if n is None:
+            continue
+        try:
+            out.append((None, network_layers(n, d, t)))
+        except (KeyError, ValueError) as exc:
+            key, value = ("workload.dataset", d) if t is None or n not in SEQUENCE_NETWORKS else ("workload.tokens", t)
+            ck.add(key, value, f"not available for network \"{n}\" ({exc.args[0]})",
+                   "a dataset (or sequence length) the network is defined for")
+    if (tokens != (None,) and nets and not any(n in SEQUENCE_NETWORKS for n in nets)):
+        ck.add("workload.tokens", tokens[0], "not used by " + ", ".join(f'"{n}"' for n in nets),
+               "only with a network that has a sequence length: " + ", ".join(SEQUENCE_NETWORKS))
+    return out
 
 
 def _check_layer_density(ck: _Checker, raw: Any, names: set[str]) -> dict[str, float]:

@@ -23,7 +23,9 @@ S_MUX_CELLS = 9  # weight cells whose input goes through an IntraBlock selection
 S_MUX_LEVELS = 10  # 2:1 levels of that multiplexer (ceil(log2 m))
 S_CRIT_ROWS = 11  # input rows fed to the fullest tile (sets the bit-plane skipping of the critical macro)
 S_REASON = 12  # 0, or a REASON_* code when the mapping cannot hold this sparsity
-N_STATS = 13
+S_F_ENERGY = 13  # measured fraction of bit-serial cycles that run (NaN: use the input density)
+S_F_CRIT = 14  # the same on the critical tile
+N_STATS = 15
 
 STAT_NAMES = (
     "tiles",
@@ -39,6 +41,8 @@ STAT_NAMES = (
     "mux_levels",
     "critical_rows",
     "reason",
+    "active_fraction",
+    "critical_active_fraction",
 )
 
 # Stage-1 codes.
@@ -62,6 +66,7 @@ REASON_ADDER_TREE_MODEL = 4
 REASON_INPUT_BUFFER = 5
 REASON_OUTPUT_BUFFER = 6
 REASON_INDEX_MEMORY = 7
+REASON_WEIGHTS_FORMAT = 8
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -71,6 +76,7 @@ REASON_NAMES = (
     "input_buffer_too_small",
     "output_buffer_too_small",
     "index_memory_too_small",
+    "weights_do_not_fit_intrablock",
 )
 
 # ----------------------------------------------------------------------------------------------------

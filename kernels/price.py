@@ -156,8 +156,15 @@ def price_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_co
     # ----- macro activations -----------------------------------------------------------------------
     activations = tiles * vectors
     rows_fed = stats[srow, soff + L.S_FETCH] / tiles if tiles > 0 else 0.0
-    f_energy = active_cycle_fraction(rows_fed, I, bpc, log_zero) if skip else 1.0
-    f_crit = active_cycle_fraction(stats[srow, soff + L.S_CRIT_ROWS], I, bpc, log_zero) if skip else 1.0
+    f_energy = 1.0
+    f_crit = 1.0
+    if skip:  # a measured input profile, else independent bits at the input density
+        f_energy = stats[srow, soff + L.S_F_ENERGY]
+        if math.isnan(f_energy):
+            f_energy = active_cycle_fraction(rows_fed, I, bpc, log_zero)
+        f_crit = stats[srow, soff + L.S_F_CRIT]
+        if math.isnan(f_crit):
+            f_crit = active_cycle_fraction(stats[srow, soff + L.S_CRIT_ROWS], I, bpc, log_zero)
     add = prm[t_, L.PRM_ADD]
     reg = prm[t_, L.PRM_REG]
     out[orow, L.C_ARRAY] = activations * f_energy * pc[t_, PC_E_ARRAY]
@@ -371,7 +378,10 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
             log_zero = pc[t, PC_LOG_ZERO]
         else:
             log_zero = log_zero_bit(density * prm[t, L.PRM_BIT_DENSITY])
-        skip = density < 1.0 if skip_mode < 0 else skip_mode > 0
+        if skip_mode < 0:  # auto: where inputs are sparse or their profile was measured
+            skip = density < 1.0 or not math.isnan(stats[row0 + li, L.S_F_ENERGY])
+        else:
+            skip = skip_mode > 0
         price_layer(prm, pc, t, stats, row0 + li, 0, layers, lrow, grid_rows, grid_cols, duplicate, step,
                     log_zero, skip, in_spill, lay_s, s0 + li)
         in_spill = lay_s[s0 + li, L.R_OUT_SPILL] != 0.0

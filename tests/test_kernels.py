@@ -77,8 +77,9 @@ def sweeps(draw):
     if pattern == "flexblock":
         sparsity["block_rows"] = draw(st.sampled_from([1, 2, 3, "kernel", "array", "all"]))
         sparsity["block_cols"] = draw(st.sampled_from([1, 4, 5, "array", "all"]))
-    grids = draw(st.lists(st.sampled_from(["auto", "1x1", "2x1", "1x2", "2x2", "4x2", "2x4", "4x4", "3x2"]),
-                          min_size=1, max_size=3, unique=True))
+    counts = macros if isinstance(macros, list) else [macros]
+    shapes = sorted({"auto", *(f"{r}x{m // r}" for m in counts for r in range(1, m + 1) if m % r == 0)})
+    grids = draw(st.lists(st.sampled_from(shapes), min_size=1, max_size=3, unique=True))
     mapping = {
         "flatten": maybe_list(draw, st.sampled_from(["CRS", "RSC", "SCR"])),
         "compress": maybe_list(draw, st.sampled_from(["auto", "row", "col"])),

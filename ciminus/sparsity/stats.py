@@ -12,7 +12,8 @@ from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.sparsity.montecarlo import montecarlo_tile_stats
 from ciminus.workloads.layers import Layer
 from kernels.layout import INDEX_AUTO, INDEX_BITMAP, INDEX_COORDINATE, N_STATS, REARRANGE_PAD, REARRANGE_SLICE
-from kernels.tile_stats import dense_tile_stats, expected_tile_stats
+from kernels.layout import REASON_WEIGHTS_FORMAT, S_REASON
+from kernels.tile_stats import dense_tile_stats, expected_tile_stats, mask_tile_stats
 
 REARRANGE_CODES = {"pad": REARRANGE_PAD, "slice": REARRANGE_SLICE}
 INDEX_CODES = {"auto": INDEX_AUTO, "coordinate": INDEX_COORDINATE, "bitmap": INDEX_BITMAP}
@@ -37,4 +38,21 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
     expected_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols,
                         flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
                         flex.ib_segment, flex.index_unit, flex.compress, rea, fmt, out)
+    return out
+
+
+def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int,  # noqa: ANN001
+                 sub_cols: int, rearrange: str, index_format: str, flatten: str, prune: bool) -> np.ndarray:
+    """Exact statistics of real weights (magnitude-pruned into ``flex`` first when ``prune``)."""
+    from ciminus.sparsity.weights import WeightsError, hardware_masks, pruned_masks
+
+    out = np.zeros(N_STATS)
+    try:
+        masks = pruned_masks(weights, layer, flex, flatten) if prune else hardware_masks(weights, layer, flex, flatten)
+    except WeightsError:
+        out[S_REASON] = REASON_WEIGHTS_FORMAT
+        return out
+    mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
+                    flex.has_fullblock, flex.ib_keep, flex.ib_segment, flex.index_unit, flex.compress,
+                    REARRANGE_CODES[rearrange], INDEX_CODES[index_format], out)
     return out

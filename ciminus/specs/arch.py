@@ -30,8 +30,9 @@ class ArchSpec:
     subarray_cols: int = spec_field(kind=INT, lo=1, hi=_BIG, stage=STATS,
                                     doc="weight columns of one sub-array")
     weight_bits: int = spec_field(kind=INT, lo=1, hi=32, unit="bit", doc="weight precision")
-    input_bits: int = spec_field(kind=INT, lo=1, hi=32, unit="bit", doc="input (activation) precision")
-    input_bits_per_cycle: int = spec_field(kind=INT, lo=1, hi=32, unit="bit",
+    input_bits: int = spec_field(kind=INT, lo=1, hi=32, unit="bit", stage=STATS,
+                                 doc="input (activation) precision")
+    input_bits_per_cycle: int = spec_field(kind=INT, lo=1, hi=32, unit="bit", stage=STATS,
                                            doc="input bits fed per cycle (bit-serial: 1)")
     psum_bits: int = spec_field(kind=INT, lo=1, hi=64, unit="bit", doc="partial-sum precision")
     output_bits: int = spec_field(kind=INT, lo=1, hi=32, unit="bit", doc="final output precision")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ciminus.specs.fields import BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, STATS, spec_field
+from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, STATS, STR, spec_field
 
 PATTERNS = (
     "dense",
@@ -46,9 +46,17 @@ class SparsitySpec:
     input_bit_density: float = spec_field(0.5, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
                                           doc="fraction of 1 bits in a non-zero input")
     input_skip: bool | str = spec_field("auto", kind=BOOL_OR_AUTO,
-                                        doc='skip all-zero input bit planes (zero detection); "auto" = when input_density < 1')
+                                        doc='skip all-zero input bit planes (zero detection); "auto" = where the '
+                                            "input density is below 1 or activations are given")
+    source: str = spec_field("random", kind=STR, stage=STATS,
+                             doc='where the zeros come from: "random" masks of the pattern, "weights" (the ONNX '
+                                 "model's) or an .npz of weights by layer name")
+    prune: bool = spec_field(False, kind=BOOL, stage=STATS,
+                             doc="magnitude-prune the real weights into the pattern at ratio (else use their zeros as they are)")
+    activations: str | None = spec_field(None, kind=STR, stage=STATS,
+                                         doc="an .npz of activation samples by layer name: measured bit-plane skipping")
     stats: str = spec_field("expected", kind=CHOICE, choices=("expected", "monte-carlo"), stage=STATS,
-                            doc="tile statistics: closed-form expectation or Monte-Carlo masks")
+                            doc="random masks: closed-form expectation or Monte-Carlo masks")
     samples: int = spec_field(32, kind=INT, lo=1, hi=1_000_000, stage=STATS, doc="Monte-Carlo masks per layer")
     seed: int = spec_field(0, kind=INT, lo=0, hi=2**63 - 1, stage=STATS, doc="Monte-Carlo seed")
     layer_input_density: dict[str, float] = field(default_factory=dict)

@@ -17,10 +17,9 @@ from ciminus.specs.energy import EnergySpec
 from ciminus.specs.mapping import MappingSpec
 from ciminus.specs.output import OutputSpec
 from ciminus.specs.sparsity import SparsitySpec
-from ciminus.specs.workload import WorkloadSpec
+from ciminus.specs.workload import WorkloadSpec, network_layers
 from ciminus.templates import template_table
 from ciminus.workloads.layers import Layer
-from ciminus.workloads.networks import builtin_network
 
 TABLES = ("workload", "arch", "energy", "sparsity", "mapping")
 SPEC_CLASSES: dict[str, type] = {
@@ -31,6 +30,8 @@ SPEC_CLASSES: dict[str, type] = {
     "mapping": MappingSpec,
 }
 TEMPLATED = ("arch", "energy")
+# Keys naming input files; their values are resolved to absolute paths in a point's specs.
+PATH_KEYS = (("workload", "onnx"), ("sparsity", "source"), ("sparsity", "activations"))
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,12 @@ class PointSpecs:
         w = self.workload
         if w.layers:
             return w.layers
+        if w.onnx is not None:
+            from ciminus.sparsity.sources import onnx_model
+
+            return onnx_model(w.onnx).layers
         assert w.network is not None
-        return builtin_network(w.network, w.dataset)
+        return network_layers(w.network, w.dataset, w.tokens)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Sweep:
     output: OutputSpec
     layers: tuple[Layer, ...] = ()
     layer_input_density: Mapping[str, float] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)  # input file as written -> absolute path
 
     # ----- shape -------------------------------------------------------------------------------------
     @property
@@ -114,6 +120,10 @@ class Sweep:
         vals = {t: dict(self.fixed.get(t, {})) for t in TABLES}
         for axis, i in zip(self.axes, index, strict=True):
             vals[axis.table][axis.key] = axis.values[i]
+        for table, key in PATH_KEYS:
+            value = vals[table].get(key)
+            if isinstance(value, str) and value in self.files:
+                vals[table][key] = self.files[value]
         return vals
 
     def specs_at(self, index: tuple[int, ...]) -> PointSpecs:
