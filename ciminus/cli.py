@@ -22,7 +22,7 @@ def _error(lines: list[str]) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ciminus.lower import LoweringError
-    from ciminus.sweep import SweepSetupError, default_output, partial_dir, run_sweep
+    from ciminus.sweep import BackendUnavailable, SweepSetupError, default_output, partial_dir, run_sweep
 
     sweep = load_sweep(args.file)
     out = Path(args.output) if args.output else default_output(sweep)
@@ -34,6 +34,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         summary = run_sweep(sweep, out, backend=args.backend, resume=args.resume, progress=not args.quiet,
                             chunk_points=args.chunk_points)
     except SweepSetupError as exc:
+        return _error([str(exc)])
+    except BackendUnavailable as exc:
         return _error([str(exc)])
     except LoweringError as exc:
         return _error([f"{args.file}: {exc}"])
@@ -101,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="evaluate every point of a sweep file and write a netCDF4 file")
     s.add_argument("file", help="sweep file (TOML)")
     s.add_argument("-o", "--output", help="netCDF file to write (default: [output] path, else results/<name>.nc)")
-    s.add_argument("--backend", default="cpu", choices=("cpu", "reference"),
-                   help="cpu: the Numba engine (default); reference: the readable pure-Python model")
+    s.add_argument("--backend", default="cpu", choices=("cpu", "reference", "cuda"),
+                   help="cpu: the Numba engine (default); reference: the readable pure-Python model; "
+                        "cuda: the engine on an NVIDIA GPU (needs numba-cuda)")
     s.add_argument("--resume", action="store_true", help="continue from the finished chunks in OUT.nc.partial/")
     s.add_argument("--chunk-points", type=int, default=None, metavar="N",
                    help="design points per chunk (default: [output] chunk_points, else automatic)")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-import netCDF4
 import numpy as np
 
 from ciminus import __version__
@@ -256,6 +255,8 @@ class NetcdfWriter:
 
     def __init__(self, path: str | Path, sweep: Sweep, backend: str, layer_names: tuple[str, ...] = (),
                  compression: str = "zstd") -> None:
+        import netCDF4  # only needed to write files
+
         self.sweep = sweep
         self.shape = sweep.shape
         self.layer_names = layer_names

@@ -30,7 +30,7 @@ from kernels import layout as L
 if TYPE_CHECKING:
     import xarray as xr
 
-BACKENDS = ("cpu", "reference")
+BACKENDS = ("cpu", "reference", "cuda")
 DEFAULT_CHUNK_POINTS = 1 << 20
 CHUNK_MEMORY_LIMIT = 1 << 30  # bytes one chunk's results may take in memory
 MANIFEST = "manifest.json"
@@ -124,9 +124,71 @@ class CpuBackend:
         return res
 
 
+class BackendUnavailable(RuntimeError):
+    """A backend this machine cannot run (no GPU, numba-cuda missing or broken)."""
+
+
+def load_cuda():  # noqa: ANN201 - the numba.cuda module
+    """numba.cuda with a working GPU (or its simulator under NUMBA_ENABLE_CUDASIM=1), else BackendUnavailable."""
+    try:
+        from numba import cuda
+    except Exception as exc:  # noqa: BLE001 - any import failure means the same to the user
+        raise BackendUnavailable(
+            f"--backend cuda needs numba-cuda ({type(exc).__name__}: {exc}); install it with "
+            "pip install 'ciminus[cuda]' (numba-cuda with numpy < 2.5)") from exc
+    try:
+        available = cuda.is_available()
+    except Exception as exc:  # noqa: BLE001 - a driver that fails to initialise
+        raise BackendUnavailable(f"--backend cuda: the CUDA driver failed ({exc})") from exc
+    if not available:
+        raise BackendUnavailable("--backend cuda: no CUDA GPU found on this machine; use --backend cpu")
+    return cuda
+
+
+class CudaBackend:
+    """The engine on an NVIDIA GPU: the tables are copied once, each chunk is one kernel launch."""
+
+    name = "cuda"
+    THREADS = 128
+
+    def __init__(self, sweep: Sweep, n_layers: int) -> None:
+        from ciminus.lower import lower
+
+        self.cuda = load_cuda()
+        from kernels.price_cuda import MAX_AXES, price_points_cuda
+
+        self.kernel = price_points_cuda
+        self.low = lower(sweep)
+        if len(self.low.axis_len) > MAX_AXES:
+            raise BackendUnavailable(f"--backend cuda takes at most {MAX_AXES} swept keys")
+        self.n_layers = n_layers
+        lw, dev = self.low, self.cuda.to_device
+        self.tables = [dev(a) for a in (lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride)]
+        self.more = [dev(a) for a in (lw.wl_stride, lw.layer_first, lw.layer_count, lw.layers, lw.stats)]
+        self.cands = dev(lw.cands)
+
+    def points(self, p0: int, p1: int) -> Results:
+        lw = self.low
+        count = p1 - p0
+        rows = count * lw.rows_per_point
+        res = Results.empty(rows, self.n_layers)
+        out_points = self.cuda.to_device(res.points)
+        host_layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
+        out_layers = self.cuda.to_device(host_layers)
+        blocks = max(1, min(-(-count // self.THREADS), 1 << 16))
+        self.kernel[blocks, self.THREADS](p0, count, *self.tables, lw.n_variants, *self.more, lw.max_layers,
+                                          self.cands, lw.select, lw.objective, out_points, out_layers)
+        out_points.copy_to_host(res.points)
+        if res.layers is not None:
+            out_layers.copy_to_host(res.layers)
+        return res
+
+
 def make_backend(name: str, sweep: Sweep, n_layers: int):  # noqa: ANN201 - one of the backends above
     if name == "cpu":
         return CpuBackend(sweep, n_layers)
+    if name == "cuda":
+        return CudaBackend(sweep, n_layers)
     if name == "reference":
         return ReferenceBackend(sweep, n_layers)
     raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
@@ -152,7 +214,7 @@ def point_shape(sweep: Sweep) -> tuple[int, ...]:
 
 def evaluate_points(backend, sweep: Sweep, p0: int, p1: int) -> Results:  # noqa: ANN001
     """Results of points p0 .. p1-1 as output rows, whatever the backend."""
-    if isinstance(backend, CpuBackend):
+    if isinstance(backend, CpuBackend | CudaBackend):
         return backend.points(p0, p1)
     k = rows_per_point(sweep)
     return backend.rows(p0 * k, p1 * k)

@@ -92,7 +92,7 @@ def point_constants(prm, t_, pc):
     pc[t_, PC_LOG_ZERO] = log_zero_bit(prm[t_, L.PRM_DENSITY] * prm[t_, L.PRM_BIT_DENSITY])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def price_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors,
                 log_zero, skip, in_spill, out, orow):
     """Fill ``out[orow]`` (``R_*``) with the cost of one layer; mirrors ``ciminus.reference.price_layer``.
@@ -351,6 +351,44 @@ def _mixed_index(ix, t, strides):
     return idx
 
 
+@njit(cache=True, inline="always")
+def candidate_grid(prm, t, cands, c):
+    """(grid rows, grid cols, duplicate, step vectors) of candidate ``c`` at the point of thread ``t``."""
+    macros = int(prm[t, L.PRM_MACROS])
+    grid_rows = int(cands[c, L.CP_GRID_ROWS])
+    grid_cols = int(cands[c, L.CP_GRID_COLS])
+    if grid_rows == 0:
+        grid_rows = auto_grid_rows(macros)
+        grid_cols = macros // grid_rows
+    return grid_rows, grid_cols, cands[c, L.CP_DUPLICATE] != 0.0, int(cands[c, L.CP_STEP])
+
+
+@njit(cache=True, inline="always")
+def sparse_layer(prm, pc, t, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, skip_mode, in_spill,
+                 out, orow):
+    """The sparse cost of one layer into ``out[orow]``: the layer's input density (its own or the point's)
+    and whether zero bit planes are skipped, then :func:`price_layer`."""
+    density = layers[lrow, L.LAY_DENSITY]
+    if math.isnan(density):
+        density = prm[t, L.PRM_DENSITY]
+        log_zero = pc[t, PC_LOG_ZERO]
+    else:
+        log_zero = log_zero_bit(density * prm[t, L.PRM_BIT_DENSITY])
+    if skip_mode < 0:  # auto: where inputs are sparse or their profile was measured
+        skip = density < 1.0 or not math.isnan(stats[srow, L.S_F_ENERGY])
+    else:
+        skip = skip_mode > 0
+    price_layer(prm, pc, t, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, log_zero, skip,
+                in_spill, out, orow)
+
+
+@njit(cache=True, inline="always")
+def dense_layer(prm, pc, t, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, in_spill, out, orow):
+    """The dense twin of a layer (dense statistics, no input skipping) into ``out[orow]``."""
+    price_layer(prm, pc, t, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, -math.inf,
+                False, in_spill, out, orow)
+
+
 @njit(cache=True)
 def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first, n_layers, cands, c, skip_mode,
                      tot_s, lay_s, tot_d, lay_d, dense_ready):
@@ -359,31 +397,13 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     ``lay_d[(t*n_cand + c)*max_layers + li]`` unless ``dense_ready`` (it depends on no sparsity key, so
     the previous point's may still hold)."""
     _clear(tot_s, t)
-    macros = int(prm[t, L.PRM_MACROS])
-    grid_rows = int(cands[c, L.CP_GRID_ROWS])
-    grid_cols = int(cands[c, L.CP_GRID_COLS])
-    if grid_rows == 0:
-        grid_rows = auto_grid_rows(macros)
-        grid_cols = macros // grid_rows
-    duplicate = cands[c, L.CP_DUPLICATE] != 0.0
-    step = int(cands[c, L.CP_STEP])
+    grid_rows, grid_cols, duplicate, step = candidate_grid(prm, t, cands, c)
     row0 = (variant_base + int(cands[c, L.CP_VARIANT])) * max_layers
     in_spill = True
     s0 = t * max_layers
     for li in range(n_layers):
-        lrow = first + li
-        density = layers[lrow, L.LAY_DENSITY]
-        if math.isnan(density):
-            density = prm[t, L.PRM_DENSITY]
-            log_zero = pc[t, PC_LOG_ZERO]
-        else:
-            log_zero = log_zero_bit(density * prm[t, L.PRM_BIT_DENSITY])
-        if skip_mode < 0:  # auto: where inputs are sparse or their profile was measured
-            skip = density < 1.0 or not math.isnan(stats[row0 + li, L.S_F_ENERGY])
-        else:
-            skip = skip_mode > 0
-        price_layer(prm, pc, t, stats, row0 + li, 0, layers, lrow, grid_rows, grid_cols, duplicate, step,
-                    log_zero, skip, in_spill, lay_s, s0 + li)
+        sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
+                     skip_mode, in_spill, lay_s, s0 + li)
         in_spill = lay_s[s0 + li, L.R_OUT_SPILL] != 0.0
         _accumulate(tot_s, t, lay_s, s0 + li)
     if dense_ready:
@@ -394,8 +414,8 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     _clear(tot_d, dt)
     in_spill = True
     for li in range(n_layers):
-        price_layer(prm, pc, t, stats, row0 + li, L.N_STATS, layers, first + li, grid_rows, grid_cols, duplicate,
-                    step, -math.inf, False, in_spill, lay_d, d0 + li)
+        dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
+                    in_spill, lay_d, d0 + li)
         in_spill = lay_d[d0 + li, L.R_OUT_SPILL] != 0.0
         _accumulate(tot_d, dt, lay_d, d0 + li)
 

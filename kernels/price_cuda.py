@@ -1,0 +1,170 @@
+"""The sweep engine on an NVIDIA GPU: the same cost functions as ``kernels.price``, one design point per
+GPU thread in a grid-stride loop.
+
+Numba-CUDA compiles every ``@njit`` function a kernel calls as a device function from the same source, so
+``price_layer``, ``sparse_layer``, ``dense_layer`` and the equations are the very code the CPU engine runs.
+Only the loop differs: a thread keeps one running row instead of per-layer rows (the best candidate is
+chosen on its sparse totals, then its dense twin and, if asked, its per-layer rows are priced), so its
+scratch fits in registers and local memory.
+"""
+
+from numba import config, cuda, float64, int64
+
+from kernels import layout as L
+from kernels.price import (
+    N_PC,
+    ROW,
+    _accumulate,
+    _axis_indices,
+    _clear,
+    _copy,
+    _decode,
+    _energy,
+    _mixed_index,
+    _objective,
+    _write_point,
+    candidate_grid,
+    dense_layer,
+    point_constants,
+    sparse_layer,
+)
+
+MAX_AXES = 64  # swept axes a sweep may have on the GPU
+
+if config.ENABLE_CUDASIM:
+    def _host(a):  # noqa: ANN001, ANN202 - the simulator's device arrays wrap NumPy arrays the helpers can take
+        return getattr(a, "_ary", a)
+else:
+    @cuda.jit(device=True, inline=True)
+    def _host(a):  # noqa: ANN001, ANN202 - on the GPU a device array is already what the helpers take
+        return a
+
+
+@cuda.jit(device=True)
+def _network(prm, pc, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step, skip_mode,
+             dense, total, row, out_layers, out_row, candidate):
+    """Sum a whole network (sparse, or ``dense``) into ``total[0]`` using the scratch ``row[0]``; write
+    per-layer results to ``out_layers[out_row]`` when ``out_row >= 0``."""
+    _clear(total, 0)
+    in_spill = True
+    for li in range(n_layers):
+        if dense:
+            dense_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
+                        in_spill, row, 0)
+        else:
+            sparse_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
+                         skip_mode, in_spill, row, 0)
+        in_spill = row[0, L.R_OUT_SPILL] != 0.0
+        _accumulate(total, 0, row, 0)
+        if out_row >= 0:
+            out_layers[out_row, li, L.LY_ENERGY] = _energy(row, 0)
+            out_layers[out_row, li, L.LY_LATENCY] = row[0, L.R_LATENCY]
+            out_layers[out_row, li, L.LY_CANDIDATE] = candidate
+
+
+@cuda.jit
+def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
+                      layer_first, layer_count, layers, stats, max_layers, cands, select, objective, out_points,
+                      out_layers):
+    """``kernels.price.price_points`` on the GPU (the same arguments but the CPU's memo and thread count)."""
+    prm_axis, prm_vals, axis_len, axis_stride = _host(prm_axis), _host(prm_vals), _host(axis_len), _host(axis_stride)
+    stat_stride, wl_stride, layer_first = _host(stat_stride), _host(wl_stride), _host(layer_first)
+    layer_count, layers, stats, cands = _host(layer_count), _host(layers), _host(stats), _host(cands)
+    out_points, out_layers = _host(out_points), _host(out_layers)
+    prm = cuda.local.array((1, L.N_PRM), float64)
+    pc = cuda.local.array((1, N_PC), float64)
+    ix = cuda.local.array((1, MAX_AXES), int64)
+    last = cuda.local.array(8, int64)
+    total = cuda.local.array((1, ROW), float64)
+    best = cuda.local.array((1, ROW), float64)
+    dense = cuda.local.array((1, ROW), float64)
+    row = cuda.local.array((1, ROW), float64)
+    n_cand = cands.shape[0]
+    keep_layers = out_layers.shape[1] > 0
+    i = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    last[0] = -2
+    while i < count:
+        pt = start + i
+        _axis_indices(pt, ix, 0, axis_len, axis_stride, last)
+        last[0] = -2  # strided: no odometer
+        _decode(ix, 0, prm, prm_axis, prm_vals)
+        point_constants(prm, 0, pc)
+        base = _mixed_index(ix, 0, stat_stride) * n_variants
+        wl = _mixed_index(ix, 0, wl_stride)
+        first = layer_first[wl]
+        n_layers = layer_count[wl]
+        skip_mode = int(prm[0, L.PRM_SKIP])
+        if select == L.SELECT_ALL:
+            for c in range(n_cand):
+                gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
+                out_row = i * n_cand + c
+                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, False, total, row,
+                         out_layers, out_row if keep_layers else -1, c)
+                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, True, dense, row,
+                         out_layers, -1, c)
+                _write_point(out_points, out_row, total, 0, dense, 0)
+                ok = total[0, L.R_REASON] == L.REASON_OK
+                out_points[out_row, L.P_CANDIDATE] = c if ok else -1
+                if keep_layers and not ok:
+                    for li in range(n_layers):
+                        out_layers[out_row, li, L.LY_CANDIDATE] = -1
+        elif select == L.SELECT_BEST:
+            chosen = -1
+            best_obj = 0.0
+            for c in range(n_cand):
+                gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
+                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, False, total, row,
+                         out_layers, -1, c)
+                feasible = total[0, L.R_REASON] == L.REASON_OK
+                obj = _objective(total, 0, objective)
+                if c == 0 or (feasible and (chosen < 0 or obj < best_obj)):
+                    _copy(best, 0, total, 0)
+                    if feasible:
+                        chosen = c
+                        best_obj = obj
+            c = chosen if chosen >= 0 else 0
+            gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+            row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
+            _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, True, dense, row,
+                     out_layers, -1, c)
+            if keep_layers:  # the winner's layers again, written out
+                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, False, total,
+                         row, out_layers, i, chosen)
+            _write_point(out_points, i, best, 0, dense, 0)
+            out_points[i, L.P_CANDIDATE] = chosen
+        else:  # SELECT_BEST_PER_LAYER: layers outside, candidates inside (the spill chain is candidate-free)
+            _clear(best, 0)
+            _clear(dense, 0)
+            in_spill = True
+            for li in range(n_layers):
+                chosen = -1
+                best_obj = 0.0
+                for c in range(n_cand):
+                    gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                    srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
+                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, skip_mode, in_spill,
+                                 row, 0)
+                    feasible = row[0, L.R_REASON] == L.REASON_OK
+                    obj = _objective(row, 0, objective)
+                    if c == 0 or (feasible and (chosen < 0 or obj < best_obj)):
+                        _copy(total, 0, row, 0)
+                        if feasible:
+                            chosen = c
+                            best_obj = obj
+                c = chosen if chosen >= 0 else 0
+                _accumulate(best, 0, total, 0)
+                if keep_layers:
+                    out_layers[i, li, L.LY_ENERGY] = _energy(total, 0)
+                    out_layers[i, li, L.LY_LATENCY] = total[0, L.R_LATENCY]
+                    out_layers[i, li, L.LY_CANDIDATE] = chosen
+                gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
+                dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, in_spill, row, 0)
+                _accumulate(dense, 0, row, 0)
+                in_spill = row[0, L.R_OUT_SPILL] != 0.0
+            _write_point(out_points, i, best, 0, dense, 0)
+            out_points[i, L.P_CANDIDATE] = -1
+        i += stride
