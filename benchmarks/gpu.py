@@ -61,10 +61,13 @@ def check() -> list[str]:
         gpu, cpu = evaluate(sweep, "cuda"), evaluate(sweep, "cpu")
         for name in cpu.data_vars:
             a, b = gpu[name].values, cpu[name].values
-            if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            # The GPU contracts multiply-adds into FMAs: floats agree to rounding, everything else exactly.
+            same = (np.allclose(a, b, rtol=1e-12, atol=0, equal_nan=True) and np.array_equal(np.isnan(a), np.isnan(b))
+                    if a.dtype.kind == "f" else np.array_equal(a, b))
+            if not same:
                 diff = np.nanmax(np.abs(a.astype(float) - b.astype(float)) / np.maximum(np.abs(b.astype(float)), 1e-300))
                 raise AssertionError(f"cuda != cpu for {name} (select={select}, per_layer={per_layer}): max rel {diff}")
-        done.append(f"{select}{' + per-layer' if per_layer == 'true' else ''}: {sweep.size} points identical")
+        done.append(f"{select}{' + per-layer' if per_layer == 'true' else ''}: {sweep.size} points agree")
     return done
 
 

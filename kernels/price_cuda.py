@@ -30,6 +30,10 @@ from kernels.price import (
 )
 
 MAX_AXES = 64  # swept axes a sweep may have on the GPU
+# Local arrays need literal sizes: module-level ints are compile-time constants, attributes of a module are not.
+_N_PRM = L.N_PRM
+_N_PC = N_PC
+_ROW = ROW
 
 if config.ENABLE_CUDASIM:
     def _host(a):  # noqa: ANN001, ANN202 - the simulator's device arrays wrap NumPy arrays the helpers can take
@@ -71,14 +75,14 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
     stat_stride, wl_stride, layer_first = _host(stat_stride), _host(wl_stride), _host(layer_first)
     layer_count, layers, stats, cands = _host(layer_count), _host(layers), _host(stats), _host(cands)
     out_points, out_layers = _host(out_points), _host(out_layers)
-    prm = cuda.local.array((1, L.N_PRM), float64)
-    pc = cuda.local.array((1, N_PC), float64)
+    prm = cuda.local.array((1, _N_PRM), float64)
+    pc = cuda.local.array((1, _N_PC), float64)
     ix = cuda.local.array((1, MAX_AXES), int64)
     last = cuda.local.array(8, int64)
-    total = cuda.local.array((1, ROW), float64)
-    best = cuda.local.array((1, ROW), float64)
-    dense = cuda.local.array((1, ROW), float64)
-    row = cuda.local.array((1, ROW), float64)
+    total = cuda.local.array((1, _ROW), float64)
+    best = cuda.local.array((1, _ROW), float64)
+    dense = cuda.local.array((1, _ROW), float64)
+    row = cuda.local.array((1, _ROW), float64)
     n_cand = cands.shape[0]
     keep_layers = out_layers.shape[1] > 0
     i = cuda.grid(1)
