@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ciminus.mapping.candidates import grid_of
-from ciminus.sparsity.flexblock import resolve
 from ciminus.sparsity.activations import bit_profile
+from ciminus.sparsity.flexblock import resolve
 from ciminus.sparsity.sources import layer_activations, layer_weights
 from ciminus.sparsity.stats import dense_stats, sparse_stats, weight_stats
 from ciminus.specs import ArchSpec, EnergySpec, MappingSpec, SparsitySpec, derived_energies

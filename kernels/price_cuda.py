@@ -36,11 +36,11 @@ _N_PC = N_PC
 _ROW = ROW
 
 if config.ENABLE_CUDASIM:
-    def _host(a):  # noqa: ANN001, ANN202 - the simulator's device arrays wrap NumPy arrays the helpers can take
+    def _host(a):  # the simulator's device arrays wrap NumPy arrays the helpers can take
         return getattr(a, "_ary", a)
 else:
     @cuda.jit(device=True, inline=True)
-    def _host(a):  # noqa: ANN001, ANN202 - on the GPU a device array is already what the helpers take
+    def _host(a):  # on the GPU a device array is already what the helpers take
         return a
 
 
@@ -129,7 +129,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                     if feasible:
                         chosen = c
                         best_obj = obj
-            c = chosen if chosen >= 0 else 0
+            c = max(chosen, 0)
             gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
             row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
             _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, True, dense, row,
@@ -158,7 +158,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                         if feasible:
                             chosen = c
                             best_obj = obj
-                c = chosen if chosen >= 0 else 0
+                c = max(chosen, 0)
                 _accumulate(best, 0, total, 0)
                 if keep_layers:
                     out_layers[i, li, L.LY_ENERGY] = _energy(total, 0)

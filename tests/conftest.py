@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,3 +33,20 @@ def write_sweep(tmp_path):
         return p
 
     return _write
+
+
+RUN_ATTRS = ("created", "wall_seconds")  # differ between two runs of the same sweep
+
+
+def without_run_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """A copy of ``ds`` without the attributes that record when and how long a run took."""
+    ds = ds.copy()
+    for k in RUN_ATTRS:
+        ds.attrs.pop(k, None)
+    return ds
+
+
+def assert_same_results(a_path: Path, b_path: Path) -> None:
+    """Two result files hold identical data, coordinates and attributes (run times aside)."""
+    with xr.open_dataset(a_path) as a, xr.open_dataset(b_path) as b:
+        xr.testing.assert_identical(without_run_attrs(a.load()), without_run_attrs(b.load()))

@@ -5,17 +5,16 @@ import subprocess
 import sys
 import time
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
+from conftest import assert_same_results
 
 from ciminus import sweep as runner
 from ciminus.dataset import hyperslab
 from ciminus.sweep import SweepSetupError, plan_chunks, run_sweep
 from ciminus.validate import parse_sweep
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,22 +45,13 @@ def test_chunk_plans_are_contiguous_hyperslabs(shape, target):
         assert list(grid[hyperslab(shape, p0, p1 - p0)].ravel()) == list(range(p0, p1))
 
 
-def _identical_results(a_path, b_path):
-    with xr.open_dataset(a_path) as a, xr.open_dataset(b_path) as b:
-        a, b = a.load(), b.load()
-    for ds in (a, b):
-        for k in ("created", "wall_seconds"):
-            ds.attrs.pop(k)
-    xr.testing.assert_identical(a, b)
-
-
 def test_chunk_size_does_not_change_results(tmp_path):
     sweep = parse_sweep(SLOW)
     run_sweep(sweep, tmp_path / "one.nc", progress=False)
     seen = []
     run_sweep(sweep, tmp_path / "many.nc", progress=False, chunk_points=7, on_chunk=seen.append)
     assert len(seen) == len(plan_chunks(sweep.shape, 7)) > 1
-    _identical_results(tmp_path / "one.nc", tmp_path / "many.nc")
+    assert_same_results(tmp_path / "one.nc", tmp_path / "many.nc")
 
 
 def _start(args, cwd):
@@ -99,7 +89,7 @@ def test_killed_sweep_resumes_to_the_same_dataset(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{kept} of {len(plan_chunks(parse_sweep(SLOW).shape, 5))} chunks resumed" in done.stdout
     assert not (tmp_path / "killed.nc.partial").exists()
-    _identical_results(whole, out)
+    assert_same_results(whole, out)
 
 
 def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import xarray as xr
+from conftest import without_run_attrs
 
 from ciminus import __version__
 from ciminus.dataset import hyperslab
@@ -56,13 +57,6 @@ def test_dataset_follows_the_contract(tmp_path):
     assert ds.reason.attrs["flag_meanings"].split() == list(REASON_NAMES)
 
 
-def _without_run_attrs(ds):
-    ds = ds.copy()
-    for k in ("created", "wall_seconds"):
-        ds.attrs.pop(k, None)
-    return ds
-
-
 def test_streamed_file_equals_the_in_memory_dataset(tmp_path):
     """The file written hyperslab by hyperslab reads back as exactly the dataset built in memory."""
     sweep = parse_sweep(TEXT)
@@ -71,7 +65,7 @@ def test_streamed_file_equals_the_in_memory_dataset(tmp_path):
         run_sweep(sweep, path, backend="cpu", progress=False, chunk_points=chunk)
         assert not list(tmp_path.glob(".*tmp")) and not list(tmp_path.glob("*.partial"))
         with xr.open_dataset(path) as back:
-            xr.testing.assert_identical(_without_run_attrs(back.load()), _without_run_attrs(evaluate(sweep, "cpu")))
+            xr.testing.assert_identical(without_run_attrs(back.load()), without_run_attrs(evaluate(sweep, "cpu")))
 
 
 def test_hyperslab_of_row_ranges():

@@ -14,8 +14,8 @@ def test_key_reference_is_current():
 
 def test_quick_start_block_has_two_commands_and_ci_runs_the_second():
     readme = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Quick start\s*$(.*?)(?=^## |\Z)", readme, re.M | re.S).group(1)
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    section = re.search(r"^## Quick start\s*$(.*?)(?=^## |\Z)", readme, re.MULTILINE | re.DOTALL).group(1)
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL).group(1)
     commands = [line.strip() for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert len(commands) == 2
     assert commands[1] in (ROOT / ".ci" / "run").read_text()

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from onnx.reference import ReferenceEvaluator  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
-from ciminus.workloads.layers import Layer  # noqa: E402
-from ciminus.workloads.onnx_import import OnnxImportError, OnnxWorkload, load_onnx  # noqa: E402
+from ciminus.workloads.layers import Layer
+from ciminus.workloads.onnx_import import OnnxImportError, OnnxWorkload, load_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -29,7 +29,7 @@ def npz_arrays(path: str) -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def onnx_model(path: str):  # noqa: ANN201 - an OnnxWorkload
+def onnx_model(path: str):  # an OnnxWorkload
     """The layers, weights and post-processing ops of an ONNX file."""
     from ciminus.workloads.onnx_import import load_onnx
 

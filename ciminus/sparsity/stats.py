@@ -11,8 +11,16 @@ import numpy as np
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.sparsity.montecarlo import montecarlo_tile_stats
 from ciminus.workloads.layers import Layer
-from kernels.layout import INDEX_AUTO, INDEX_BITMAP, INDEX_COORDINATE, N_STATS, REARRANGE_PAD, REARRANGE_SLICE
-from kernels.layout import REASON_WEIGHTS_FORMAT, S_REASON
+from kernels.layout import (
+    INDEX_AUTO,
+    INDEX_BITMAP,
+    INDEX_COORDINATE,
+    N_STATS,
+    REARRANGE_PAD,
+    REARRANGE_SLICE,
+    REASON_WEIGHTS_FORMAT,
+    S_REASON,
+)
 from kernels.tile_stats import dense_tile_stats, expected_tile_stats, mask_tile_stats
 
 REARRANGE_CODES = {"pad": REARRANGE_PAD, "slice": REARRANGE_SLICE}
@@ -41,7 +49,7 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
     return out
 
 
-def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int,  # noqa: ANN001
+def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int,
                  sub_cols: int, rearrange: str, index_format: str, flatten: str, prune: bool) -> np.ndarray:
     """Exact statistics of real weights (magnitude-pruned into ``flex`` first when ``prune``)."""
     from ciminus.sparsity.weights import WeightsError, hardware_masks, pruned_masks

@@ -8,11 +8,11 @@ from ciminus.specs.sparsity import PATTERNS, SparsitySpec
 from ciminus.specs.workload import WorkloadSpec
 
 __all__ = [
+    "PATTERNS",
     "ArchSpec",
     "EnergySpec",
     "MappingSpec",
     "OutputSpec",
-    "PATTERNS",
     "SparsitySpec",
     "WorkloadSpec",
     "derived_energies",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ _DIR = Path(__file__).parent
 TEMPLATE_NAMES: tuple[str, ...] = tuple(sorted(p.stem for p in _DIR.glob("*.toml")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> dict[str, Any]:
     with open(_DIR / f"{name}.toml", "rb") as fh:
         return tomllib.load(fh)

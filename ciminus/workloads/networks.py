@@ -65,7 +65,7 @@ name it has in the reference PyTorch implementation.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from ciminus.workloads.layers import Layer
 
@@ -295,7 +295,7 @@ def _vit_b16(size: int, classes: int) -> list[Layer]:
     return layers
 
 
-@lru_cache(maxsize=None)
+@cache
 def _build(name: str, dataset: str, tokens: int | None = None) -> tuple[Layer, ...]:
     """Build once per (network, dataset, tokens); layers are frozen, so sharing the tuple is safe."""
     if name == "bert-base":

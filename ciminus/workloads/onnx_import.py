@@ -87,7 +87,7 @@ def _onnx() -> Any:
     """Import onnx on first use, so the rest of CIMinus works without it."""
     try:
         import onnx
-        import onnx.shape_inference  # noqa: F401  (submodule used below)
+        import onnx.shape_inference
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("reading ONNX files needs the 'onnx' package (pip install onnx)") from exc
     return onnx
