@@ -1,7 +1,8 @@
 """Throughput of the sweep engine against the reference model, on the same sweep, in one run.
 
     python benchmarks/throughput.py            # 10^6-point ResNet-18 sweep: kernel, end to end, reference
-    python benchmarks/throughput.py --huge     # also a 10^8-point sweep streamed to disk (minutes, ~40 GB)
+    python benchmarks/throughput.py --huge     # also a 10^8-point sweep streamed to disk (minutes, ~0.7 GiB)
+    python benchmarks/throughput.py --dask     # also 10^7 points on 1 and 2 local Dask workers
 
 Reports (design point x layer) evaluations per second of the ``cpu`` engine (kernel alone, best of
 ``--repeats``) and of the ``reference`` model (on the first ``--reference-points`` points of the same
@@ -28,11 +29,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from ciminus.lower import lower  # noqa: E402
-from ciminus.sweep import ReferenceBackend, layer_names  # noqa: E402
-from ciminus.validate import load_sweep  # noqa: E402
-from kernels import layout as L  # noqa: E402
-from kernels.price import price_points  # noqa: E402
+from ciminus.lower import lower
+from ciminus.sweep import ReferenceBackend, layer_names
+from ciminus.validate import load_sweep
+from kernels import layout as L
+from kernels.price import price_points
 
 RSS_PROBE = (
     "import resource, sys; from ciminus.cli import main; rc = main(sys.argv[1:]); "
@@ -111,11 +112,26 @@ def end_to_end(sweep_path: Path, out: Path) -> dict[str, float]:
     return {"wall_s": wall, "peak_rss_mib": rss / 1024, "file_mib": size / 2**20}
 
 
+def distributed(sweep_path: Path, workers: int, out: Path) -> dict[str, float]:
+    """A sweep on a local Dask cluster: the whole run, and the span from the first to the last finished
+    chunk (the parallel part, without cluster start-up, lowering and the final file)."""
+    from ciminus.sweep import run_sweep
+
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    run_sweep(load_sweep(sweep_path), out, progress=False, chunk_points=1 << 18, scheduler="local", workers=workers,
+              on_chunk=lambda _k: stamps.append(time.perf_counter()))
+    wall = time.perf_counter() - t0
+    out.unlink()
+    return {"workers": workers, "wall_s": wall, "chunks": len(stamps), "compute_span_s": stamps[-1] - stamps[0]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--reference-points", type=int, default=200)
     ap.add_argument("--huge", action="store_true", help="also stream the 10^8-point sweep to disk")
+    ap.add_argument("--dask", action="store_true", help="also run the 10^7-point sweep on 1 and 2 local Dask workers")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args()
 
@@ -128,6 +144,8 @@ def main() -> None:
         results["end_to_end_1m"] = end_to_end(sweep, Path(tmp) / "r.nc")
         if args.huge:
             results["end_to_end_1e8"] = end_to_end(HERE / "huge_1e8.toml", Path(tmp) / "h.nc")
+        if args.dask:
+            results["dask"] = [distributed(HERE / "resnet18_1e7.toml", w, Path(tmp) / f"d{w}.nc") for w in (1, 2)]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
@@ -144,11 +162,14 @@ def main() -> None:
     e = results["end_to_end_1m"]
     print(f"| `ciminus sweep` 10^6 points, end to end | {e['wall_s']:.1f} s, peak RSS {e['peak_rss_mib']:.0f} MiB, "
           f"file {e['file_mib']:.0f} MiB |")
+    for d in results.get("dask", []):
+        print(f"| 10^7 points on {d['workers']} local Dask worker(s) | {d['wall_s']:.1f} s in all; chunks "
+              f"{d['compute_span_s']:.1f} s from first to last |")
     if "end_to_end_1e8" in results:
         h = results["end_to_end_1e8"]
         print(f"| `ciminus sweep` 10^8 points, end to end | {h['wall_s']:.0f} s, peak RSS {h['peak_rss_mib']:.0f} MiB, "
               f"file {h['file_mib'] / 1024:.1f} GiB |")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # Dask's worker processes re-import this module
     main()

@@ -4,4 +4,5 @@ import sys
 
 from ciminus.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes (Dask, multiprocessing) re-import this module
+    sys.exit(main())

@@ -21,8 +21,12 @@ def _error(lines: list[str]) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from ciminus.distributed import SchedulerError
     from ciminus.lower import LoweringError
     from ciminus.sweep import BackendUnavailable, SweepSetupError, default_output, partial_dir, run_sweep
+
+    if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
+        return _error([f"--workers = {args.workers}: only with --scheduler local; allowed: 1 or more worker processes"])
 
     sweep = load_sweep(args.file)
     out = Path(args.output) if args.output else default_output(sweep)
@@ -32,10 +36,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _error([f"output.path = \"{out}\": cannot create its folder ({exc.strerror}); allowed: a writable path"])
     try:
         summary = run_sweep(sweep, out, backend=args.backend, resume=args.resume, progress=not args.quiet,
-                            chunk_points=args.chunk_points)
+                            chunk_points=args.chunk_points, scheduler=args.scheduler, workers=args.workers)
     except SweepSetupError as exc:
         return _error([str(exc)])
-    except BackendUnavailable as exc:
+    except (BackendUnavailable, SchedulerError) as exc:
         return _error([str(exc)])
     except LoweringError as exc:
         return _error([f"{args.file}: {exc}"])
@@ -43,6 +47,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         folder = partial_dir(out)
         kept = len(list(folder.glob("chunk-*.npz"))) if folder.exists() else 0
         again = f"ciminus sweep {args.file} -o {out} --backend {args.backend} --resume"
+        if args.scheduler:
+            again += f" --scheduler {args.scheduler}"
         if args.chunk_points:
             again += f" --chunk-points {args.chunk_points}"
         print(f"ciminus: interrupted; {kept} finished chunk(s) kept in {folder}/. Resume with:\n  {again}",
@@ -55,21 +61,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import xarray as xr
-
-    path = Path(args.file)
-    if not path.exists():
-        return _error([f"{path}: no such result file; allowed: a netCDF file written by ciminus sweep"])
-    try:
-        ds = xr.open_dataset(path)
-    except (OSError, ValueError) as exc:
-        return _error([f"{path}: not a readable netCDF file ({exc}); allowed: a netCDF file written by ciminus sweep"])
+    ds = _open_result(args.file)
+    if isinstance(ds, int):
+        return ds
     with ds:
         print(describe(ds))
     return 0
 
 
-def describe(ds) -> str:  # noqa: ANN001 - an xarray.Dataset
+def _open_result(name: str):
+    """Open a result file, or say in one line why it cannot be."""
+    import xarray as xr
+
+    path = Path(name)
+    if not path.exists():
+        return _error([f"{path}: no such result file; allowed: a netCDF file written by ciminus sweep"])
+    try:
+        return xr.open_dataset(path)
+    except (OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0].split(". ")[0] if str(exc) else type(exc).__name__
+        return _error([f"{path}: not a readable netCDF file ({reason}); allowed: a netCDF file written by ciminus sweep"])
+
+
+def describe(ds) -> str:  # an xarray.Dataset
     """A plain-text summary: dimensions, coordinates, variables with units, and the best points."""
     lines = [f"{ds.attrs.get('title', 'CIMinus results')} (ciminus {ds.attrs.get('ciminus_version', '?')}, "
              f"backend {ds.attrs.get('backend', '?')})"]
@@ -96,6 +110,80 @@ def describe(ds) -> str:  # noqa: ANN001 - an xarray.Dataset
     return "\n".join(lines)
 
 
+PLOT_KINDS = ("breakdown", "pareto", "heatmap", "sensitivity")
+
+
+def _parse_sel(ds, items: list[str]) -> dict:
+    """``dim=value`` selections, each value typed like its coordinate."""
+    sel = {}
+    for item in items:
+        dim, _, text = item.partition("=")
+        if dim not in ds.dims or not text:
+            raise ValueError(f"--sel {item}: not DIMENSION=VALUE; allowed dimensions: {', '.join(map(str, ds.dims))}")
+        coord = ds[dim].values
+        kind = coord.dtype.kind
+        value: object = text
+        if kind in "iu":
+            value = int(float(text))
+        elif kind == "f":
+            value = float(text)
+        elif kind == "b":
+            value = text.lower() in ("true", "1", "yes")
+        if value not in list(coord):
+            raise ValueError(f"--sel {item}: {text} is not a value of {dim}; allowed: {', '.join(map(str, coord))}")
+        sel[dim] = value
+    return sel
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from ciminus.analysis import plots
+
+    path = Path(args.file)
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        return _error([f"-o {out}: unknown figure format; allowed: a .png, .svg or .pdf file"])
+    opened = _open_result(args.file)
+    if isinstance(opened, int):
+        return opened
+    with opened:
+        ds = opened.load()
+    try:
+        sel = _parse_sel(ds, args.sel or [])
+        if args.kind == "breakdown":
+            fig = plots.plot_breakdown(ds, sel=sel or None, by=args.by)
+        elif args.kind == "pareto":
+            fig = plots.plot_pareto(ds.sel(sel) if sel else ds, x=args.x or "latency", y=args.y or "energy",
+                                    over=args.over, color=args.color)
+        elif args.kind == "heatmap":
+            dims = [d for d in ds["energy"].dims if ds.sizes[d] > 1]
+            x = args.x or (dims[-1] if dims else None)
+            y = args.y or (dims[-2] if len(dims) > 1 else None)
+            if x is None or y is None:
+                raise ValueError(f"--kind heatmap: needs two swept dimensions; this file has {dims or 'none'}")
+            fig = plots.plot_heatmap(ds, args.var or "energy", x=x, y=y, sel=sel or None)
+        else:
+            if "parameter" not in ds.dims:
+                reason = ds.attrs.get("sensitivity_error", "it is not a sampled sweep ([sweep] sample = ...)")
+                raise ValueError(f"--kind sensitivity: {path} has no sensitivity indices ({reason})")
+            keep = [v for v in ds.data_vars if "parameter" in ds[v].dims]
+            result = ds[keep]
+            result.attrs = {k.removeprefix("sensitivity_"): v for k, v in ds.attrs.items() if k.startswith("sensitivity_")}
+            fig = plots.plot_sensitivity(result)
+        plots.save_figure(fig, out)
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        return _error([f"--kind {args.kind}: {message}" if not str(message).startswith("--") else str(message)])
+    print(f"{args.kind} of {path} -> {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ciminus.validation import comparisons, format_table
+
+    print(format_table(comparisons(), width=args.width))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ciminus", description="Energy and latency of sparse DNNs on digital SRAM CIM.")
     p.add_argument("--version", action="version", version=f"ciminus {__version__}")
@@ -107,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cpu: the Numba engine (default); reference: the readable pure-Python model; "
                         "cuda: the engine on an NVIDIA GPU (needs numba-cuda)")
     s.add_argument("--resume", action="store_true", help="continue from the finished chunks in OUT.nc.partial/")
+    s.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
+                   help="spread chunks over a Dask cluster: 'local' starts worker processes here, an address joins "
+                        "a running 'dask scheduler'")
+    s.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="worker processes of --scheduler local (default: one per core)")
     s.add_argument("--chunk-points", type=int, default=None, metavar="N",
                    help="design points per chunk (default: [output] chunk_points, else automatic)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -114,6 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="dimensions, variables and best points of a result file")
     i.add_argument("file", help="netCDF file written by ciminus sweep")
     i.set_defaults(func=cmd_info)
+    f = sub.add_parser("plot", help="the figures people look at: breakdown, pareto, heatmap, sensitivity")
+    f.add_argument("file", help="netCDF file written by ciminus sweep")
+    f.add_argument("--kind", required=True, choices=PLOT_KINDS)
+    f.add_argument("-o", "--output", required=True, help="figure file: .png, .svg or .pdf")
+    f.add_argument("--sel", nargs="*", metavar="DIM=VALUE", help="fix swept dimensions")
+    f.add_argument("--x", help="x axis: a variable (pareto) or a dimension (heatmap)")
+    f.add_argument("--y", help="y axis: a variable (pareto) or a dimension (heatmap)")
+    f.add_argument("--var", help="heatmap: the variable coloured (default energy)")
+    f.add_argument("--by", help="breakdown: one bar per value of this dimension")
+    f.add_argument("--over", nargs="*", help="pareto: the dimensions a front spans (others keep their own fronts)")
+    f.add_argument("--color", help="pareto: colour points by this dimension or variable")
+    f.set_defaults(func=cmd_plot)
+    v = sub.add_parser("validate", help="the model against published reference points, with errors")
+    v.add_argument("--width", type=int, default=220, help="truncate lines to this many characters")
+    v.set_defaults(func=cmd_validate)
     return p
 
 

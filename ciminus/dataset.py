@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,6 +109,8 @@ def coordinates(sweep: Sweep, layer_names: tuple[str, ...]) -> dict[str, tuple]:
     """Coordinates: one per swept key, ``component``, the candidates' keys, ``layer``."""
     coords: dict[str, tuple] = {a.name: (a.name, coord_values(a.values), {"long_name": f"{a.table}.{a.key}"})
                                 for a in sweep.axes}
+    for (table, key), values in sweep.sampled.items():  # the value each sampled key took at every sample
+        coords[key] = ("sample", coord_values(values), {"long_name": f"{table}.{key} (sampled)"})
     coords["component"] = ("component", np.array(L.COMPONENT_NAMES, dtype=object),
                            {"long_name": "energy component"})
     if sweep.candidate_axes:
@@ -323,6 +324,26 @@ class NetcdfWriter:
                 arr = arr.astype(np.int8)
             v[(*slab, *(slice(None),) * len(extra))] = arr
         return int(values["feasible"].sum())
+
+    def add(self, extra: xr.Dataset) -> None:
+        """Write a small dataset (sensitivity indices) into the file: its dimensions, coordinates, variables."""
+        for d, size in extra.sizes.items():
+            if d not in self.nc.dimensions:
+                self.nc.createDimension(d, size)
+        listed = self.nc.getncattr("coordinates").split() if "coordinates" in self.nc.ncattrs() else []
+        for name, c in extra.coords.items():
+            if name not in self.nc.variables:
+                self._create(name, c.dims, np.asarray(c.values, dtype=object if c.dtype.kind in "UO" else c.dtype),
+                             dict(c.attrs))
+                if name not in c.dims:
+                    listed.append(name)
+        if listed:
+            self.nc.setncattr("coordinates", " ".join(listed))
+        for name, v in extra.data_vars.items():
+            var = self.nc.createVariable(name, v.dtype, v.dims, fill_value=np.nan if v.dtype.kind == "f" else False)
+            var[...] = v.values
+            for k, val in v.attrs.items():
+                var.setncattr(k, val)
 
     def set_attrs(self, **attrs: object) -> None:
         self.nc.setncatts(attrs)

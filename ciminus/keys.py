@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ciminus.specs.fields import STATS, spec_fields
 from ciminus.specs.output import OutputSpec
+from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sweep import SPEC_CLASSES
 from ciminus.templates import template_table
 from ciminus.validate import LAYER_FIELDS
@@ -37,7 +38,7 @@ def render() -> str:
     import dataclasses
 
     lines = [INTRO]
-    for table, cls in [*SPEC_CLASSES.items(), ("output", OutputSpec)]:
+    for table, cls in [*SPEC_CLASSES.items(), ("output", OutputSpec), ("sweep", SamplingSpec)]:
         lines.append(f"\n## `[{table}]`\n")
         lines.append("| key | accepts | default | sweepable | what it is |")
         lines.append("| --- | --- | --- | --- | --- |")
@@ -48,6 +49,13 @@ def render() -> str:
             lines.append(f"| `{name}` | {f.allowed()} | {_default(table, name, defaults[name])} | {sweep} | {f.doc} |")
         if table == "workload":
             lines.append("| `layer` | `[[workload.layer]]` tables (below) | none | no | inline layers instead of a network |")
+        if table == "sweep":
+            lines.append('| `ranges` | a table `"table.key" = [low, high]` | none | no | the sampled keys: numeric '
+                         "sweepable keys of `[workload]`, `[arch]`, `[energy]`, `[sparsity]`; integer keys draw "
+                         "integers |")
+            lines.append("\nWith `[sweep]`, the result has one dimension, `sample`, with every sampled key as a "
+                         "coordinate along it, and the sensitivity indices over `(output, parameter)`; no other key "
+                         "may be a list (mapping candidates excepted).")
         if table == "sparsity":
             lines.append("| `layer_input_density` | a table `layer name = density` | none | no | "
                          "per-layer input density, overriding `input_density` |")

@@ -19,7 +19,7 @@ import numpy as np
 from ciminus.mapping.candidates import candidate_specs, stats_variant
 from ciminus.reference import ADDER_MODELS, OBJECTIVES, StatsCache, input_reuse
 from ciminus.specs.fields import STATS, spec_fields
-from ciminus.specs.sweep import SPEC_CLASSES, Axis, Sweep
+from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, Axis, Sweep
 from ciminus.templates import template_table
 from ciminus.workloads.layers import Layer
 from kernels import layout as L
@@ -153,13 +153,25 @@ def _sub_strides(axes: tuple[Axis, ...], chosen: list[int]) -> tuple[np.ndarray,
     return strides, size
 
 
-def _is_stats_axis(axis: Axis) -> bool:
-    if axis.table == "arch" and axis.key == "template":
+def _is_stats_key(table: str, key: str) -> bool:
+    if table == "arch" and key == "template":
         return True
-    if axis.table == "workload":
-        return axis.key in WORKLOAD_KEYS
-    fields = spec_fields(SPEC_CLASSES[axis.table])
-    return axis.key in fields and fields[axis.key].stage == STATS
+    if table == "workload":
+        return key in WORKLOAD_KEYS
+    fields = spec_fields(SPEC_CLASSES[table])
+    return key in fields and fields[key].stage == STATS
+
+
+def _is_stats_axis(axis: Axis, sweep: Sweep) -> bool:
+    if axis.table == SAMPLE_TABLE:
+        return any(_is_stats_key(t, k) for t, k in sweep.sampled)
+    return _is_stats_key(axis.table, axis.key)
+
+
+def _is_workload_axis(axis: Axis, sweep: Sweep) -> bool:
+    if axis.table == SAMPLE_TABLE:
+        return any(t == "workload" and k in WORKLOAD_KEYS for t, k in sweep.sampled)
+    return axis.table == "workload" and axis.key in WORKLOAD_KEYS
 
 
 def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
@@ -195,8 +207,13 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
     position = {(a.table, a.key): i for i, a in enumerate(point_axes)}
     template_axis = position.get(("arch", "template"))
     fixed_template = sweep.fixed["arch"].get("template", "digital-28nm")
+    sample_axis = position.get((SAMPLE_TABLE, "sample"))
     for (table, key), p in PARAMS.items():
-        if (table, key) in position:
+        if (table, key) in sweep.sampled:  # a sampled key varies along the one sample axis
+            prm_axis[p] = sample_axis
+            for k, v in enumerate(sweep.sampled[(table, key)]):
+                prm_vals[p, k] = encode(key, v)
+        elif (table, key) in position:
             a = position[(table, key)]
             prm_axis[p] = a
             for k, v in enumerate(point_axes[a].values):
@@ -228,9 +245,9 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
     variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]
 
     # ----- workloads and layers --------------------------------------------------------------------
-    wl_axes = [i for i, a in enumerate(point_axes) if a.table == "workload" and a.key in WORKLOAD_KEYS]
+    wl_axes = [i for i, a in enumerate(point_axes) if _is_workload_axis(a, sweep)]
     wl_stride, n_wl = _sub_strides(point_axes, wl_axes)
-    stat_axes = [i for i, a in enumerate(point_axes) if _is_stats_axis(a)]
+    stat_axes = [i for i, a in enumerate(point_axes) if _is_stats_axis(a, sweep)]
     stat_stride, n_combos = _sub_strides(point_axes, stat_axes)
     dense_stride, _ = _sub_strides(point_axes, [i for i, a in enumerate(point_axes) if a.table != "sparsity"])
     base_index = [0] * len(sweep.axes)

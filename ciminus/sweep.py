@@ -30,6 +30,8 @@ from kernels import layout as L
 if TYPE_CHECKING:
     import xarray as xr
 
+    from ciminus.lower import Lowered
+
 BACKENDS = ("cpu", "reference", "cuda")
 DEFAULT_CHUNK_POINTS = 1 << 20
 CHUNK_MEMORY_LIMIT = 1 << 30  # bytes one chunk's results may take in memory
@@ -62,6 +64,11 @@ class ReferenceBackend:
         self.n_layers = n_layers
         self.cache = StatsCache()
         self.grid_shape = sweep.shape
+        self.rows_per_point = rows_per_point(sweep)
+
+    def points(self, p0: int, p1: int) -> Results:
+        """Results of points p0 .. p1-1 as output rows (every candidate is a row with select = "all")."""
+        return self.rows(p0 * self.rows_per_point, p1 * self.rows_per_point)
 
     def rows(self, p0: int, p1: int) -> Results:
         """Results of output rows p0 .. p1-1 (the reference evaluates whole rows of the full grid)."""
@@ -102,12 +109,10 @@ class CpuBackend:
 
     name = "cpu"
 
-    def __init__(self, sweep: Sweep, n_layers: int) -> None:
+    def __init__(self, low: Lowered, n_layers: int) -> None:
         import numba
 
-        from ciminus.lower import lower
-
-        self.low = lower(sweep)
+        self.low = low
         self.n_threads = numba.get_num_threads()
         self.n_layers = n_layers
 
@@ -128,17 +133,17 @@ class BackendUnavailable(RuntimeError):
     """A backend this machine cannot run (no GPU, numba-cuda missing or broken)."""
 
 
-def load_cuda():  # noqa: ANN201 - the numba.cuda module
+def load_cuda():  # the numba.cuda module
     """numba.cuda with a working GPU (or its simulator under NUMBA_ENABLE_CUDASIM=1), else BackendUnavailable."""
     try:
         from numba import cuda
-    except Exception as exc:  # noqa: BLE001 - any import failure means the same to the user
+    except Exception as exc:  # any import failure means the same to the user
         raise BackendUnavailable(
             f"--backend cuda needs numba-cuda ({type(exc).__name__}: {exc}); install it with "
             "pip install 'ciminus[cuda]' (numba-cuda with numpy < 2.5)") from exc
     try:
         available = cuda.is_available()
-    except Exception as exc:  # noqa: BLE001 - a driver that fails to initialise
+    except Exception as exc:  # a driver that fails to initialise
         raise BackendUnavailable(f"--backend cuda: the CUDA driver failed ({exc})") from exc
     if not available:
         raise BackendUnavailable("--backend cuda: no CUDA GPU found on this machine; use --backend cpu")
@@ -151,14 +156,12 @@ class CudaBackend:
     name = "cuda"
     THREADS = 128
 
-    def __init__(self, sweep: Sweep, n_layers: int) -> None:
-        from ciminus.lower import lower
-
+    def __init__(self, low: Lowered, n_layers: int) -> None:
         self.cuda = load_cuda()
         from kernels.price_cuda import MAX_AXES, price_points_cuda
 
         self.kernel = price_points_cuda
-        self.low = lower(sweep)
+        self.low = low
         if len(self.low.axis_len) > MAX_AXES:
             raise BackendUnavailable(f"--backend cuda takes at most {MAX_AXES} swept keys")
         self.n_layers = n_layers
@@ -184,14 +187,36 @@ class CudaBackend:
         return res
 
 
-def make_backend(name: str, sweep: Sweep, n_layers: int):  # noqa: ANN201 - one of the backends above
+def prepare_job(sweep: Sweep, backend: str):
+    """What a chunk task needs: the lowered arrays for the engines, the sweep for the reference model."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if backend == "reference":
+        return sweep
+    from ciminus.lower import lower
+
+    return lower(sweep)
+
+
+def make_backend(name: str, job, n_layers: int):  # one of the backends above
     if name == "cpu":
-        return CpuBackend(sweep, n_layers)
+        return CpuBackend(job, n_layers)
     if name == "cuda":
-        return CudaBackend(sweep, n_layers)
-    if name == "reference":
-        return ReferenceBackend(sweep, n_layers)
-    raise ValueError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+        return CudaBackend(job, n_layers)
+    return ReferenceBackend(job, n_layers)
+
+
+_ENGINES: dict[tuple[str, str], object] = {}  # one engine per process (and Dask worker) and sweep
+
+
+def chunk_task(job, backend: str, digest: str, p0: int, p1: int, n_layers: int) -> Results:
+    """Evaluate points p0 .. p1-1: the unit of work, in this process or on a Dask worker."""
+    key = (digest, backend)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        _ENGINES.clear()
+        engine = _ENGINES[key] = make_backend(backend, job, n_layers)
+    return engine.points(p0, p1)
 
 
 def rows_per_point(sweep: Sweep) -> int:
@@ -210,14 +235,6 @@ def point_shape(sweep: Sweep) -> tuple[int, ...]:
     if sweep.select == "all":
         return tuple(len(a.values) for a in sweep.axes if a.table != "mapping")
     return sweep.shape
-
-
-def evaluate_points(backend, sweep: Sweep, p0: int, p1: int) -> Results:  # noqa: ANN001
-    """Results of points p0 .. p1-1 as output rows, whatever the backend."""
-    if isinstance(backend, CpuBackend | CudaBackend):
-        return backend.points(p0, p1)
-    k = rows_per_point(sweep)
-    return backend.rows(p0 * k, p1 * k)
 
 
 # ----- chunks ----------------------------------------------------------------------------------------
@@ -355,7 +372,8 @@ def check_disk(out: Path, sweep: Sweep, n_layers: int, rows: int) -> None:
 
 
 def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool = False, progress: bool = True,
-              chunk_points: int | None = None, on_chunk: Callable[[int], None] | None = None) -> RunSummary:
+              chunk_points: int | None = None, on_chunk: Callable[[int], None] | None = None,
+              scheduler: str | None = None, workers: int | None = None) -> RunSummary:
     """Evaluate ``sweep`` chunk by chunk and write ``out`` (netCDF4); see the module docstring."""
     start = time.perf_counter()
     out = Path(out)
@@ -393,11 +411,17 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     try:
         todo = [k for k in range(len(chunks)) if k not in done]
         if todo:
-            engine = make_backend(backend, sweep, len(names))
-            for k in todo:
-                p0, p1 = chunks[k]
-                _save_chunk(folder, k, evaluate_points(engine, sweep, p0, p1))
-                bar(p1 - p0)
+            job = prepare_job(sweep, backend)
+            if scheduler:
+                from ciminus.distributed import distributed_chunks
+
+                results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers)
+            else:
+                engine = make_backend(backend, job, len(names))
+                results = ((k, engine.points(*chunks[k])) for k in todo)
+            for k, res in results:
+                _save_chunk(folder, k, res)
+                bar(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)
     finally:
@@ -410,6 +434,14 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     try:
         for k, (p0, _p1) in enumerate(chunks):
             feasible += writer.write(p0 * k_rows, _load_chunk(folder, k))
+        if sweep.sampling is not None:
+            rows = np.concatenate([_load_chunk(folder, k).points for k in range(len(chunks))])
+            indices, problem = sensitivity(sweep, rows)
+            if indices is not None:
+                writer.add(indices)
+                writer.set_attrs(**sensitivity_attrs(indices))
+            else:
+                writer.set_attrs(sensitivity_error=problem)
         writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
         writer.close()
         os.replace(tmp, out)
@@ -426,8 +458,46 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
 def evaluate(sweep: Sweep, backend: str = "cpu") -> xr.Dataset:
     """The whole sweep as an in-memory dataset (for notebooks and tests; mind the size)."""
     names = layer_names(sweep)
-    engine = make_backend(backend, sweep, len(names))
+    engine = make_backend(backend, prepare_job(sweep, backend), len(names))
     shape = point_shape(sweep)
     n_points = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    res = evaluate_points(engine, sweep, 0, n_points)
-    return build_dataset(sweep, res, backend, names)
+    res = engine.points(0, n_points)
+    ds = build_dataset(sweep, res, backend, names)
+    if sweep.sampling is not None:
+        indices, problem = sensitivity(sweep, res.points)
+        if indices is not None:
+            ds = ds.merge(indices)
+            ds.attrs.update(sensitivity_attrs(indices))
+        else:
+            ds.attrs["sensitivity_error"] = problem
+    return ds
+
+
+def sensitivity_attrs(indices: xr.Dataset) -> dict[str, object]:
+    """The analysis settings, kept on the result as ``sensitivity_<name>`` attributes."""
+    return {f"sensitivity_{k}": v for k, v in indices.attrs.items() if isinstance(v, str | int | float)}
+
+
+def sensitivity(sweep: Sweep, rows: np.ndarray) -> tuple[xr.Dataset | None, str]:
+    """SALib indices of energy, latency and EDP to every sampled key (rows: the raw results, in order).
+
+    Sobol and Morris need every run: with infeasible samples the indices are not computed and the reason is
+    returned instead (narrow the ranges); Latin hypercube regressions leave those runs out."""
+    from ciminus.analysis.sensitivity import analyse
+    from ciminus.specs.sampling import OUTPUTS
+
+    spec = sweep.sampling
+    X = np.column_stack([np.asarray(sweep.sampled[tuple(name.split(".", 1))], dtype=float) for name in spec.names])
+    feasible = rows[:, L.P_REASON] == L.REASON_OK
+    energy = np.where(feasible, rows[:, : L.N_COMPONENTS].sum(axis=1), np.nan)
+    latency = np.where(feasible, rows[:, L.P_LATENCY], np.nan)
+    outputs = {"energy": energy, "latency": latency, "edp": energy * latency}
+    try:
+        ds = analyse(spec.sample, spec.problem, X, {k: outputs[k] for k in OUTPUTS}, spec.seed)
+    except ValueError as exc:
+        bad = int((~feasible).sum())
+        return None, (f"{bad} of {len(rows)} samples are infeasible; {spec.sample} indices need every run "
+                      f"({exc}); narrow [sweep.ranges]" if bad else str(exc))
+    short = [n.split(".", 1)[1] for n in spec.names]
+    labels = short if len(set(short)) == len(short) else spec.names  # "table.key" only where keys clash
+    return ds.assign_coords(parameter=labels), ""

@@ -27,13 +27,14 @@ from ciminus.specs.fields import (
 )
 from ciminus.specs.mapping import parse_grid
 from ciminus.specs.output import OutputSpec
-from ciminus.specs.sweep import SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
+from ciminus.specs.sampling import SamplingSpec
+from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
+from ciminus.specs.workload import network_layers
 from ciminus.templates import TEMPLATE_NAMES, template_table
 from ciminus.workloads.layers import KINDS, Layer
-from ciminus.specs.workload import network_layers
 from ciminus.workloads.networks import SEQUENCE_NETWORKS
 
-TOP_LEVEL = ("name", "description", *TABLES, "output")
+TOP_LEVEL = ("name", "description", *TABLES, "output", "sweep")
 INTRABLOCK_PATTERNS = ("nm", "hybrid", "flexblock")
 # Which block key each pattern reads (others ignore block_rows / block_cols).
 BLOCK_KEYS_USED = {
@@ -287,6 +288,10 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
             full = f"{t}.{key}"
             if key in extra:
                 continue
+            if key == "template" and t != "arch":
+                ck.add(full, raw, "unknown key (arch.template sets [arch] and [energy] together)",
+                       "template in [arch]; override single [energy] values here")
+                continue
             if key not in fields:
                 ck.add(full, raw, _suggest(key, [*fields, *extra]), f"keys of [{t}]: " + ", ".join([*fields, *extra]))
                 continue
@@ -311,7 +316,13 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
     layer_density = _check_layer_density(ck, tables["sparsity"].get("layer_input_density"), layer_names)
 
     output = _check_output(ck, doc.get("output", {}) if isinstance(doc.get("output", {}), dict) else {}, name)
-    _check_combinations(ck, fixed, axes, cand_axes, output)
+    sampling, sampled = None, {}
+    if "sweep" in doc:
+        sampling, sampled = _check_sampling(ck, doc["sweep"], fixed, axes, select)
+    pseudo = [Axis(t, k, tuple(dict.fromkeys(v))) for (t, k), v in sampled.items()]  # for combination checks
+    _check_combinations(ck, fixed, [*axes, *pseudo], cand_axes, output)
+    if sampling is not None and sampled:
+        axes = [Axis(SAMPLE_TABLE, "sample", tuple(range(len(next(iter(sampled.values()))))))]
 
     if ck.problems:
         raise SpecError(ck.problems)
@@ -326,6 +337,8 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         layers=layers,
         layer_input_density=layer_density,
         files=files,
+        sampling=sampling,
+        sampled=sampled,
     )
 
 
@@ -447,6 +460,81 @@ def _check_layer_density(ck: _Checker, raw: Any, names: set[str]) -> dict[str, f
             continue
         out[name] = float(v)
     return out
+
+
+# ----- sampled sweeps --------------------------------------------------------------------------------
+def _check_sampling(ck: _Checker, raw: Any, fixed: dict, axes: list[Axis],
+                    select: str) -> tuple[SamplingSpec | None, dict[tuple[str, str], tuple]]:
+    """``[sweep]``: the sampler, N, the seed and a range for every sampled key; draws the samples."""
+    if not isinstance(raw, dict):
+        ck.add("sweep", raw, f"wrong type ({type_name(raw)})", "a [sweep] table")
+        return None, {}
+    fields = spec_fields(SamplingSpec)
+    vals: dict[str, Any] = {}
+    for key, v in raw.items():
+        if key == "ranges":
+            continue
+        if key not in fields:
+            ck.add(f"sweep.{key}", v, _suggest(key, [*fields, "ranges"]), "keys of [sweep]: " + ", ".join([*fields, "ranges"]))
+            continue
+        got = ck.value(f"sweep.{key}", v, fields[key])
+        if got is not _MISSING:
+            vals[key] = got
+    if "sample" not in vals:
+        if "sample" not in raw:
+            ck.add("sweep.sample", _MISSING, "missing", fields["sample"].allowed())
+        return None, {}
+    ranges = raw.get("ranges")
+    if not isinstance(ranges, dict) or not ranges:
+        ck.add("sweep.ranges", ranges if ranges is not None else _MISSING, "missing or empty",
+               'a table of "table.key" = [low, high] for every sampled key')
+        return None, {}
+    checked: dict[str, tuple[float, float]] = {}
+    integer = []
+    for name, bounds in ranges.items():
+        key = f'sweep.ranges."{name}"'
+        table, _, k = str(name).partition(".")
+        sampleable = {t: {n: f for n, f in spec_fields(SPEC_CLASSES[t]).items() if f.kind in (INT, FLOAT) and f.sweepable}
+                      for t in ("workload", "arch", "energy", "sparsity")}
+        if table not in sampleable or k not in sampleable[table]:
+            options = [f"{t}.{n}" for t, fs in sampleable.items() for n in fs]
+            close = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
+            ck.add(key, bounds, "not a numeric key that can be sampled" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                   "a numeric key of [workload], [arch], [energy] or [sparsity] as \"table.key\"")
+            continue
+        f = sampleable[table][k]
+        if (not isinstance(bounds, list) or len(bounds) != 2
+                or any(isinstance(b, bool) or not isinstance(b, int | float) for b in bounds)):
+            ck.add(key, bounds, "not a [low, high] pair", f"two numbers: {f.allowed()}")
+            continue
+        lo, hi = bounds
+        bad = [b for b in bounds if f.problem(b) not in (None, "not an integer")]
+        if bad or lo >= hi:
+            ck.add(key, bounds, "out of range" if bad else "low is not below high", f"low < high, each {f.allowed()}")
+            continue
+        if k in fixed[table] or any(a.table == table and a.key == k for a in axes):
+            ck.add(f"{table}.{k}", fixed[table].get(k, "[...]"), "also given in [sweep.ranges]",
+                   "a fixed value or list, or a range, not both")
+            continue
+        checked[name] = (float(lo), float(hi))
+        if f.kind == INT:
+            integer.append(name)
+    swept = [a for a in axes if not (a.table == "mapping" and select != "all")]
+    for a in swept:
+        ck.add(f"{a.table}.{a.key}", list(a.values), "cannot be swept together with [sweep] sample",
+               "one value, or a range in [sweep.ranges]")
+    if ck.problems or not checked:
+        return None, {}
+    spec = SamplingSpec(**vals, ranges=checked, integer=tuple(integer))
+    from ciminus.analysis.sensitivity import sample
+
+    X = sample(spec.sample, spec.problem, spec.samples, spec.seed)
+    sampled = {}
+    for j, name in enumerate(spec.names):
+        table, _, k = name.partition(".")
+        column = X[:, j]
+        sampled[(table, k)] = tuple(int(v) for v in column) if name in integer else tuple(float(v) for v in column)
+    return spec, sampled
 
 
 # ----- output ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from kernels import equations as eq
 from kernels.layout import ADDER_TREE_FULL, ADDER_TREE_MIREDO
 
-# digital-28nm.md: 1-bit energies (pJ).
+# The digital-28nm template (MIREDO 28 nm): 1-bit energies (pJ).
 MULT, ADD, REG = 0.0002835, 0.003402, 0.001701
 
 

@@ -8,7 +8,7 @@ from ciminus.reference import StatsCache, price_point
 from ciminus.validate import parse_sweep
 from kernels import layout as L
 
-# digital-28nm.md, per bit (pJ) and the 1-bit logic.
+# The digital-28nm template (MIREDO 28 nm), per bit (pJ) and the 1-bit logic.
 DRAM, GB_R, GB_W = 7.91, 0.197874, 0.142806
 OB_R, OB_W, IB_R, IB_W = 0.039509, 0.046945, 0.029533, 0.032815
 ADD, REG, WW, LEAK = 0.003402, 0.001701, 0.02575, 0.0359309e3 / 8

@@ -16,6 +16,7 @@ from ciminus.specs.arch import ArchSpec
 from ciminus.specs.energy import EnergySpec
 from ciminus.specs.mapping import MappingSpec
 from ciminus.specs.output import OutputSpec
+from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sparsity import SparsitySpec
 from ciminus.specs.workload import WorkloadSpec, network_layers
 from ciminus.templates import template_table
@@ -30,6 +31,7 @@ SPEC_CLASSES: dict[str, type] = {
     "mapping": MappingSpec,
 }
 TEMPLATED = ("arch", "energy")
+SAMPLE_TABLE = "sweep"  # the table of the one axis of a sampled sweep
 # Keys naming input files; their values are resolved to absolute paths in a point's specs.
 PATH_KEYS = (("workload", "onnx"), ("sparsity", "source"), ("sparsity", "activations"))
 
@@ -83,6 +85,8 @@ class Sweep:
     layers: tuple[Layer, ...] = ()
     layer_input_density: Mapping[str, float] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # input file as written -> absolute path
+    sampling: SamplingSpec | None = None  # a sampled sweep: one "sample" axis
+    sampled: Mapping[tuple[str, str], tuple] = field(default_factory=dict)  # (table, key) -> value per sample
 
     # ----- shape -------------------------------------------------------------------------------------
     @property
@@ -119,7 +123,11 @@ class Sweep:
         """table -> key -> value at a point, before the template is applied."""
         vals = {t: dict(self.fixed.get(t, {})) for t in TABLES}
         for axis, i in zip(self.axes, index, strict=True):
-            vals[axis.table][axis.key] = axis.values[i]
+            if axis.table == SAMPLE_TABLE:  # every sampled key at its i-th sample
+                for (table, key), values in self.sampled.items():
+                    vals[table][key] = values[i]
+            else:
+                vals[axis.table][axis.key] = axis.values[i]
         for table, key in PATH_KEYS:
             value = vals[table].get(key)
             if isinstance(value, str) and value in self.files:

@@ -1,0 +1,145 @@
+"""The model against published reference points (``ciminus validate``).
+
+``reference_points.toml`` lists published figures with their sources and conditions
+(``docs/validation-sources.md``). A point is predicted when its configuration is known well enough to
+describe it to the model: a macro's energy per MAC (and so its TOPS/W) follows from the same activation
+equations the sweeps use, with the ``digital-28nm`` template's 1-bit energies scaled to the macro's
+technology node and supply (energy per switching event ~ C V^2, C ~ node). Points whose configuration or
+baseline the model cannot describe are listed with the reason. ``docs/validation.md`` discusses each miss.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ciminus.templates import template_table
+from kernels.equations import (
+    adder_tree_adds,
+    adder_tree_energy_pj,
+    array_energy_pj,
+    cycles_per_activation,
+    shift_add_energy_pj,
+)
+from kernels.layout import ADDER_TREE_FULL, ADDER_TREE_MIREDO
+
+POINTS = Path(__file__).with_name("reference_points.toml")
+TEMPLATE = "digital-28nm"
+TEMPLATE_NODE_NM = 28.0
+TEMPLATE_VOLTAGE_V = 0.9
+MACRO_KINDS = ("energy_per_mac", "macro_efficiency")
+ADDER_TREE_MODELS = {"miredo": ADDER_TREE_MIREDO, "full": ADDER_TREE_FULL}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One reference point: what was reported, what the model predicts with each adder-tree count, and how
+    far apart they are."""
+
+    id: str
+    kind: str
+    reported: float
+    unit: str
+    predicted: dict[str, float | None]  # adder-tree model -> prediction (None where the model does not apply)
+    configuration: str
+    confidence: str
+    source: str
+    locator: str
+    why_not: str = ""  # why no prediction is made
+
+    @property
+    def modelled(self) -> bool:
+        return any(v is not None for v in self.predicted.values())
+
+    def error_pct(self, model: str) -> float | None:
+        value = self.predicted.get(model)
+        return None if value is None else 100.0 * (value - self.reported) / self.reported
+
+
+def load_points(path: Path = POINTS) -> list[dict]:
+    """The reference points, as written in the data file."""
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)["point"]
+
+
+def macro_energy_per_mac(rows: int, cols: int, weight_bits: int, input_bits: int, bits_per_cycle: int,
+                         node_nm: float, voltage_v: float, adder_tree: str) -> float | None:
+    """pJ per MAC of one macro activation (array, adder tree, shift-add); None where the adder-tree count
+    does not apply. The template's 1-bit energies are scaled by (node / 28 nm) * (V / 0.9 V)^2."""
+    e = template_table(TEMPLATE, "energy")
+    scale = (node_nm / TEMPLATE_NODE_NM) * (voltage_v / TEMPLATE_VOLTAGE_V) ** 2
+    mult, add, reg = e["mult_1b_pj"] * scale, e["add_1b_pj"] * scale, e["reg_1b_pj"] * scale
+    model = ADDER_TREE_MODELS[adder_tree]
+    if adder_tree_adds.py_func(rows, cols, input_bits, weight_bits, bits_per_cycle, model) <= 0:
+        return None
+    t = cycles_per_activation.py_func(input_bits, bits_per_cycle)
+    energy = (array_energy_pj.py_func(mult, weight_bits, bits_per_cycle, rows, cols, t)
+              + adder_tree_energy_pj.py_func(add, rows, cols, input_bits, weight_bits, bits_per_cycle, t, model)
+              + shift_add_energy_pj.py_func(add, reg, input_bits, weight_bits, rows, cols, t))
+    return energy / (rows * cols)
+
+
+def _missing(point: dict) -> list[str]:
+    needed = ("node_nm", "voltage_v", "rows", "cols", "weight_bits", "input_bits", "bit_serial")
+    unknown = set(point.get("unknown", []))
+    return [k for k in needed if k in unknown or not point[k]]
+
+
+def compare(point: dict) -> Comparison:
+    """Predict one reference point (or say why it cannot be)."""
+    base = dict(id=point["id"], kind=point["kind"], reported=float(point["reported"]), unit=point["unit"],
+                confidence=point["confidence"], source=point["source"], locator=point["locator"])
+    if point["kind"] not in MACRO_KINDS:
+        why = ("its baseline is another accelerator, not the same hardware run dense" if point["kind"] != "system_efficiency"
+               else "the accelerator's configuration (macro size, precision, node, compression rates) is not published "
+                    "in a form we could read")
+        if point["kind"] in ("speedup", "energy_saving") and "unknown" in point and "macros" in point["unknown"]:
+            why = "the configuration and the baseline it is measured against are not published in a form we could read"
+        return Comparison(predicted={}, configuration="", why_not=why, **base)
+    missing = _missing(point)
+    if missing:
+        return Comparison(predicted={}, configuration="", why_not="not published: " + ", ".join(missing), **base)
+    if point.get("sparse_measurement"):
+        return Comparison(predicted={}, configuration="",
+                          why_not="measured on sparse data whose statistics are not published", **base)
+    w_bits, i_bits = point["weight_bits"], point["input_bits"]
+    cols = point["cols"] // w_bits if point.get("cols_are_bits") else point["cols"]
+    per_cycle = point.get("input_bits_per_cycle") or (1 if point["bit_serial"] else i_bits)
+    predicted: dict[str, float | None] = {}
+    for model in ADDER_TREE_MODELS:
+        e_mac = macro_energy_per_mac(point["rows"], cols, w_bits, i_bits, per_cycle, point["node_nm"],
+                                     point["voltage_v"], model)
+        if e_mac is None:
+            predicted[model] = None
+        else:
+            predicted[model] = e_mac if point["kind"] == "energy_per_mac" else 2.0 / e_mac  # 1 MAC = 2 operations
+    config = (f"{point['rows']} rows x {cols} weights, {w_bits}b x {i_bits}b, {per_cycle} input bit(s)/cycle, "
+              f"{point['node_nm']:g} nm, {point['voltage_v']:g} V")
+    return Comparison(predicted=predicted, configuration=config, **base)
+
+
+def comparisons(path: Path = POINTS) -> list[Comparison]:
+    return [compare(p) for p in load_points(path)]
+
+
+def format_table(rows: list[Comparison], width: int = 220) -> str:
+    """The comparison as a plain-text table: each adder-tree count's prediction and error."""
+    def cell(c: Comparison, model: str) -> str:
+        v, err = c.predicted.get(model), c.error_pct(model)
+        return f"{'n/a':>10} {'':>8}" if v is None else f"{v:>10.4g} {err:>+7.1f}%"
+
+    lines = [f"{'reference point':32} {'reported':>15}  {'miredo tree':>18}  {'full tree':>18}  conf.   "
+             "configuration / why not modelled"]
+    for c in sorted(rows, key=lambda r: not r.modelled):
+        rep = f"{c.reported:.4g} {c.unit}"
+        if not c.modelled:
+            lines.append(f"{c.id:32} {rep:>15}  {'-':>18}  {'-':>18}  {c.confidence:6}  {c.why_not}")
+        else:
+            lines.append(f"{c.id:32} {rep:>15}  {cell(c, 'miredo')}  {cell(c, 'full')}  {c.confidence:6}  "
+                         f"{c.configuration}")
+    modelled = [c for c in rows if c.modelled]
+    lines.append(f"\n{len(modelled)} of {len(rows)} points modelled (macro energy from the digital-28nm 1-bit "
+                 "energies scaled by node and V^2). Sources: ciminus/validation/reference_points.toml, "
+                 "docs/validation-sources.md; discussion: docs/validation.md")
+    return "\n".join(line[:width] for line in lines)
