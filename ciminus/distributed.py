@@ -1,18 +1,22 @@
 """Chunks of a sweep as tasks on a Dask ``distributed`` cluster.
 
 The client lowers the sweep once and hands the arrays to the cluster as one task; each chunk is one task that
-runs the backend's kernel and returns its rows, and the client keeps each finished chunk in the partial
-folder as it arrives, exactly as a local run does (so ``--resume`` works across schedulers and workers
-need no shared disk). A worker that dies mid-chunk loses nothing: the scheduler runs its task again.
+runs the backend's kernel. On a remote cluster the task returns its rows and the client keeps each finished
+chunk in the partial folder as it arrives, exactly as a local run does (so ``--resume`` works across
+schedulers and workers need no shared disk). The worker processes of ``--scheduler local`` share the
+client's disk, so they write their chunk files themselves and return only the chunk's number: the rows
+are not serialised, sent and written again by one client process competing with the workers for the
+same cores. A worker that dies mid-chunk loses nothing: the scheduler runs its task again.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from ciminus.dataset import Results
-from ciminus.sweep import chunk_task
+from ciminus.sweep import chunk_task, chunk_to_file
 
 RETRIES = 3  # a task may fail this many times (a crashing worker) before the sweep gives up
 
@@ -38,6 +42,16 @@ def connect(scheduler: str, workers: int | None):
         raise SchedulerError(f"--scheduler {scheduler}: cannot connect ({exc})") from exc
 
 
+def _local_chunk(job, backend: str, digest: str, p0: int, p1: int, n_layers: int, folder: str, k: int) -> int:
+    """A chunk on a worker of ``--scheduler local``: one Numba thread (the workers are the parallelism;
+    Numba may have been imported, with every core, before the worker's environment was applied, and its
+    thread count is per calling thread), rows written to the shared disk."""
+    import numba
+
+    numba.set_num_threads(1)
+    return chunk_to_file(job, backend, digest, p0, p1, n_layers, folder, k)
+
+
 def _job(job):
     """The sweep's lowered arrays as a task result: unlike scattered data, a task the scheduler can run
     again when the worker holding its result dies."""
@@ -45,18 +59,25 @@ def _job(job):
 
 
 def distributed_chunks(job, backend: str, digest: str, chunks: list[tuple[int, int]], todo: list[int],
-                       n_layers: int, scheduler: str, workers: int | None) -> Iterator[tuple[int, Results]]:
-    """Yield (chunk index, results) as the cluster finishes the chunks in ``todo``."""
+                       n_layers: int, scheduler: str, workers: int | None,
+                       folder: Path) -> Iterator[tuple[int, Results | None]]:
+    """Yield (chunk index, results) as the cluster finishes the chunks in ``todo``; results are None where
+    a local worker has already written the chunk file into ``folder``."""
     from distributed import as_completed
 
     client, cluster = connect(scheduler, workers)
+    local = cluster is not None
     try:
         shared = client.submit(_job, job, key=f"ciminus-job-{digest[:12]}", pure=False)
-        futures = {client.submit(chunk_task, shared, backend, digest, *chunks[k], n_layers,
-                                 key=f"ciminus-{digest[:12]}-{k}", retries=RETRIES, pure=False): k for k in todo}
+        futures = {}
+        for k in todo:
+            task, extra = (_local_chunk, (str(folder), k)) if local else (chunk_task, ())
+            futures[client.submit(task, shared, backend, digest, *chunks[k], n_layers, *extra,
+                                  key=f"ciminus-{digest[:12]}-{k}", retries=RETRIES, pure=False)] = k
         for future in as_completed(futures):
             k = futures[future]
-            yield k, future.result()
+            result = future.result()
+            yield k, None if local else result
             future.release()
     finally:
         client.close()

@@ -219,6 +219,13 @@ def chunk_task(job, backend: str, digest: str, p0: int, p1: int, n_layers: int) 
     return engine.points(p0, p1)
 
 
+def chunk_to_file(job, backend: str, digest: str, p0: int, p1: int, n_layers: int, folder: str, k: int) -> int:
+    """Evaluate a chunk and keep it as chunk file ``k`` of ``folder`` (a worker that shares the client's
+    disk writes its own rows instead of sending them back); returns ``k``."""
+    _save_chunk(Path(folder), k, chunk_task(job, backend, digest, p0, p1, n_layers))
+    return k
+
+
 def rows_per_point(sweep: Sweep) -> int:
     """Output rows per point of the engine's point space (every candidate is a row with select = all)."""
     if sweep.select != "all":
@@ -415,12 +422,14 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
             if scheduler:
                 from ciminus.distributed import distributed_chunks
 
-                results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers)
+                results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers,
+                                             folder)
             else:
                 engine = make_backend(backend, job, len(names))
                 results = ((k, engine.points(*chunks[k])) for k in todo)
             for k, res in results:
-                _save_chunk(folder, k, res)
+                if res is not None:  # else a worker on this disk has written the chunk file
+                    _save_chunk(folder, k, res)
                 bar(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)

@@ -34,6 +34,19 @@ def test_local_cluster_equals_a_local_run(tmp_path):
     assert_same_results(tmp_path / "plain.nc", tmp_path / "dask.nc")
 
 
+def test_a_running_scheduler_by_address_sends_rows_back(tmp_path):
+    """Workers of a cluster joined by address may not share the disk: they return rows, the client writes."""
+    from distributed import LocalCluster
+
+    sweep = parse_sweep(SWEEP)
+    run_sweep(sweep, tmp_path / "plain.nc", progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        summary = run_sweep(sweep, tmp_path / "joined.nc", progress=False, chunk_points=7,
+                            scheduler=cluster.scheduler_address)
+    assert summary.chunks > 2
+    assert_same_results(tmp_path / "plain.nc", tmp_path / "joined.nc")
+
+
 async def _crash() -> None:  # client.run(..., wait=False) takes coroutines only
     os._exit(1)  # as abrupt as a lost machine
 
