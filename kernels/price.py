@@ -268,6 +268,14 @@ def _objective(rows, r, objective):
     return e * rows[r, L.R_LATENCY]
 
 
+@njit(cache=True, inline="always")
+def takes_over(c, feasible, kept, obj, kept_obj):
+    """Whether candidate ``c`` replaces the kept one (``kept`` < 0: no feasible one yet). Candidate 0 is
+    kept as the fallback when no candidate is feasible; after it, a feasible candidate with a lower
+    objective wins."""
+    return c == 0 or (feasible and (kept < 0 or obj < kept_obj))
+
+
 @njit(cache=True)
 def _accumulate(total, t, part, p):
     """Network totals ``total[t] += part[p]``, as ``ciminus.reference.Cost.add``."""
@@ -488,8 +496,7 @@ def price_points(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_s
                                  tot_s, lay_s, tot_d, lay_d, dense_ready)
                 feasible = tot_s[t, L.R_REASON] == L.REASON_OK
                 obj = _objective(tot_s, t, objective)
-                # Candidate 0 is kept as the fallback when no candidate is feasible.
-                if c == 0 or (feasible and (best < 0 or obj < best_obj)):
+                if takes_over(c, feasible, best, obj, best_obj):
                     _copy(best_s, t, tot_s, t)
                     _copy(best_d, t, tot_d, t * n_cand + c)
                     if keep_layers:
@@ -510,15 +517,14 @@ def price_points(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_s
                                  tot_s, lay_s, tot_d, lay_d, dense_ready)
                 d0 = (t * n_cand + c) * ml
                 for li in range(n_layers):
-                    take = c == 0
-                    if lay_s[s0 + li, L.R_REASON] == L.REASON_OK:
-                        if lay_bc[s0 + li] < 0 or (_objective(lay_s, s0 + li, objective)
-                                                   < _objective(lay_bs, s0 + li, objective)):
-                            take = True
-                            lay_bc[s0 + li] = c
-                    if take:
-                        _copy(lay_bs, s0 + li, lay_s, s0 + li)
-                        _copy(lay_bd, s0 + li, lay_d, d0 + li)
+                    r = s0 + li
+                    feasible = lay_s[r, L.R_REASON] == L.REASON_OK
+                    if takes_over(c, feasible, lay_bc[r], _objective(lay_s, r, objective),
+                                  _objective(lay_bs, r, objective)):
+                        _copy(lay_bs, r, lay_s, r)
+                        _copy(lay_bd, r, lay_d, d0 + li)
+                        if feasible:
+                            lay_bc[r] = c
             _clear(best_s, t)
             _clear(best_d, t)
             for li in range(n_layers):

@@ -27,6 +27,7 @@ from kernels.price import (
     dense_layer,
     point_constants,
     sparse_layer,
+    takes_over,
 )
 
 MAX_AXES = 64  # swept axes a sweep may have on the GPU
@@ -124,7 +125,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                          out_layers, -1, c)
                 feasible = total[0, L.R_REASON] == L.REASON_OK
                 obj = _objective(total, 0, objective)
-                if c == 0 or (feasible and (chosen < 0 or obj < best_obj)):
+                if takes_over(c, feasible, chosen, obj, best_obj):
                     _copy(best, 0, total, 0)
                     if feasible:
                         chosen = c
@@ -153,7 +154,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                                  row, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
                     obj = _objective(row, 0, objective)
-                    if c == 0 or (feasible and (chosen < 0 or obj < best_obj)):
+                    if takes_over(c, feasible, chosen, obj, best_obj):
                         _copy(total, 0, row, 0)
                         if feasible:
                             chosen = c
