@@ -317,6 +317,26 @@ def dense_tile_stats(rows, cols, groups, array_rows, array_cols, out):
 
 
 @njit(cache=True)
+def _needs_counting(dense_rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, ib_segment, compress,
+                    out):
+    """Clear ``out`` and settle what every counting rule shares: sub-arrays that do not divide the array
+    and IntraBlock without row compression are infeasible, an uncompressed layer has the dense
+    statistics. True when the caller has tiles to count."""
+    for i in range(N_STATS):
+        out[i] = 0.0
+    if array_rows % sub_rows != 0 or array_cols % sub_cols != 0:
+        out[S_REASON] = REASON_SUBARRAY_MISMATCH
+        return False
+    if compress == COMPRESS_NONE:
+        dense_tile_stats(dense_rows, cols, groups, array_rows, array_cols, out)
+        return False
+    if ib_segment > 0 and compress != COMPRESS_ROW:
+        out[S_REASON] = REASON_COMPRESSION_UNSUPPORTED
+        return False
+    return True
+
+
+@njit(cache=True)
 def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols,
                         block_rows, block_cols, ratio, has_fullblock, ib_keep, ib_segment, index_unit,
                         compress, rearrange, index_format, out):
@@ -327,18 +347,10 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
     rows per column, applied first; FullBlock then acts on the compressed matrix. ``index_unit`` is the
     number of consecutive flattened rows one block index covers (the flattening order decides it).
     """
-    for i in range(N_STATS):
-        out[i] = 0.0
-    if array_rows % sub_rows != 0 or array_cols % sub_cols != 0:
-        out[S_REASON] = REASON_SUBARRAY_MISMATCH
-        return
-    if compress == COMPRESS_NONE:
-        dense_tile_stats(rows, cols, groups, array_rows, array_cols, out)
+    if not _needs_counting(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, ib_segment, compress,
+                           out):
         return
     has_ib = ib_segment > 0
-    if has_ib and compress != COMPRESS_ROW:
-        out[S_REASON] = REASON_COMPRESSION_UNSUPPORTED
-        return
     height = intrablock_height(rows, ib_keep, ib_segment) if has_ib else rows
     fetch_factor = ib_segment / ib_keep if has_ib else 1.0
     mux_levels = log2_ceil(ib_segment) if has_ib else 0
@@ -532,21 +544,13 @@ def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_col
     sliced pieces are packed back to back in tile order, block indices cover ``block_rows`` (row
     compression, in units of ``index_unit`` flattened rows) or ``block_cols`` (column compression).
     """
-    for i in range(N_STATS):
-        out[i] = 0.0
     groups = masks.shape[0]
     height = masks.shape[1]
     cols = masks.shape[2]
-    if array_rows % sub_rows != 0 or array_cols % sub_cols != 0:
-        out[S_REASON] = REASON_SUBARRAY_MISMATCH
+    if not _needs_counting(dense_rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, ib_segment,
+                           compress, out):
         return
     has_ib = ib_segment > 0
-    if compress == COMPRESS_NONE:
-        dense_tile_stats(dense_rows, cols, groups, array_rows, array_cols, out)
-        return
-    if has_ib and compress != COMPRESS_ROW:
-        out[S_REASON] = REASON_COMPRESSION_UNSUPPORTED
-        return
     fetch_factor = ib_segment / ib_keep if has_ib else 1.0
     mux_levels = log2_ceil(ib_segment) if has_ib else 0
     # Packing is decided on the dense shape of a group, like the expectation does.
