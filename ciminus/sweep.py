@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ciminus import __version__
-from ciminus.dataset import NetcdfWriter, Results, build_dataset, variable_specs
+from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variable_specs
 from ciminus.reference import StatsCache, price_point
 from ciminus.specs.sweep import Sweep
 from kernels import layout as L
@@ -497,10 +497,10 @@ def sensitivity(sweep: Sweep, rows: np.ndarray) -> tuple[xr.Dataset | None, str]
 
     spec = sweep.sampling
     X = np.column_stack([np.asarray(sweep.sampled[tuple(name.split(".", 1))], dtype=float) for name in spec.names])
-    feasible = rows[:, L.P_REASON] == L.REASON_OK
-    energy = np.where(feasible, rows[:, : L.N_COMPONENTS].sum(axis=1), np.nan)
-    latency = np.where(feasible, rows[:, L.P_LATENCY], np.nan)
-    outputs = {"energy": energy, "latency": latency, "edp": energy * latency}
+    values = derive(sweep, Results(rows, None), 0)  # the dataset's own energy and latency (NaN if infeasible)
+    feasible = values["feasible"]
+    outputs = {"energy": values["energy"], "latency": values["latency"],
+               "edp": values["energy"] * values["latency"]}
     try:
         ds = analyse(spec.sample, spec.problem, X, {k: outputs[k] for k in OUTPUTS}, spec.seed)
     except ValueError as exc:
