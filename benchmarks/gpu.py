@@ -27,9 +27,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from ciminus.lower import lower
-from ciminus.sweep import CudaBackend, evaluate
+from ciminus.backends.cuda import CudaEngine
+from ciminus.sweep import evaluate
 from ciminus.validate import load_sweep, parse_sweep
-from kernels import layout as L
+from ciminus.kernels import layout as L
 
 CHECK = """
 name = "check"
@@ -76,7 +77,7 @@ def gpu_rate(sweep_path: Path, repeats: int, copies: int) -> dict[str, float]:
     from numba import cuda
 
     sweep = load_sweep(sweep_path)
-    backend = CudaBackend(lower(sweep), 0)
+    backend = CudaEngine(lower(sweep), 0)
     low = backend.low
     n = low.n_points
     out = cuda.device_array((n, L.N_POINT))
@@ -108,7 +109,7 @@ def gpu_rate(sweep_path: Path, repeats: int, copies: int) -> dict[str, float]:
 def cpu_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
     import numba
 
-    from kernels.price import price_points
+    from ciminus.kernels.price import price_points
 
     low = lower(load_sweep(sweep_path))
     n = low.n_points

@@ -30,10 +30,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from ciminus.lower import lower
-from ciminus.sweep import ReferenceBackend, layer_names
+from ciminus.backends.reference import ReferenceEngine
+from ciminus.resolve import Resolver
+from ciminus.sweep import layer_names
 from ciminus.validate import load_sweep
-from kernels import layout as L
-from kernels.price import price_points
+from ciminus.kernels import layout as L
+from ciminus.kernels.price import price_points
 
 RSS_PROBE = (
     "import resource, sys; from ciminus.cli import main; rc = main(sys.argv[1:]); "
@@ -89,12 +91,12 @@ def kernel_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
 def reference_rate(sweep_path: Path, n_points: int) -> dict[str, float]:
     """Evaluations per second of the readable reference model on the first points of the same sweep."""
     sweep = load_sweep(sweep_path)
-    backend = ReferenceBackend(sweep, len(layer_names(sweep)))
+    backend = ReferenceEngine(sweep, len(layer_names(sweep)))
     backend.rows(0, 2)  # statistics of the first combination, imports
     t0 = time.perf_counter()
     backend.rows(0, n_points)
     dt = time.perf_counter() - t0
-    layers = len(sweep.specs_at((0,) * len(sweep.axes)).layers)
+    layers = len(Resolver(sweep).specs_at((0,) * len(sweep.axes)).layers)
     return {"points": n_points, "seconds": dt, "evals_per_s": n_points * layers * sweep.n_candidates / dt}
 
 

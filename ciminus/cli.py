@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ciminus import __version__
+from ciminus.backends import BACKENDS, BackendUnavailable
 from ciminus.validate import SpecError, load_sweep
 
 EXIT_INPUT = 2
@@ -23,7 +24,7 @@ def _error(lines: list[str]) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ciminus.distributed import SchedulerError
     from ciminus.lower import LoweringError
-    from ciminus.sweep import BackendUnavailable, SweepSetupError, default_output, partial_dir, run_sweep
+    from ciminus.sweep import SweepSetupError, default_output, partial_dir, run_sweep
 
     if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
         return _error([f"--workers = {args.workers}: only with --scheduler local; allowed: 1 or more worker processes"])
@@ -191,9 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="evaluate every point of a sweep file and write a netCDF4 file")
     s.add_argument("file", help="sweep file (TOML)")
     s.add_argument("-o", "--output", help="netCDF file to write (default: [output] path, else results/<name>.nc)")
-    s.add_argument("--backend", default="cpu", choices=("cpu", "reference", "cuda"),
-                   help="cpu: the Numba engine (default); reference: the readable pure-Python model; "
-                        "cuda: the engine on an NVIDIA GPU (needs numba-cuda)")
+    s.add_argument("--backend", default="cpu", choices=tuple(BACKENDS),
+                   help="; ".join(f"{b.name}: {b.help}" for b in BACKENDS.values()))
     s.add_argument("--resume", action="store_true", help="continue from the finished chunks in OUT.nc.partial/")
     s.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
                    help="spread chunks over a Dask cluster: 'local' starts worker processes here, an address joins "

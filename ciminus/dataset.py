@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ciminus import __version__
+from ciminus.kernels import layout as L
+from ciminus.resolve import clock_mhz, energy_table
 from ciminus.specs.sweep import Sweep
-from kernels import layout as L
 
 if TYPE_CHECKING:  # xarray is imported where a dataset is built, not on the streaming path
     import xarray as xr
@@ -66,11 +67,8 @@ def coord_values(values: tuple) -> np.ndarray:
 
 
 def has_clock(sweep: Sweep) -> bool:
-    """Whether any point has ``arch.freq_mhz`` > 0 (templates carry no clock: tests hold them to that)."""
-    axis = sweep.axis("freq_mhz")
-    if axis is not None and axis.table == "arch":
-        return any(v > 0 for v in axis.values)
-    return float(sweep.fixed["arch"].get("freq_mhz", 0.0)) > 0
+    """Whether any point has ``arch.freq_mhz`` > 0 (fixed, swept or sampled)."""
+    return any(float(v) > 0 for v in clock_mhz(sweep).values)
 
 
 def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
@@ -93,6 +91,9 @@ def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
     ]
     if has_clock(sweep):
         specs.append(VarSpec("latency_s", (), "f8", _attrs("s", "latency at arch.freq_mhz")))
+    if sweep.output.actions:
+        specs.append(VarSpec("action_count", ("action",), "f8",
+                             _attrs("1", "how many times each action happens (units: the action coordinate's)")))
     if sweep.candidate_axes:
         specs.append(VarSpec("mapping", (), "i2",
                              _attrs("1", "index of the winning mapping candidate (-1: chosen per layer)")))
@@ -122,7 +123,21 @@ def coordinates(sweep: Sweep, layer_names: tuple[str, ...]) -> dict[str, tuple]:
                                             {"long_name": f"mapping.{a.key} of each candidate"})
     if layer_names:
         coords["layer"] = ("layer", np.array(layer_names, dtype=object), {"long_name": "layer name"})
+    if sweep.output.actions:
+        coords["action"] = ("action", np.array(L.ACTION_NAMES, dtype=object), {"long_name": "action"})
+        coords["action_unit"] = ("action", np.array(L.ACTION_UNITS, dtype=object),
+                                 {"long_name": "what one action is"})
+        coords["action_component"] = ("action", np.array([L.COMPONENT_NAMES[c] for c in L.ACTION_COMPONENT],
+                                                         dtype=object),
+                                      {"long_name": "energy component the action belongs to"})
     return coords
+
+
+def action_energy(sweep: Sweep) -> tuple[tuple[str, ...], np.ndarray, dict[str, object]]:
+    """``action_energy_pj``: (dims, values, attrs), over the swept axes the energy table varies along."""
+    axes, table = energy_table(sweep)
+    dims = (*(sweep.axes[a].name for a in axes), "action")
+    return dims, table, _attrs("pJ", "energy per action (the energy table the point was priced with)")
 
 
 def global_attrs(sweep: Sweep, backend: str) -> dict[str, str]:
@@ -142,14 +157,14 @@ def global_attrs(sweep: Sweep, backend: str) -> dict[str, str]:
 
 
 def _row_freq(sweep: Sweep, row0: int, n: int) -> np.ndarray:
-    """arch.freq_mhz of output rows row0 .. row0+n-1."""
-    axis = sweep.axis("freq_mhz")
-    if axis is not None and axis.table == "arch":
-        a = sweep.axes.index(axis)
-        stride = int(np.prod(sweep.shape[a + 1:], dtype=np.int64))
-        rows = np.arange(row0, row0 + n, dtype=np.int64)
-        return np.array(axis.values, dtype=float)[(rows // stride) % len(axis.values)]
-    return np.full(n, float(sweep.fixed["arch"].get("freq_mhz", 0.0)))
+    """arch.freq_mhz of output rows row0 .. row0+n-1 (fixed, swept or sampled)."""
+    clock = clock_mhz(sweep)
+    values = np.array(clock.values, dtype=float)
+    if clock.axis is None:
+        return np.full(n, values[0])
+    stride = int(np.prod(sweep.shape[clock.axis + 1:], dtype=np.int64))
+    rows = np.arange(row0, row0 + n, dtype=np.int64)
+    return values[(rows // stride) % len(values)]
 
 
 def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
@@ -183,6 +198,8 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
         if has_clock(sweep):
             freq = _row_freq(sweep, row0, n)
             out["latency_s"] = np.where(freq > 0, out["latency"] / (freq * 1e6), nan)
+    if sweep.output.actions:
+        out["action_count"] = where(pts[:, L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS])
     if sweep.candidate_axes:
         out["mapping"] = np.nan_to_num(pts[:, L.P_CANDIDATE], nan=-1).astype(np.int16)
     if res.layers is not None:
@@ -200,11 +217,13 @@ def build_dataset(sweep: Sweep, res: Results, backend: str, layer_names: tuple[s
     dims = tuple(a.name for a in sweep.axes)
     shape = sweep.shape
     values = derive(sweep, res, 0)
-    sizes = {"component": L.N_COMPONENTS, "layer": len(layer_names)}
+    sizes = {"component": L.N_COMPONENTS, "layer": len(layer_names), "action": L.N_ACTIONS}
     data = {}
     for spec in variable_specs(sweep, len(layer_names)):
         arr = values[spec.name].reshape((*shape, *(sizes[d] for d in spec.suffix)))
         data[spec.name] = ((*dims, *spec.suffix), arr, spec.attrs)
+    if sweep.output.actions:
+        data["action_energy_pj"] = action_energy(sweep)
     ds = xr.Dataset(data, coords=coordinates(sweep, layer_names))
     ds.attrs.update(global_attrs(sweep, backend))
     return ds
@@ -270,6 +289,8 @@ class NetcdfWriter:
             dims["candidate"] = len(coords["candidate"][1])
         if layer_names:
             dims["layer"] = len(layer_names)
+        if sweep.output.actions:
+            dims["action"] = L.N_ACTIONS
         for d, size in dims.items():
             nc.createDimension(d, size)
         for name, (dim, values, attrs) in coords.items():
@@ -290,6 +311,12 @@ class NetcdfWriter:
             for k, val in attrs.items():
                 v.setncattr(k, val)
             self.vars[spec.name] = v
+        if sweep.output.actions:  # the energy table depends on no result: written whole, up front
+            adims, table, aattrs = action_energy(sweep)
+            v = nc.createVariable("action_energy_pj", "f8", adims, fill_value=np.nan)
+            v[...] = table
+            for k, val in aattrs.items():
+                v.setncattr(k, val)
         attrs = global_attrs(sweep, backend)
         extra = [name for name, (dim, _, _) in coords.items() if name != dim]
         if extra:  # non-index coordinates no data variable names: xarray reads them from this attribute

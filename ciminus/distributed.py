@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ciminus.dataset import Results
-from ciminus.sweep import chunk_task, chunk_to_file
+from ciminus.chunks import chunk_task, chunk_to_file
 
 RETRIES = 3  # a task may fail this many times (a crashing worker) before the sweep gives up
 

@@ -12,80 +12,20 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from ciminus.kernels import layout as L
 from ciminus.mapping.candidates import candidate_specs, stats_variant
-from ciminus.reference import ADDER_MODELS, OBJECTIVES, StatsCache, input_reuse
+from ciminus.resolve import OBJECTIVES, SELECTS, Resolver
+from ciminus.sparsity.cache import StatsCache
 from ciminus.specs.fields import STATS, spec_fields
 from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, Axis, Sweep
-from ciminus.templates import template_table
 from ciminus.workloads.layers import Layer
-from kernels import layout as L
 
-# (table, key) -> parameter column.
-PARAMS: dict[tuple[str, str], int] = {
-    ("arch", "macros"): L.PRM_MACROS,
-    ("arch", "array_rows"): L.PRM_ROWS,
-    ("arch", "array_cols"): L.PRM_COLS,
-    ("arch", "weight_bits"): L.PRM_WEIGHT_BITS,
-    ("arch", "input_bits"): L.PRM_INPUT_BITS,
-    ("arch", "input_bits_per_cycle"): L.PRM_BITS_PER_CYCLE,
-    ("arch", "psum_bits"): L.PRM_PSUM_BITS,
-    ("arch", "output_bits"): L.PRM_OUTPUT_BITS,
-    ("arch", "input_buffer_kb"): L.PRM_IBUF_KB,
-    ("arch", "output_buffer_kb"): L.PRM_OBUF_KB,
-    ("arch", "global_buffer_kb"): L.PRM_GBUF_KB,
-    ("arch", "index_memory_kb"): L.PRM_INDEX_KB,
-    ("arch", "input_buffer_bw"): L.PRM_IBUF_BW,
-    ("arch", "output_buffer_bw"): L.PRM_OBUF_BW,
-    ("arch", "global_buffer_bw"): L.PRM_GBUF_BW,
-    ("arch", "dram_bw"): L.PRM_DRAM_BW,
-    ("arch", "weight_load_bw"): L.PRM_WLOAD_BW,
-    ("arch", "double_buffer"): L.PRM_DOUBLE_BUFFER,
-    ("arch", "weight_double_buffer"): L.PRM_WEIGHT_DOUBLE_BUFFER,
-    ("energy", "mult_1b_pj"): L.PRM_MULT,
-    ("energy", "add_1b_pj"): L.PRM_ADD,
-    ("energy", "reg_1b_pj"): L.PRM_REG,
-    ("energy", "weight_write_pj_per_bit"): L.PRM_WEIGHT_WRITE,
-    ("energy", "leakage_pj_per_cycle_per_macro"): L.PRM_LEAKAGE,
-    ("energy", "dram_read_pj_per_bit"): L.PRM_DRAM_R,
-    ("energy", "dram_write_pj_per_bit"): L.PRM_DRAM_W,
-    ("energy", "global_buffer_read_pj_per_bit"): L.PRM_GBUF_R,
-    ("energy", "global_buffer_write_pj_per_bit"): L.PRM_GBUF_W,
-    ("energy", "output_buffer_read_pj_per_bit"): L.PRM_OBUF_R,
-    ("energy", "output_buffer_write_pj_per_bit"): L.PRM_OBUF_W,
-    ("energy", "input_buffer_read_pj_per_bit"): L.PRM_IBUF_R,
-    ("energy", "input_buffer_write_pj_per_bit"): L.PRM_IBUF_W,
-    ("energy", "register_write_pj_per_bit"): L.PRM_REG_W,
-    ("energy", "index_read_pj_per_bit"): L.PRM_INDEX_R,
-    ("energy", "index_write_pj_per_bit"): L.PRM_INDEX_W,
-    ("energy", "mux_pj_per_level"): L.PRM_MUX,
-    ("energy", "zero_detect_pj_per_bit"): L.PRM_ZERO_DETECT,
-    ("energy", "adder_tree_model"): L.PRM_ADDER_MODEL,
-    ("sparsity", "input_density"): L.PRM_DENSITY,
-    ("sparsity", "input_bit_density"): L.PRM_BIT_DENSITY,
-    ("sparsity", "input_skip"): L.PRM_SKIP,
-    ("workload", "batch"): L.PRM_BATCH,
-}
-SELECTS = {"best": L.SELECT_BEST, "best-per-layer": L.SELECT_BEST_PER_LAYER, "all": L.SELECT_ALL}
 # Keys that decide which layers a point has (and so its tile statistics).
 WORKLOAD_KEYS = ("network", "dataset", "onnx", "tokens")
 STATS_MEMORY_LIMIT = 2 << 30  # bytes of tile statistics a sweep may need
-
-
-def encode(key: str, value: Any) -> float:
-    """A spec value as the float the kernels read."""
-    if value is None:
-        return math.nan  # a derived energy
-    if key == "adder_tree_model":
-        return float(ADDER_MODELS[value])
-    if key == "input_skip":
-        return -1.0 if value == "auto" else float(bool(value))
-    if isinstance(value, bool):
-        return float(value)
-    return float(value)
 
 
 @dataclass
@@ -181,10 +121,10 @@ def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
     row[L.LAY_K] = layer.K
     row[L.LAY_IN_ELEMS] = layer.input_elements
     row[L.LAY_OUT_ELEMS] = layer.output_elements
-    row[L.LAY_REUSE] = input_reuse(layer)
+    row[L.LAY_REUSE] = layer.input_reuse
     row[L.LAY_E] = layer.E
     row[L.LAY_STRIDE] = layer.stride
-    row[L.LAY_WINDOW] = layer.dilation * (layer.R - 1) + 1
+    row[L.LAY_WINDOW] = layer.window
     row[L.LAY_DYNAMIC] = float(layer.dynamic)
     row[L.LAY_COUNT] = layer.count
     density = layer.input_density if layer.input_density is not None else densities.get(layer.name)
@@ -201,36 +141,8 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
     axis_stride = _strides(lengths)
 
     # ----- parameters ------------------------------------------------------------------------------
-    max_len = max([1, *lengths])
-    prm_axis = np.full(L.N_PRM, -1, dtype=np.int64)
-    prm_vals = np.zeros((L.N_PRM, max_len))
-    position = {(a.table, a.key): i for i, a in enumerate(point_axes)}
-    template_axis = position.get(("arch", "template"))
-    fixed_template = sweep.fixed["arch"].get("template", "digital-28nm")
-    sample_axis = position.get((SAMPLE_TABLE, "sample"))
-    for (table, key), p in PARAMS.items():
-        if (table, key) in sweep.sampled:  # a sampled key varies along the one sample axis
-            prm_axis[p] = sample_axis
-            for k, v in enumerate(sweep.sampled[(table, key)]):
-                prm_vals[p, k] = encode(key, v)
-        elif (table, key) in position:
-            a = position[(table, key)]
-            prm_axis[p] = a
-            for k, v in enumerate(point_axes[a].values):
-                prm_vals[p, k] = encode(key, v)
-        elif key in sweep.fixed[table]:
-            prm_vals[p, 0] = encode(key, sweep.fixed[table][key])
-        elif table in ("arch", "energy") and template_axis is not None:
-            prm_axis[p] = template_axis
-            for k, t in enumerate(point_axes[template_axis].values):
-                prm_vals[p, k] = encode(key, template_table(t, table).get(key))
-        elif table in ("arch", "energy") and key in template_table(fixed_template, table):
-            prm_vals[p, 0] = encode(key, template_table(fixed_template, table)[key])
-        else:
-            import dataclasses
-
-            default = {f.name: f.default for f in dataclasses.fields(SPEC_CLASSES[table])}[key]
-            prm_vals[p, 0] = encode(key, default)
+    resolver = Resolver(sweep)
+    prm_axis, prm_vals = resolver.param_columns(point_axes)
 
     # ----- candidates ------------------------------------------------------------------------------
     mappings = candidate_specs(sweep, cand_axes)
@@ -256,7 +168,7 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
         idx = list(base_index)
         for a, k in zip(wl_axes, combo, strict=True):
             idx[a] = k
-        layer_lists.append(sweep.specs_at(tuple(idx)).layers)
+        layer_lists.append(resolver.specs_at(tuple(idx)).layers)
     max_layers = max(len(ls) for ls in layer_lists)
     layer_first = np.cumsum([0, *(len(ls) for ls in layer_lists[:-1])]).astype(np.int64)
     layer_count = np.array([len(ls) for ls in layer_lists], dtype=np.int64)
@@ -275,7 +187,7 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
         idx = list(base_index)
         for a, k in zip(stat_axes, combo, strict=True):
             idx[a] = k
-        specs = sweep.specs_at(tuple(idx))
+        specs = resolver.specs_at(tuple(idx))
         for v, mspec in enumerate(variant_specs):
             row0 = (combo_i * len(variants) + v) * max_layers
             for li, layer in enumerate(specs.layers):

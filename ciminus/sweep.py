@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ciminus import __version__
+from ciminus.backends import BACKENDS, BackendUnavailable, make_engine, prepare_job
+from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
 from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variable_specs
-from ciminus.reference import StatsCache, price_point
+from ciminus.kernels import layout as L
+from ciminus.resolve import Resolver
 from ciminus.specs.sweep import Sweep
-from kernels import layout as L
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ciminus.lower import Lowered
-
-BACKENDS = ("cpu", "reference", "cuda")
+__all__ = ["BACKENDS", "BackendUnavailable", "RunSummary", "SweepSetupError", "evaluate", "run_sweep"]
 DEFAULT_CHUNK_POINTS = 1 << 20
 CHUNK_MEMORY_LIMIT = 1 << 30  # bytes one chunk's results may take in memory
 MANIFEST = "manifest.json"
@@ -53,225 +53,11 @@ def default_output(sweep: Sweep) -> Path:
     return Path(sweep.output.path) if sweep.output.path else Path("results") / f"{sweep.name}.nc"
 
 
-# ----- backends --------------------------------------------------------------------------------------
-class ReferenceBackend:
-    """The readable pure-Python model, point by point (slow; the yardstick for the fast backends)."""
-
-    name = "reference"
-
-    def __init__(self, sweep: Sweep, n_layers: int) -> None:
-        self.sweep = sweep
-        self.n_layers = n_layers
-        self.cache = StatsCache()
-        self.grid_shape = sweep.shape
-        self.rows_per_point = rows_per_point(sweep)
-
-    def points(self, p0: int, p1: int) -> Results:
-        """Results of points p0 .. p1-1 as output rows (every candidate is a row with select = "all")."""
-        return self.rows(p0 * self.rows_per_point, p1 * self.rows_per_point)
-
-    def rows(self, p0: int, p1: int) -> Results:
-        """Results of output rows p0 .. p1-1 (the reference evaluates whole rows of the full grid)."""
-        res = Results.empty(p1 - p0, self.n_layers)
-        all_mode = self.sweep.select == "all"
-        cand_axes = [i for i, a in enumerate(self.sweep.axes) if a.table == "mapping"] if all_mode else []
-        for r in range(p0, p1):
-            idx = tuple(int(i) for i in np.unravel_index(r, self.grid_shape)) if self.grid_shape else ()
-            specs = self.sweep.specs_at(idx)
-            out = price_point(specs, self.sweep.candidates_at(idx), self.sweep.select, self.sweep.objective,
-                              self.cache)
-            row = res.points[r - p0]
-            for ci, c in enumerate(L.COMPONENT_NAMES):
-                row[ci] = out.cost.energy[c]
-            row[L.P_LATENCY] = out.cost.latency
-            row[L.P_COMPUTE] = out.cost.compute_cycles
-            row[L.P_USEFUL] = out.cost.useful
-            row[L.P_CAPACITY] = out.cost.capacity
-            row[L.P_DENSE_ENERGY] = out.dense.total_energy
-            row[L.P_DENSE_LATENCY] = out.dense.latency
-            row[L.P_REASON] = out.cost.reason
-            candidate = out.candidate
-            if all_mode:  # every candidate is its own row: its index among the mapping axes' combinations
-                sub = tuple(idx[i] for i in cand_axes)
-                flat = int(np.ravel_multi_index(sub, [len(self.sweep.axes[i].values) for i in cand_axes]))
-                candidate = flat if out.feasible else -1
-            row[L.P_CANDIDATE] = candidate
-            if res.layers is not None:
-                for li, lc in enumerate(out.layers):
-                    res.layers[r - p0, li, L.LY_ENERGY] = lc.total_energy
-                    res.layers[r - p0, li, L.LY_LATENCY] = lc.latency
-                    res.layers[r - p0, li, L.LY_CANDIDATE] = candidate if all_mode else out.layer_candidates[li]
-        return res
-
-
-class CpuBackend:
-    """The Numba engine: every chunk in one parallel kernel call."""
-
-    name = "cpu"
-
-    def __init__(self, low: Lowered, n_layers: int) -> None:
-        import numba
-
-        self.low = low
-        self.n_threads = numba.get_num_threads()
-        self.n_layers = n_layers
-
-    def points(self, p0: int, p1: int) -> Results:
-        from kernels.price import price_points
-
-        lw = self.low
-        rows = (p1 - p0) * lw.rows_per_point
-        res = Results.empty(rows, self.n_layers)
-        layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
-        price_points(p0, p1 - p0, lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride,
-                     lw.n_variants, lw.wl_stride, lw.dense_stride, lw.layer_first, lw.layer_count, lw.layers,
-                     lw.stats, lw.max_layers, lw.cands, lw.select, lw.objective, res.points, layers, self.n_threads)
-        return res
-
-
-class BackendUnavailable(RuntimeError):
-    """A backend this machine cannot run (no GPU, numba-cuda missing or broken)."""
-
-
-def load_cuda():  # the numba.cuda module
-    """numba.cuda with a working GPU (or its simulator under NUMBA_ENABLE_CUDASIM=1), else BackendUnavailable."""
-    try:
-        from numba import cuda
-    except Exception as exc:  # any import failure means the same to the user
-        raise BackendUnavailable(
-            f"--backend cuda needs numba-cuda ({type(exc).__name__}: {exc}); install it with "
-            "pip install 'ciminus[cuda]' (numba-cuda with numpy < 2.5)") from exc
-    try:
-        available = cuda.is_available()
-    except Exception as exc:  # a driver that fails to initialise
-        raise BackendUnavailable(f"--backend cuda: the CUDA driver failed ({exc})") from exc
-    if not available:
-        raise BackendUnavailable("--backend cuda: no CUDA GPU found on this machine; use --backend cpu")
-    return cuda
-
-
-class CudaBackend:
-    """The engine on an NVIDIA GPU: the tables are copied once, each chunk is one kernel launch."""
-
-    name = "cuda"
-    THREADS = 128
-
-    def __init__(self, low: Lowered, n_layers: int) -> None:
-        self.cuda = load_cuda()
-        from kernels.price_cuda import MAX_AXES, price_points_cuda
-
-        self.kernel = price_points_cuda
-        self.low = low
-        if len(self.low.axis_len) > MAX_AXES:
-            raise BackendUnavailable(f"--backend cuda takes at most {MAX_AXES} swept keys")
-        self.n_layers = n_layers
-        lw, dev = self.low, self.cuda.to_device
-        self.tables = [dev(a) for a in (lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride)]
-        self.more = [dev(a) for a in (lw.wl_stride, lw.layer_first, lw.layer_count, lw.layers, lw.stats)]
-        self.cands = dev(lw.cands)
-
-    def points(self, p0: int, p1: int) -> Results:
-        lw = self.low
-        count = p1 - p0
-        rows = count * lw.rows_per_point
-        res = Results.empty(rows, self.n_layers)
-        out_points = self.cuda.to_device(res.points)
-        host_layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
-        out_layers = self.cuda.to_device(host_layers)
-        blocks = max(1, min(-(-count // self.THREADS), 1 << 16))
-        self.kernel[blocks, self.THREADS](p0, count, *self.tables, lw.n_variants, *self.more, lw.max_layers,
-                                          self.cands, lw.select, lw.objective, out_points, out_layers)
-        out_points.copy_to_host(res.points)
-        if res.layers is not None:
-            out_layers.copy_to_host(res.layers)
-        return res
-
-
-def prepare_job(sweep: Sweep, backend: str):
-    """What a chunk task needs: the lowered arrays for the engines, the sweep for the reference model."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    if backend == "reference":
-        return sweep
-    from ciminus.lower import lower
-
-    return lower(sweep)
-
-
-def make_backend(name: str, job, n_layers: int):  # one of the backends above
-    if name == "cpu":
-        return CpuBackend(job, n_layers)
-    if name == "cuda":
-        return CudaBackend(job, n_layers)
-    return ReferenceBackend(job, n_layers)
-
-
-_ENGINES: dict[tuple[str, str], object] = {}  # one engine per process (and Dask worker) and sweep
-
-
-def chunk_task(job, backend: str, digest: str, p0: int, p1: int, n_layers: int) -> Results:
-    """Evaluate points p0 .. p1-1: the unit of work, in this process or on a Dask worker."""
-    key = (digest, backend)
-    engine = _ENGINES.get(key)
-    if engine is None:
-        _ENGINES.clear()
-        engine = _ENGINES[key] = make_backend(backend, job, n_layers)
-    return engine.points(p0, p1)
-
-
-def chunk_to_file(job, backend: str, digest: str, p0: int, p1: int, n_layers: int, folder: str, k: int) -> int:
-    """Evaluate a chunk and keep it as chunk file ``k`` of ``folder`` (a worker that shares the client's
-    disk writes its own rows instead of sending them back); returns ``k``."""
-    _save_chunk(Path(folder), k, chunk_task(job, backend, digest, p0, p1, n_layers))
-    return k
-
-
-def rows_per_point(sweep: Sweep) -> int:
-    """Output rows per point of the engine's point space (every candidate is a row with select = all)."""
-    if sweep.select != "all":
-        return 1
-    n = 1
-    for a in sweep.axes:
-        if a.table == "mapping":
-            n *= len(a.values)
-    return n
-
-
-def point_shape(sweep: Sweep) -> tuple[int, ...]:
-    """The shape of the engine's point space: the sweep's axes without the kept-apart mapping axes."""
-    if sweep.select == "all":
-        return tuple(len(a.values) for a in sweep.axes if a.table != "mapping")
-    return sweep.shape
-
-
 # ----- chunks ----------------------------------------------------------------------------------------
-def plan_chunks(shape: tuple[int, ...], target: int) -> list[tuple[int, int]]:
-    """Cut the C-order points of ``shape`` into contiguous ranges of at most ``target`` points, each a
-    hyperslab (leading indices fixed, a range along one axis, the later axes whole)."""
-    total = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if total <= target:
-        return [(0, total)]
-    inner = 1
-    split = len(shape)  # the axis whose range a chunk covers
-    for i in range(len(shape) - 1, -1, -1):
-        if inner * shape[i] > target:
-            split = i
-            break
-        inner *= shape[i]
-    per = max(1, target // inner)  # indices of the split axis per chunk
-    size = shape[split]
-    chunks = []
-    for outer in range(total // (inner * size)):
-        base = outer * inner * size
-        for k in range(0, size, per):
-            chunks.append((base + k * inner, base + min(size, k + per) * inner))
-    return chunks
-
-
 def bytes_per_row(sweep: Sweep, n_layers: int) -> tuple[int, int]:
     """(raw bytes a chunk file keeps per output row, bytes of derived variables per output row)."""
     raw = L.N_POINT * 8 + n_layers * L.N_LAYER * 8
-    sizes = {"component": L.N_COMPONENTS, "layer": n_layers}
+    sizes = {"component": L.N_COMPONENTS, "layer": n_layers, "action": L.N_ACTIONS}
     derived = 0
     for spec in variable_specs(sweep, n_layers):
         items = int(np.prod([sizes[d] for d in spec.suffix], dtype=np.int64)) if spec.suffix else 1
@@ -283,13 +69,13 @@ def layer_names(sweep: Sweep) -> tuple[str, ...]:
     """Names of the layers kept per layer (a single layer list; validation guarantees it)."""
     if not sweep.output.per_layer:
         return ()
-    return tuple(layer.name for layer in sweep.specs_at((0,) * len(sweep.axes)).layers)
+    return tuple(layer.name for layer in Resolver(sweep).specs_at((0,) * len(sweep.axes)).layers)
 
 
 def choose_chunk_points(sweep: Sweep, requested: int | None, n_layers: int) -> int:
     """Points per chunk: as requested (refused if a chunk would not fit in memory) or automatic."""
     raw, derived = bytes_per_row(sweep, n_layers)
-    per_point = (raw + 2 * derived) * rows_per_point(sweep)
+    per_point = (raw + 2 * derived) * sweep.rows_per_point
     fits = max(1, CHUNK_MEMORY_LIMIT // per_point)
     if requested is not None and requested < 0:
         raise SweepSetupError("--chunk-points", requested, "negative", f"1 to {fits} points per chunk, or 0 for automatic")
@@ -312,24 +98,6 @@ def sweep_digest(sweep: Sweep, backend: str, chunks: list[tuple[int, int]]) -> s
 
 def partial_dir(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
-
-
-def chunk_file(folder: Path, k: int) -> Path:
-    return folder / f"chunk-{k:06d}.npz"
-
-
-def _save_chunk(folder: Path, k: int, res: Results) -> None:
-    tmp = folder / f".chunk-{k:06d}.{os.getpid()}.tmp.npz"
-    arrays = {"points": res.points}
-    if res.layers is not None:
-        arrays["layers"] = res.layers
-    np.savez(tmp, **arrays)
-    os.replace(tmp, chunk_file(folder, k))
-
-
-def _load_chunk(folder: Path, k: int) -> Results:
-    with np.load(chunk_file(folder, k)) as z:
-        return Results(z["points"], z["layers"] if "layers" in z.files else None)
 
 
 @dataclass
@@ -386,9 +154,9 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     names = layer_names(sweep)
-    shape = point_shape(sweep)
+    shape = sweep.point_shape
     n_points = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    k_rows = rows_per_point(sweep)
+    k_rows = sweep.rows_per_point
     requested = chunk_points if chunk_points is not None else (sweep.output.chunk_points or None)
     chunk_points = choose_chunk_points(sweep, requested, len(names))
     chunks = plan_chunks(shape, chunk_points)
@@ -425,11 +193,11 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
                 results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers,
                                              folder)
             else:
-                engine = make_backend(backend, job, len(names))
+                engine = make_engine(backend, job, len(names))
                 results = ((k, engine.points(*chunks[k])) for k in todo)
             for k, res in results:
                 if res is not None:  # else a worker on this disk has written the chunk file
-                    _save_chunk(folder, k, res)
+                    save_chunk(folder, k, res)
                 bar(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)
@@ -442,9 +210,9 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     writer = NetcdfWriter(tmp, sweep, backend, names, sweep.output.compression)
     try:
         for k, (p0, _p1) in enumerate(chunks):
-            feasible += writer.write(p0 * k_rows, _load_chunk(folder, k))
+            feasible += writer.write(p0 * k_rows, load_chunk(folder, k))
         if sweep.sampling is not None:
-            rows = np.concatenate([_load_chunk(folder, k).points for k in range(len(chunks))])
+            rows = np.concatenate([load_chunk(folder, k).points for k in range(len(chunks))])
             indices, problem = sensitivity(sweep, rows)
             if indices is not None:
                 writer.add(indices)
@@ -467,8 +235,8 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
 def evaluate(sweep: Sweep, backend: str = "cpu") -> xr.Dataset:
     """The whole sweep as an in-memory dataset (for notebooks and tests; mind the size)."""
     names = layer_names(sweep)
-    engine = make_backend(backend, prepare_job(sweep, backend), len(names))
-    shape = point_shape(sweep)
+    engine = make_engine(backend, prepare_job(sweep, backend), len(names))
+    shape = sweep.point_shape
     n_points = int(np.prod(shape, dtype=np.int64)) if shape else 1
     res = engine.points(0, n_points)
     ds = build_dataset(sweep, res, backend, names)

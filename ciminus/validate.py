@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ciminus.resolve import taken_values
 from ciminus.specs.fields import (
     BOOL,
     CHOICE,
@@ -30,7 +31,7 @@ from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
 from ciminus.specs.workload import network_layers
-from ciminus.templates import TEMPLATE_NAMES, template_table
+from ciminus.templates import TEMPLATE_NAMES
 from ciminus.workloads.layers import KINDS, Layer
 from ciminus.workloads.networks import SEQUENCE_NETWORKS
 
@@ -553,18 +554,10 @@ def _check_output(ck: _Checker, raw: dict, name: str) -> OutputSpec:
 
 # ----- combinations ----------------------------------------------------------------------------------
 def _values(key: str, table: str, fixed: dict, axes: list[Axis]) -> tuple[Any, ...]:
-    """Every value ``table.key`` takes in the sweep (template values included), or () if unknown."""
-    for a in axes:
-        if a.table == table and a.key == key:
-            return a.values
-    if key in fixed[table]:
-        return (fixed[table][key],)
-    if key == "template":
-        return ("digital-28nm",)
-    if table in TEMPLATED:
-        tmpls = _values("template", "arch", fixed, axes)
-        return tuple(dict.fromkeys(template_table(t, table).get(key) for t in tmpls if t in TEMPLATE_NAMES))
-    return ()
+    """Every value ``table.key`` takes in the sweep (template values and defaults included)."""
+    if table == "arch" and key != "template" and any(t not in TEMPLATE_NAMES for t in _values("template", "arch", fixed, axes)):
+        return ()  # an unknown template is reported on its own
+    return taken_values(table, key, fixed, axes)
 
 
 def _fixed(key: str, table: str, fixed: dict, axes: list[Axis]) -> Any:

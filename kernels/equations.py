@@ -1,34 +1,36 @@
 """The cost equations of CIMinus: scalar functions, numbers in and a number out.
 
-This module is the single home of the physics. The Numba price loops (``kernels/price.py``) call these
-functions compiled; the readable reference model (``ciminus/reference.py``) calls the very same functions
-from plain Python. Every equation is written down, with its source, in ``docs/model.md``.
+This module is the single home of the physics: how many times each action happens in one macro
+activation, how bit-plane skipping, folding, duplication and the pipeline shape a layer's cycles.
+``kernels/actions.py`` composes them into a layer's action counts; no function here multiplies an
+energy (energy is always counts times the energy table, in ``kernels/actions.py``). Every equation is
+written down, with its source, in ``docs/model.md``.
 
-Units: energies in pJ, times in cycles, sizes in bits.
+Units: times in cycles, sizes in bits, counts in actions.
 """
 
 import math
 
-from numba import njit
 
-from kernels.layout import ADDER_TREE_MIREDO
-from kernels.tile_stats import ceil_div, log2_ceil
+from .jit import jit
+from .layout import ADDER_TREE_MIREDO
+from .tile_stats import ceil_div, log2_ceil
 
 
 # ----- one macro activation (MIREDO's 28 nm digital SRAM-CIM template) ----------------------------------
-@njit(cache=True)
+@jit
 def cycles_per_activation(input_bits, input_bits_per_cycle):
     """Bit-serial cycles of one macro activation: t = ceil(I / bits per cycle)."""
     return ceil_div(input_bits, input_bits_per_cycle)
 
 
-@njit(cache=True)
-def array_energy_pj(mult_1b_pj, weight_bits, input_bits_per_cycle, rows, cols, cycles):
-    """Bit-cell multiplications of one activation: mult_1b * W * bpc * X * Y * t."""
-    return mult_1b_pj * weight_bits * input_bits_per_cycle * rows * cols * cycles
+@jit
+def cell_mults(weight_bits, input_bits_per_cycle, rows, cols, cycles):
+    """1-bit multiplications (AND gates) of one activation: W * bpc * X * Y * t."""
+    return float(weight_bits) * input_bits_per_cycle * rows * cols * cycles
 
 
-@njit(cache=True)
+@jit
 def adder_tree_adds(rows, cols, input_bits, weight_bits, input_bits_per_cycle, model):
     """1-bit additions per cycle in the column adder trees.
 
@@ -43,25 +45,20 @@ def adder_tree_adds(rows, cols, input_bits, weight_bits, input_bits_per_cycle, m
     return float(cols * input_bits_per_cycle * per_col)
 
 
-@njit(cache=True)
-def adder_tree_energy_pj(add_1b_pj, rows, cols, input_bits, weight_bits, input_bits_per_cycle, cycles, model):
-    """Adder-tree energy of one activation: add_1b * adds per cycle * t."""
-    return add_1b_pj * adder_tree_adds(rows, cols, input_bits, weight_bits, input_bits_per_cycle, model) * cycles
+@jit
+def shift_adds(input_bits, weight_bits, rows, cols, cycles):
+    """1-bit shift-and-add steps merging the bit planes of one activation: (I + W + ceil(log2 X)) * t * Y.
+    Each step is an addition and a register write."""
+    return float(input_bits + weight_bits + log2_ceil(rows)) * cycles * cols
 
 
-@njit(cache=True)
-def shift_add_energy_pj(add_1b_pj, reg_1b_pj, input_bits, weight_bits, rows, cols, cycles):
-    """Shift-and-merge of the bit planes: (add_1b + reg_1b) * (I + W + ceil(log2 X)) * t * Y."""
-    return (add_1b_pj + reg_1b_pj) * (input_bits + weight_bits + log2_ceil(rows)) * cycles * cols
-
-
-@njit(cache=True)
+@jit
 def log_zero_bit(bit_probability):
     """log P(an input bit is 0), the form :func:`active_cycle_fraction` takes (-inf when every bit is 1)."""
     return math.log1p(-bit_probability) if bit_probability < 1.0 else -math.inf
 
 
-@njit(cache=True)
+@jit
 def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, log_zero):
     """Expected fraction of bit-serial cycles that cannot be skipped.
 
@@ -82,7 +79,7 @@ def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, log_zero):
     return active / (full + (1 if rest > 0 else 0))
 
 
-@njit(cache=True)
+@jit
 def ceil_ratio(a, b):
     """ceil(a / b) for non-negative integers below 2**53, in floating point.
 
@@ -92,27 +89,27 @@ def ceil_ratio(a, b):
     return int(math.ceil(a / b))
 
 
-@njit(cache=True)
+@jit
 def floor_ratio(a, b):
     """floor(a / b) for non-negative numbers: how many ``b`` fit in ``a``."""
     return int(math.floor(a / b))
 
 
 # ----- sparsity overheads ----------------------------------------------------------------------------
-@njit(cache=True)
-def accumulator_energy_pj(add_1b_pj, reg_1b_pj, psum_bits, additions):
-    """Partial-sum additions across row tiles: each adds and registers psum_bits bits."""
-    return additions * psum_bits * (add_1b_pj + reg_1b_pj)
+@jit
+def accumulations(psum_bits, additions):
+    """1-bit accumulations of partial sums across row tiles: each addition adds and registers psum_bits bits."""
+    return additions * psum_bits
 
 
-@njit(cache=True)
-def mux_energy_pj(mux_pj_per_level, selections, levels):
+@jit
+def mux_selections(selections, levels):
     """IntraBlock input selection: an m:1 multiplexer is ceil(log2 m) 2:1 levels per selected bit."""
-    return mux_pj_per_level * selections * levels
+    return selections * levels
 
 
 # ----- data movement ---------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def halo_factor(out_rows, stride, window, copies):
     """Extra input rows read when ``copies`` duplicated macros split a conv's output rows between them.
 
@@ -125,7 +122,7 @@ def halo_factor(out_rows, stride, window, copies):
     return min(float(copies), copies * ((per_copy - 1) * stride + window) / whole)
 
 
-@njit(cache=True)
+@jit
 def pipeline_cycles(steps, load, compute, write_back, double_buffered):
     """Load -> compute -> write-back over ``steps`` equal steps.
 
@@ -139,7 +136,7 @@ def pipeline_cycles(steps, load, compute, write_back, double_buffered):
     return steps * (load + compute + write_back)
 
 
-@njit(cache=True)
+@jit
 def rounds_latency(rounds, weight_load, round_cycles, weight_double_buffered):
     """Weight-load rounds: serialised with compute, or overlapped with it on a ping-pong weight store."""
     if rounds <= 0:
@@ -150,7 +147,7 @@ def rounds_latency(rounds, weight_load, round_cycles, weight_double_buffered):
 
 
 # ----- macro organisation ----------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def auto_grid_rows(macros):
     """Rows of the most nearly square grid of ``macros`` (rows >= cols)."""
     best = macros
@@ -162,19 +159,19 @@ def auto_grid_rows(macros):
     return best
 
 
-@njit(cache=True)
+@jit
 def whole_tiles(tiles):
     """Tiles rounded up to whole macros (expected counts are fractional)."""
     return max(0, int(math.ceil(tiles - 1e-9)))
 
 
-@njit(cache=True)
+@jit
 def folds(whole, grid):
     """Temporal folds of ``whole`` tiles over ``grid`` macros along one axis."""
     return ceil_ratio(whole, grid) if whole > 0 else 0
 
 
-@njit(cache=True)
+@jit
 def duplicates(whole, grid):
     """Copies of ``whole`` tiles that fit side by side along one grid axis (1 when they do not fit once)."""
     if whole <= 0 or whole > grid:
@@ -182,7 +179,7 @@ def duplicates(whole, grid):
     return floor_ratio(grid, whole)
 
 
-@njit(cache=True)
-def static_energy_pj(leakage_pj_per_cycle_per_macro, macros, cycles):
-    """Leakage of all macros (with their share of buffers) over the latency."""
-    return leakage_pj_per_cycle_per_macro * macros * cycles
+@jit
+def leakage_macro_cycles(macros, cycles):
+    """Macro-cycles of leakage: every macro (with its share of the buffers) leaks for the whole latency."""
+    return float(macros) * cycles

@@ -115,18 +115,107 @@ COMPONENT_NAMES = (
 )
 
 # ----------------------------------------------------------------------------------------------------
-# Results of pricing one layer (or a whole network) under one mapping candidate.
-# The first N_COMPONENTS columns are the energy breakdown (pJ).
+# Actions: what the hardware does, counted per layer; energy = counts . per-action energy (pJ each).
+# Every action belongs to one energy component (ACTION_COMPONENT), so the breakdown is a sum of counts
+# times energies too. ACTION_UNITS names what one action is.
 # ----------------------------------------------------------------------------------------------------
-R_LATENCY = N_COMPONENTS + 0  # cycles
-R_COMPUTE = N_COMPONENTS + 1  # bit-serial compute cycles on the critical macro
-R_USEFUL = N_COMPONENTS + 2  # occupied cell-activations (utilisation numerator)
-R_CAPACITY = N_COMPONENTS + 3  # available cell-activations while computing (utilisation denominator)
-R_ROUNDS = N_COMPONENTS + 4  # weight-load rounds
-R_DUPLICATION = N_COMPONENTS + 5  # copies of the weights working on different vectors
-R_REASON = N_COMPONENTS + 6
-R_OUT_SPILL = N_COMPONENTS + 7  # 1 when the layer's output went to DRAM (read by the next layer)
-N_RESULTS = N_COMPONENTS + 8
+A_CELL_MULT = 0  # 1-bit multiplications (AND) in the bit cells
+A_TREE_ADD = 1  # 1-bit additions in the column adder trees
+A_SHIFT_ADD = 2  # 1-bit shift-and-add steps merging bit planes (an addition and a register write)
+A_ACCUMULATE = 3  # 1-bit partial-sum accumulations across row tiles (an addition and a register write)
+A_INDEX_READ = 4  # index-memory bits read
+A_INDEX_WRITE = 5  # index-memory bits written
+A_MUX_SELECT = 6  # 2:1 multiplexer-level selections of IntraBlock inputs
+A_ZERO_DETECT = 7  # input bits examined by zero detection
+A_REGISTER_WRITE = 8  # input and partial-sum register bits written
+A_INPUT_BUFFER_READ = 9
+A_INPUT_BUFFER_WRITE = 10
+A_OUTPUT_BUFFER_READ = 11
+A_OUTPUT_BUFFER_WRITE = 12
+A_GLOBAL_BUFFER_READ = 13
+A_GLOBAL_BUFFER_WRITE = 14
+A_DRAM_READ = 15
+A_DRAM_WRITE = 16
+A_WEIGHT_WRITE = 17  # weight bits written into the macros
+A_LEAKAGE = 18  # macro-cycles of leakage (every macro, the whole latency)
+N_ACTIONS = 19
+ACTION_NAMES = (
+    "cell_mult",
+    "tree_add",
+    "shift_add",
+    "accumulate",
+    "index_read",
+    "index_write",
+    "mux_select",
+    "zero_detect",
+    "register_write",
+    "input_buffer_read",
+    "input_buffer_write",
+    "output_buffer_read",
+    "output_buffer_write",
+    "global_buffer_read",
+    "global_buffer_write",
+    "dram_read",
+    "dram_write",
+    "weight_write",
+    "leakage",
+)
+ACTION_UNITS = (
+    "bit-op",
+    "bit-op",
+    "bit-op",
+    "bit-op",
+    "bit",
+    "bit",
+    "selection",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "bit",
+    "macro-cycle",
+)
+ACTION_COMPONENT = (
+    C_ARRAY,
+    C_ADDER_TREE,
+    C_SHIFT_ADD,
+    C_ACCUMULATOR,
+    C_INDEX,
+    C_INDEX,
+    C_MUX,
+    C_ZERO_DETECT,
+    C_REGISTER,
+    C_INPUT_BUFFER,
+    C_INPUT_BUFFER,
+    C_OUTPUT_BUFFER,
+    C_OUTPUT_BUFFER,
+    C_GLOBAL_BUFFER,
+    C_GLOBAL_BUFFER,
+    C_DRAM,
+    C_DRAM,
+    C_WEIGHT_WRITE,
+    C_STATIC,
+)
+
+# ----------------------------------------------------------------------------------------------------
+# Results of pricing one layer (or a whole network) under one mapping candidate.
+# The first N_ACTIONS columns are the action counts; energy is their dot product with the energy table.
+# ----------------------------------------------------------------------------------------------------
+R_LATENCY = N_ACTIONS + 0  # cycles
+R_COMPUTE = N_ACTIONS + 1  # bit-serial compute cycles on the critical macro
+R_USEFUL = N_ACTIONS + 2  # occupied cell-activations (utilisation numerator)
+R_CAPACITY = N_ACTIONS + 3  # available cell-activations while computing (utilisation denominator)
+R_ROUNDS = N_ACTIONS + 4  # weight-load rounds
+R_DUPLICATION = N_ACTIONS + 5  # copies of the weights working on different vectors
+R_REASON = N_ACTIONS + 6
+R_OUT_SPILL = N_ACTIONS + 7  # 1 when the layer's output went to DRAM (read by the next layer)
+N_RESULTS = N_ACTIONS + 8
 
 # Objectives for choosing among mapping candidates.
 OBJECTIVE_ENERGY = 0
@@ -139,7 +228,8 @@ ADDER_TREE_FULL = 1
 
 # ----------------------------------------------------------------------------------------------------
 # Results of one design point (a row of the backends' output array). Energies are the breakdown of the
-# chosen candidate; DENSE_* price the dense weights on the same hardware and mapping.
+# chosen candidate (its counts times the point's energy table); DENSE_* price the dense weights on the
+# same hardware and mapping; the counts themselves follow.
 # ----------------------------------------------------------------------------------------------------
 P_LATENCY = N_COMPONENTS + 0
 P_COMPUTE = N_COMPONENTS + 1
@@ -149,7 +239,8 @@ P_DENSE_ENERGY = N_COMPONENTS + 4
 P_DENSE_LATENCY = N_COMPONENTS + 5
 P_REASON = N_COMPONENTS + 6
 P_CANDIDATE = N_COMPONENTS + 7  # index of the winning mapping candidate, -1 when chosen per layer or none
-N_POINT = N_COMPONENTS + 8
+P_ACTIONS = N_COMPONENTS + 8  # the chosen candidate's action counts, N_ACTIONS columns
+N_POINT = P_ACTIONS + N_ACTIONS
 
 # Per-layer results (kept when the sweep asks for them): energy, latency and the layer's candidate.
 LY_ENERGY = 0
@@ -203,6 +294,27 @@ PRM_BIT_DENSITY = 39
 PRM_SKIP = 40  # -1 auto (skip where the layer's input density < 1), 0 off, 1 on
 PRM_BATCH = 41
 N_PRM = 42
+# The columns the per-action energy table is made of (``kernels.actions.action_energies`` reads only these).
+ENERGY_PRMS = (
+    PRM_MULT,
+    PRM_ADD,
+    PRM_REG,
+    PRM_WEIGHT_WRITE,
+    PRM_LEAKAGE,
+    PRM_DRAM_R,
+    PRM_DRAM_W,
+    PRM_GBUF_R,
+    PRM_GBUF_W,
+    PRM_OBUF_R,
+    PRM_OBUF_W,
+    PRM_IBUF_R,
+    PRM_IBUF_W,
+    PRM_REG_W,
+    PRM_INDEX_R,
+    PRM_INDEX_W,
+    PRM_MUX,
+    PRM_ZERO_DETECT,
+)
 
 # One mapping candidate.
 CP_GRID_ROWS = 0  # 0: the squarest grid of the point's macros

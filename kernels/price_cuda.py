@@ -2,7 +2,8 @@
 GPU thread in a grid-stride loop.
 
 Numba-CUDA compiles every ``@njit`` function a kernel calls as a device function from the same source, so
-``price_layer``, ``sparse_layer``, ``dense_layer`` and the equations are the very code the CPU engine runs.
+``kernels.actions`` (the counts, the energy table, the selection rule) and the equations are the very code
+the CPU engine runs.
 Only the loop differs: a thread keeps one running row instead of per-layer rows (the best candidate is
 chosen on its sparse totals, then its dense twin and, if asked, its per-layer rows are priced), so its
 scratch fits in registers and local memory.
@@ -10,25 +11,20 @@ scratch fits in registers and local memory.
 
 from numba import config, cuda, float64, int64
 
-from kernels import layout as L
-from kernels.price import (
+from . import layout as L
+from .actions import (
+    accumulate,
     N_PC,
-    ROW,
-    _accumulate,
-    _axis_indices,
-    _clear,
-    _copy,
-    _decode,
-    _energy,
-    _mixed_index,
-    _objective,
-    _write_point,
+    action_energies,
     candidate_grid,
     dense_layer,
+    energy_pj,
+    objective_of,
     point_constants,
     sparse_layer,
     takes_over,
 )
+from .price import ROW,  _axis_indices, _clear, _copy, _decode, _mixed_index, _write_point
 
 MAX_AXES = 64  # swept axes a sweep may have on the GPU
 # Local arrays need literal sizes: module-level ints are compile-time constants, attributes of a module are not.
@@ -46,7 +42,7 @@ else:
 
 
 @cuda.jit(device=True)
-def _network(prm, pc, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step, skip_mode,
+def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step,
              dense, total, row, out_layers, out_row, candidate):
     """Sum a whole network (sparse, or ``dense``) into ``total[0]`` using the scratch ``row[0]``; write
     per-layer results to ``out_layers[out_row]`` when ``out_row >= 0``."""
@@ -58,11 +54,11 @@ def _network(prm, pc, stats, row0, layers, first, n_layers, grid_rows, grid_cols
                         in_spill, row, 0)
         else:
             sparse_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                         skip_mode, in_spill, row, 0)
+                         in_spill, row, 0)
         in_spill = row[0, L.R_OUT_SPILL] != 0.0
-        _accumulate(total, 0, row, 0)
+        accumulate(total, 0, row, 0)
         if out_row >= 0:
-            out_layers[out_row, li, L.LY_ENERGY] = _energy(row, 0)
+            out_layers[out_row, li, L.LY_ENERGY] = energy_pj(row, 0, ae, 0)
             out_layers[out_row, li, L.LY_LATENCY] = row[0, L.R_LATENCY]
             out_layers[out_row, li, L.LY_CANDIDATE] = candidate
 
@@ -78,6 +74,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
     out_points, out_layers = _host(out_points), _host(out_layers)
     prm = cuda.local.array((1, _N_PRM), float64)
     pc = cuda.local.array((1, _N_PC), float64)
+    ae = cuda.local.array((1, _ROW), float64)
     ix = cuda.local.array((1, MAX_AXES), int64)
     last = cuda.local.array(8, int64)
     total = cuda.local.array((1, _ROW), float64)
@@ -95,21 +92,21 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
         last[0] = -2  # strided: no odometer
         _decode(ix, 0, prm, prm_axis, prm_vals)
         point_constants(prm, 0, pc)
+        action_energies(prm, 0, ae)
         base = _mixed_index(ix, 0, stat_stride) * n_variants
         wl = _mixed_index(ix, 0, wl_stride)
         first = layer_first[wl]
         n_layers = layer_count[wl]
-        skip_mode = int(prm[0, L.PRM_SKIP])
         if select == L.SELECT_ALL:
             for c in range(n_cand):
                 gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
                 out_row = i * n_cand + c
-                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, False, total, row,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, False, total, row,
                          out_layers, out_row if keep_layers else -1, c)
-                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, True, dense, row,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, True, dense, row,
                          out_layers, -1, c)
-                _write_point(out_points, out_row, total, 0, dense, 0)
+                _write_point(out_points, out_row, total, 0, dense, 0, ae, 0)
                 ok = total[0, L.R_REASON] == L.REASON_OK
                 out_points[out_row, L.P_CANDIDATE] = c if ok else -1
                 if keep_layers and not ok:
@@ -121,10 +118,10 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
             for c in range(n_cand):
                 gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
-                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, False, total, row,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, False, total, row,
                          out_layers, -1, c)
                 feasible = total[0, L.R_REASON] == L.REASON_OK
-                obj = _objective(total, 0, objective)
+                obj = objective_of(total, 0, ae, 0, objective)
                 if takes_over(c, feasible, chosen, obj, best_obj):
                     _copy(best, 0, total, 0)
                     if feasible:
@@ -133,12 +130,12 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
             c = max(chosen, 0)
             gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
             row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
-            _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, True, dense, row,
+            _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, True, dense, row,
                      out_layers, -1, c)
             if keep_layers:  # the winner's layers again, written out
-                _network(prm, pc, stats, row0, layers, first, n_layers, gr, gc, dup, step, skip_mode, False, total,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, False, total,
                          row, out_layers, i, chosen)
-            _write_point(out_points, i, best, 0, dense, 0)
+            _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = chosen
         else:  # SELECT_BEST_PER_LAYER: layers outside, candidates inside (the spill chain is candidate-free)
             _clear(best, 0)
@@ -150,26 +147,25 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 for c in range(n_cand):
                     gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
                     srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, skip_mode, in_spill,
-                                 row, 0)
+                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, in_spill, row, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
-                    obj = _objective(row, 0, objective)
+                    obj = objective_of(row, 0, ae, 0, objective)
                     if takes_over(c, feasible, chosen, obj, best_obj):
                         _copy(total, 0, row, 0)
                         if feasible:
                             chosen = c
                             best_obj = obj
                 c = max(chosen, 0)
-                _accumulate(best, 0, total, 0)
+                accumulate(best, 0, total, 0)
                 if keep_layers:
-                    out_layers[i, li, L.LY_ENERGY] = _energy(total, 0)
+                    out_layers[i, li, L.LY_ENERGY] = energy_pj(total, 0, ae, 0)
                     out_layers[i, li, L.LY_LATENCY] = total[0, L.R_LATENCY]
                     out_layers[i, li, L.LY_CANDIDATE] = chosen
                 gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
                 srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
                 dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, in_spill, row, 0)
-                _accumulate(dense, 0, row, 0)
+                accumulate(dense, 0, row, 0)
                 in_spill = row[0, L.R_OUT_SPILL] != 0.0
-            _write_point(out_points, i, best, 0, dense, 0)
+            _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = -1
         i += stride

@@ -15,9 +15,9 @@ Both take the weight matrix of one group in the *hardware view*: after IntraBloc
 import math
 
 import numpy as np
-from numba import njit
 
-from kernels.layout import (
+from .jit import jit
+from .layout import (
     COMPRESS_COL,
     COMPRESS_NONE,
     COMPRESS_ROW,
@@ -48,13 +48,13 @@ from kernels.layout import (
 _TINY = 1e-15  # probabilities below this are dropped from the sums
 
 
-@njit(cache=True)
+@jit
 def ceil_div(a, b):
     """Integer ceiling division for non-negative integers."""
     return -(-a // b)
 
 
-@njit(cache=True)
+@jit
 def log2_ceil(n):
     """Bits needed to address ``n`` items (0 for a single item)."""
     bits = 0
@@ -65,7 +65,7 @@ def log2_ceil(n):
     return bits
 
 
-@njit(cache=True)
+@jit
 def intrablock_height(rows, keep, segment):
     """Rows of a column after IntraBlock keeps ``keep`` of every ``segment`` rows (last segment partial)."""
     if segment <= 0:
@@ -75,13 +75,13 @@ def intrablock_height(rows, keep, segment):
     return (n_seg - 1) * keep + min(keep, last)
 
 
-@njit(cache=True)
+@jit
 def kept_blocks(ratio, n_blocks):
     """FullBlock keeps Phi = floor((1 - r) * blocks) blocks (CIMinus, Qi et al. 2026)."""
     return int(math.floor((1.0 - ratio) * n_blocks + 1e-9))
 
 
-@njit(cache=True)
+@jit
 def all_zero_probability(n_blocks, n_kept, c):
     """P(c given blocks are all pruned) when n_kept of n_blocks are kept uniformly at random."""
     if c > n_blocks - n_kept:
@@ -92,12 +92,12 @@ def all_zero_probability(n_blocks, n_kept, c):
     return p
 
 
-@njit(cache=True)
+@jit
 def _log_choose(n, k):
     return math.lgamma(n + 1.0) - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0)
 
 
-@njit(cache=True)
+@jit
 def _tilt_to_mean(pmf, lo, hi, mean):
     """Normalise pmf[lo..hi] and tilt it (w_k * exp(theta k)) until its mean is ``mean`` exactly."""
     base = np.empty(hi - lo + 1)
@@ -125,7 +125,7 @@ def _tilt_to_mean(pmf, lo, hi, mean):
         theta += gap / var
 
 
-@njit(cache=True)
+@jit
 def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
     """Distribution of L, the block-rows (of ``n_rows``) with at least one of their ``c`` blocks kept.
 
@@ -180,7 +180,7 @@ def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
         pmf[k] = math.exp(_log_choose(n_rows, k) + k * lq + (n_rows - k) * l1q)
 
 
-@njit(cache=True)
+@jit
 def wrapped_lattice(mean, var, u, probs):
     """Distribution of S mod u (into ``probs``) and E[ceil(S/u)] for a non-negative integer S of given mean
     and variance: two neighbouring integers when the variance is below what they can carry (this keeps
@@ -229,7 +229,7 @@ def wrapped_lattice(mean, var, u, probs):
     return e_ceil / total
 
 
-@njit(cache=True)
+@jit
 def expected_span(offset_probs, pieces_pmf, n_pieces, u):
     """E[macros touched by a run of p pieces starting at fill offset o], p and o independent."""
     span = 0.0
@@ -245,7 +245,7 @@ def expected_span(offset_probs, pieces_pmf, n_pieces, u):
     return span
 
 
-@njit(cache=True)
+@jit
 def _axis_tiles(n_tiles, tile_len, length, block):
     """Blocks (of width ``block`` along an axis of ``length``) that intersect each tile of ``tile_len``."""
     c = np.empty(n_tiles, dtype=np.int64)
@@ -258,7 +258,7 @@ def _axis_tiles(n_tiles, tile_len, length, block):
     return c, w
 
 
-@njit(cache=True)
+@jit
 def _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
                  mux_cells, mux_levels, crit_rows, reason):
     out[S_TILES] = tiles
@@ -278,7 +278,7 @@ def _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, 
     out[S_F_CRIT] = math.nan
 
 
-@njit(cache=True)
+@jit
 def group_pack(rows, cols, array_rows, array_cols):
     """Groups placed block-diagonally in one array when one group's matrix fits it (depthwise convs)."""
     if rows <= array_rows and cols <= array_cols:
@@ -286,7 +286,7 @@ def group_pack(rows, cols, array_rows, array_cols):
     return 1
 
 
-@njit(cache=True)
+@jit
 def packed_tiles(groups, pack, p_empty):
     """Arrays holding ``groups`` packed ``pack`` at a time, an array being needed unless all its groups are empty."""
     full = groups // pack
@@ -297,7 +297,7 @@ def packed_tiles(groups, pack, p_empty):
     return t
 
 
-@njit(cache=True)
+@jit
 def dense_tile_stats(rows, cols, groups, array_rows, array_cols, out):
     """Statistics of the dense matrix: nothing compressed, no index, no multiplexer."""
     pack = group_pack(rows, cols, array_rows, array_cols)
@@ -316,7 +316,7 @@ def dense_tile_stats(rows, cols, groups, array_rows, array_cols, out):
                  float(groups * cols), 0.0, 0.0, 0.0, 0.0, float(min(array_rows, pack * rows)), REASON_OK)
 
 
-@njit(cache=True)
+@jit
 def _needs_counting(dense_rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, ib_segment, compress,
                     out):
     """Clear ``out`` and settle what every counting rule shares: sub-arrays that do not divide the array
@@ -336,7 +336,7 @@ def _needs_counting(dense_rows, cols, groups, array_rows, array_cols, sub_rows, 
     return True
 
 
-@njit(cache=True)
+@jit
 def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols,
                         block_rows, block_cols, ratio, has_fullblock, ib_keep, ib_segment, index_unit,
                         compress, rearrange, index_format, out):
@@ -534,7 +534,7 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                  stored if has_ib else 0.0, float(mux_levels), crit, REASON_OK)
 
 
-@njit(cache=True)
+@jit
 def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
                     has_fullblock, ib_keep, ib_segment, index_unit, compress, rearrange, index_format, out):
     """Exact tile statistics of given masks, ``masks[g, i, j] != 0`` where group g keeps weight slot (i, j).

@@ -13,7 +13,8 @@ from conftest import assert_same_results
 
 from ciminus import sweep as runner
 from ciminus.dataset import hyperslab
-from ciminus.sweep import SweepSetupError, plan_chunks, run_sweep
+from ciminus.chunks import plan_chunks
+from ciminus.sweep import SweepSetupError, run_sweep
 from ciminus.validate import parse_sweep
 
 ROOT = Path(__file__).resolve().parents[1]

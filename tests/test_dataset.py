@@ -8,7 +8,7 @@ from ciminus import __version__
 from ciminus.dataset import hyperslab
 from ciminus.sweep import evaluate, run_sweep
 from ciminus.validate import parse_sweep
-from kernels.layout import COMPONENT_NAMES, REASON_NAMES
+from ciminus.kernels.layout import COMPONENT_NAMES, REASON_NAMES
 
 TEXT = """
 name = "ds"

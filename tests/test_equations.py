@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from kernels import equations as eq
-from kernels.layout import ADDER_TREE_FULL, ADDER_TREE_MIREDO
+from ciminus.kernels import equations as eq
+from ciminus.kernels.layout import ADDER_TREE_FULL, ADDER_TREE_MIREDO
 
 # The digital-28nm template (MIREDO 28 nm): 1-bit energies (pJ).
 MULT, ADD, REG = 0.0002835, 0.003402, 0.001701
@@ -14,9 +14,11 @@ MULT, ADD, REG = 0.0002835, 0.003402, 0.001701
 def test_one_activation_of_a_32x16_macro_is_25_619328_pj():
     t = eq.cycles_per_activation(8, 1)
     assert t == 8
-    array = eq.array_energy_pj(MULT, 8, 1, 32, 16, t)
-    adder = eq.adder_tree_energy_pj(ADD, 32, 16, 8, 8, 1, t, ADDER_TREE_MIREDO)
-    shift = eq.shift_add_energy_pj(ADD, REG, 8, 8, 32, 16, t)
+    # Counts of one activation times the energy of each action.
+    array = eq.cell_mults(8, 1, 32, 16, t) * MULT
+    adder = eq.adder_tree_adds(32, 16, 8, 8, 1, ADDER_TREE_MIREDO) * t * ADD
+    shift = eq.shift_adds(8, 8, 32, 16, t) * (ADD + REG)
+    assert eq.cell_mults(8, 1, 32, 16, t) == 8 * 32 * 16 * 8 and eq.shift_adds(8, 8, 32, 16, t) == (8 + 8 + 5) * 8 * 16
     assert array == pytest.approx(9.289728, rel=1e-12)
     assert adder == pytest.approx(2.612736, rel=1e-12)
     assert shift == pytest.approx(13.716864, rel=1e-12)
@@ -86,7 +88,7 @@ def test_grid_folds_and_copies():
 
 
 def test_static_and_accumulator():
-    assert eq.static_energy_pj(4.4913625, 8, 1000.0) == pytest.approx(35930.9)  # 0.0359309 nJ/cycle
-    assert eq.accumulator_energy_pj(ADD, REG, 16, 10.0) == pytest.approx(10 * 16 * (ADD + REG))
-    assert eq.mux_energy_pj(REG, 100.0, 2) == pytest.approx(200 * REG)
-    assert math.isfinite(eq.mux_energy_pj(REG, 0.0, 0))
+    assert eq.leakage_macro_cycles(8, 1000.0) * 4.4913625 == pytest.approx(35930.9)  # 0.0359309 nJ/cycle
+    assert eq.accumulations(16, 10.0) == 10 * 16
+    assert eq.mux_selections(100.0, 2) == 200
+    assert math.isfinite(eq.mux_selections(0.0, 0))

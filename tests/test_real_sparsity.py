@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ciminus.reference import StatsCache, price_point
+from ciminus.resolve import Resolver
 from ciminus.sparsity.activations import bit_profile, quantise
 from ciminus.sparsity.flexblock import resolve
 from ciminus.sparsity.stats import sparse_stats, weight_stats
@@ -14,7 +15,7 @@ from ciminus.specs import SparsitySpec
 from ciminus.sweep import evaluate
 from ciminus.validate import SpecError, parse_sweep
 from ciminus.workloads.layers import Layer
-from kernels import layout as L
+from ciminus.kernels import layout as L
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -26,7 +27,8 @@ LINEAR = Layer("fc", "linear", C=300, K=70, tokens=5)
 def price(text, index=None):
     sweep = parse_sweep(text, base=ROOT)
     index = index or (0,) * len(sweep.axes)
-    return price_point(sweep.specs_at(index), sweep.candidates_at(index), sweep.select, sweep.objective, StatsCache())
+    res = Resolver(sweep)
+    return price_point(res.specs_at(index), res.candidates_at(index), sweep.select, sweep.objective, StatsCache())
 
 
 # ----- weights: flattening and pruning ----------------------------------------------------------------
@@ -277,7 +279,7 @@ per_layer = false
     ds = evaluate(sweep, "cpu")
     assert ds.feasible.all() and (ds.speedup.sel(pattern="row-block") > 1).all()
     assert (evaluate(sweep, "reference").energy.values == ds.energy.values).all()
-    specs = sweep.specs_at((0, 1))
+    specs = Resolver(sweep).specs_at((0, 1))
     layer = next(x for x in specs.layers if x.dynamic)
-    st = StatsCache().sparse(layer, specs.sparsity, specs.arch, sweep.candidates_at((0, 1))[0])
+    st = StatsCache().sparse(layer, specs.sparsity, specs.arch, Resolver(sweep).candidates_at((0, 1))[0])
     assert st[L.S_IDX_READ] == 0  # attention scores are produced at run time: never pruned

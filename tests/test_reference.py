@@ -5,8 +5,9 @@ import math
 import pytest
 
 from ciminus.reference import StatsCache, price_point
+from ciminus.resolve import Resolver
 from ciminus.validate import parse_sweep
-from kernels import layout as L
+from ciminus.kernels import layout as L
 
 # The digital-28nm template (MIREDO 28 nm), per bit (pJ) and the 1-bit logic.
 DRAM, GB_R, GB_W = 7.91, 0.197874, 0.142806
@@ -17,7 +18,8 @@ ADD, REG, WW, LEAK = 0.003402, 0.001701, 0.02575, 0.0359309e3 / 8
 def price(text: str, index=None):
     sweep = parse_sweep(text)
     index = index or (0,) * len(sweep.axes)
-    return price_point(sweep.specs_at(index), sweep.candidates_at(index), sweep.select, sweep.objective,
+    res = Resolver(sweep)
+    return price_point(res.specs_at(index), res.candidates_at(index), sweep.select, sweep.objective,
                        StatsCache())
 
 
@@ -125,7 +127,8 @@ def test_infeasible_points_carry_a_reason():
     assert price(wide).cost.reason == L.REASON_ADDER_TREE_MODEL
     sweep = parse_sweep(FC.replace('template = "digital-28nm"', 'macros = [8, 4]') + '\n[mapping]\nmacro_grid = ["4x2", "2x2"]\nselect = "all"\n')
     idx = (0, 1)  # 8 macros with a 2 x 2 grid
-    r = price_point(sweep.specs_at(idx), sweep.candidates_at(idx), sweep.select, sweep.objective, StatsCache())
+    res = Resolver(sweep)
+    r = price_point(res.specs_at(idx), res.candidates_at(idx), sweep.select, sweep.objective, StatsCache())
     assert r.cost.reason == L.REASON_GRID_MISMATCH  # the all-scalar form is rejected by validation instead
 
 
@@ -133,8 +136,9 @@ def test_best_mapping_is_kept_and_recorded():
     text = CONV.replace("RATIO", "0.5") + '\n[mapping]\nmacro_grid = ["8x1", "4x2", "1x8"]\nobjective = "latency"\n'
     r = price(text)
     sweep = parse_sweep(text)
-    each = [price_point(sweep.specs_at(()), [m], "best", "latency", StatsCache()).cost.latency
-            for m in sweep.candidates_at(())]
+    res = Resolver(sweep)
+    each = [price_point(res.specs_at(()), [m], "best", "latency", StatsCache()).cost.latency
+            for m in res.candidates_at(())]
     assert r.candidate == min(range(3), key=each.__getitem__)
     assert r.cost.latency == min(each)
 

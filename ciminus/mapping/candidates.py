@@ -1,7 +1,7 @@
 """Mapping candidates: the mappings a sweep lists for every design point, and what tells them apart.
 
-Only four mapping keys change a layer's tile statistics (``flatten``, ``compress``, ``rearrange``,
-``index_format``): candidates that agree on them share one *statistics variant*.
+Only the mapping keys marked *stats* change a layer's tile statistics (``flatten``, ``compress``,
+``rearrange``, ``index_format``): candidates that agree on them share one *statistics variant*.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from ciminus.specs.fields import stats_keys
 from ciminus.specs.mapping import MappingSpec, parse_grid
-from ciminus.specs.sweep import Axis, Sweep, _build
-from kernels.equations import auto_grid_rows
+from ciminus.resolve import build_spec
+from ciminus.specs.sweep import Axis, Sweep
+from ciminus.kernels.equations import auto_grid_rows
 
-STATS_KEYS = ("flatten", "compress", "rearrange", "index_format")
+STATS_KEYS = stats_keys(MappingSpec)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ def candidate_specs(sweep: Sweep, axes: tuple[Axis, ...]) -> list[Candidate]:
     for combo in itertools.product(*(a.values for a in axes)):
         values = dict(sweep.fixed["mapping"])
         values.update({a.key: v for a, v in zip(axes, combo, strict=True)})
-        spec = _build(MappingSpec, values)
+        spec = build_spec(MappingSpec, values)
         out.append(Candidate(spec, parse_grid(spec.macro_grid)))
     return out
 

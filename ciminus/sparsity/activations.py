@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ciminus.workloads.layers import Layer
-from kernels.tile_stats import ceil_div
+from ciminus.kernels.tile_stats import ceil_div
 
 
 class ActivationsError(ValueError):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ciminus.specs.sparsity import SparsitySpec
 from ciminus.workloads.layers import Layer
-from kernels.layout import COMPRESS_COL, COMPRESS_NONE, COMPRESS_ROW
-from kernels.tile_stats import intrablock_height
+from ciminus.kernels.layout import COMPRESS_COL, COMPRESS_NONE, COMPRESS_ROW
+from ciminus.kernels.tile_stats import intrablock_height
 
 # pattern -> (FullBlock rows, FullBlock cols, IntraBlock?, natural compression)
 # A block size is an int, "all" (the whole matrix side), "kernel" (R*S rows: one input channel),

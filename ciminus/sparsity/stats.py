@@ -11,7 +11,7 @@ import numpy as np
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.sparsity.montecarlo import montecarlo_tile_stats
 from ciminus.workloads.layers import Layer
-from kernels.layout import (
+from ciminus.kernels.layout import (
     INDEX_AUTO,
     INDEX_BITMAP,
     INDEX_COORDINATE,
@@ -21,7 +21,7 @@ from kernels.layout import (
     REASON_WEIGHTS_FORMAT,
     S_REASON,
 )
-from kernels.tile_stats import dense_tile_stats, expected_tile_stats, mask_tile_stats
+from ciminus.kernels.tile_stats import dense_tile_stats, expected_tile_stats, mask_tile_stats
 
 REARRANGE_CODES = {"pad": REARRANGE_PAD, "slice": REARRANGE_SLICE}
 INDEX_CODES = {"auto": INDEX_AUTO, "coordinate": INDEX_COORDINATE, "bitmap": INDEX_BITMAP}

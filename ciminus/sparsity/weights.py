@@ -14,7 +14,7 @@ import numpy as np
 
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.workloads.layers import Layer
-from kernels.tile_stats import ceil_div, intrablock_height, kept_blocks
+from ciminus.kernels.tile_stats import ceil_div, intrablock_height, kept_blocks
 
 
 class WeightsError(ValueError):

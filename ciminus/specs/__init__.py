@@ -1,7 +1,7 @@
 """One frozen dataclass per TOML table of a sweep file."""
 
 from ciminus.specs.arch import ArchSpec
-from ciminus.specs.energy import EnergySpec, derived_energies
+from ciminus.specs.energy import EnergySpec
 from ciminus.specs.mapping import MappingSpec, parse_grid
 from ciminus.specs.output import OutputSpec
 from ciminus.specs.sparsity import PATTERNS, SparsitySpec
@@ -15,6 +15,5 @@ __all__ = [
     "OutputSpec",
     "SparsitySpec",
     "WorkloadSpec",
-    "derived_energies",
     "parse_grid",
 ]

@@ -1,7 +1,7 @@
 """``[energy]``: what each action costs, in pJ — the per-action energy table of a technology.
 
 Keys left unset by both the template and the sweep file are derived from the 1-bit logic energies, as
-``docs/model.md`` explains (``derived_energies``).
+``docs/model.md`` explains (``ciminus.kernels.actions.action_energies`` decides them, in one place).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ _PJ_BIT = dict(kind=FLOAT, lo=0.0, hi=1e9, unit="pJ/bit")
 
 @dataclass(frozen=True, kw_only=True)
 class EnergySpec:
-    """Energy per action. ``None`` means "derive it" (see :func:`derived_energies`)."""
+    """Energy per action. ``None`` means "derive it" (``ciminus.kernels.actions.action_energies``)."""
 
     mult_1b_pj: float = spec_field(**_PJ, doc="1-bit multiply (AND) in a bit cell")
     add_1b_pj: float = spec_field(**_PJ, doc="1-bit full addition")
@@ -43,15 +43,3 @@ class EnergySpec:
     adder_tree_model: str = spec_field("miredo", kind=CHOICE, choices=("miredo", "full"),
                                        doc='adder-tree count: the published template\'s ("miredo") or a full ripple tree per column ("full")')
 
-
-def derived_energies(e: EnergySpec) -> EnergySpec:
-    """Fill the derived energies from the 1-bit logic and the smallest SRAM of the table."""
-    from dataclasses import replace
-
-    return replace(
-        e,
-        index_read_pj_per_bit=e.input_buffer_read_pj_per_bit if e.index_read_pj_per_bit is None else e.index_read_pj_per_bit,
-        index_write_pj_per_bit=e.input_buffer_write_pj_per_bit if e.index_write_pj_per_bit is None else e.index_write_pj_per_bit,
-        mux_pj_per_level=e.reg_1b_pj if e.mux_pj_per_level is None else e.mux_pj_per_level,
-        zero_detect_pj_per_bit=e.mult_1b_pj if e.zero_detect_pj_per_bit is None else e.zero_detect_pj_per_bit,
-    )

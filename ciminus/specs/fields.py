@@ -159,3 +159,8 @@ def spec_field(default: Any = dataclasses.MISSING, **meta: Any) -> Any:
 def spec_fields(cls: type) -> dict[str, Field]:
     """The key contracts of a spec dataclass, in declaration order."""
     return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls) if "spec" in f.metadata}
+
+
+def stats_keys(cls: type) -> tuple[str, ...]:
+    """The keys of a spec dataclass marked *stats*: they change a layer's tile statistics."""
+    return tuple(k for k, f in spec_fields(cls).items() if f.stage == STATS)

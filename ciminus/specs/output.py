@@ -15,6 +15,9 @@ class OutputSpec:
                                   doc="netCDF file (default results/<name>.nc)")
     per_layer: bool = spec_field(False, kind=BOOL, sweepable=False,
                                  doc="also keep per-layer energy and latency (adds a layer dimension)")
+    actions: bool = spec_field(False, kind=BOOL, sweepable=False,
+                               doc="also keep the action counts and the per-action energy table (adds an action "
+                                   "dimension): energy = (action_count * action_energy_pj).sum(\"action\")")
     chunk_points: int = spec_field(0, kind=INT, lo=0, hi=1 << 40, sweepable=False,
                                    doc="design points per chunk kept in OUT.nc.partial/ while running; 0 = automatic")
     compression: str = spec_field("zstd", kind=CHOICE, choices=("zstd", "zlib", "none"), sweepable=False,

@@ -1,12 +1,11 @@
 """A validated sweep: the fixed values, the swept axes, and the mapping candidates of a sweep file.
 
-The sweep is the Cartesian product of its axes. A point's concrete specs are the template's values,
-overridden by the sweep file's fixed values, overridden by the point's axis values.
+The sweep is the Cartesian product of its axes. A point's concrete specs (template < fixed < axis <
+sampled values) are decided in one place, ``ciminus.resolve``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sparsity import SparsitySpec
 from ciminus.specs.workload import WorkloadSpec, network_layers
-from ciminus.templates import template_table
 from ciminus.workloads.layers import Layer
 
 TABLES = ("workload", "arch", "energy", "sparsity", "mapping")
@@ -118,49 +116,23 @@ class Sweep:
         """Every point's axis indices, in C (row-major) order."""
         return itertools.product(*(range(n) for n in self.shape))
 
-    # ----- concrete values ---------------------------------------------------------------------------
-    def values_at(self, index: tuple[int, ...]) -> dict[str, dict[str, Any]]:
-        """table -> key -> value at a point, before the template is applied."""
-        vals = {t: dict(self.fixed.get(t, {})) for t in TABLES}
-        for axis, i in zip(self.axes, index, strict=True):
-            if axis.table == SAMPLE_TABLE:  # every sampled key at its i-th sample
-                for (table, key), values in self.sampled.items():
-                    vals[table][key] = values[i]
-            else:
-                vals[axis.table][axis.key] = axis.values[i]
-        for table, key in PATH_KEYS:
-            value = vals[table].get(key)
-            if isinstance(value, str) and value in self.files:
-                vals[table][key] = self.files[value]
-        return vals
+    @property
+    def rows_per_point(self) -> int:
+        """Output rows per point of the engines' point space: one, or one per candidate with select = "all"."""
+        if self.select != "all":
+            return 1
+        n = 1
+        for a in self.axes:
+            if a.table == "mapping":
+                n *= len(a.values)
+        return n
 
-    def specs_at(self, index: tuple[int, ...]) -> PointSpecs:
-        vals = self.values_at(index)
-        template = vals["arch"].get("template", "digital-28nm")
-        arch = {**template_table(template, "arch"), **vals["arch"], "template": template}
-        energy = {**template_table(template, "energy"), **vals["energy"]}
-        sparsity = {k: v for k, v in vals["sparsity"].items()}
-        sparsity["layer_input_density"] = dict(self.layer_input_density)
-        workload = {k: v for k, v in vals["workload"].items()}
-        workload["layers"] = self.layers
-        return PointSpecs(
-            arch=_build(ArchSpec, arch),
-            energy=_build(EnergySpec, energy),
-            sparsity=_build(SparsitySpec, sparsity),
-            workload=_build(WorkloadSpec, workload),
-        )
-
-    def candidates_at(self, index: tuple[int, ...]) -> list[MappingSpec]:
-        """The mapping candidates of a point (one when ``select = "all"``)."""
-        base = {k: v for k, v in self.values_at(index)["mapping"].items()}
-        combos = itertools.product(*(a.values for a in self.candidate_axes))
-        out = []
-        for combo in combos:
-            vals = dict(base)
-            for axis, v in zip(self.candidate_axes, combo, strict=True):
-                vals[axis.key] = v
-            out.append(_build(MappingSpec, vals))
-        return out
+    @property
+    def point_shape(self) -> tuple[int, ...]:
+        """The shape of the engines' point space: the axes without the kept-apart mapping axes of select = "all"."""
+        if self.select == "all":
+            return tuple(len(a.values) for a in self.axes if a.table != "mapping")
+        return self.shape
 
     @property
     def n_candidates(self) -> int:
@@ -169,7 +141,3 @@ class Sweep:
             n *= len(a.values)
         return n
 
-
-def _build(cls: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})

@@ -14,22 +14,19 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from ciminus.kernels import actions as A
+from ciminus.kernels import layout as L
+from ciminus.resolve import ADDER_MODELS, PARAMS, encode
 from ciminus.templates import template_table
-from kernels.equations import (
-    adder_tree_adds,
-    adder_tree_energy_pj,
-    array_energy_pj,
-    cycles_per_activation,
-    shift_add_energy_pj,
-)
-from kernels.layout import ADDER_TREE_FULL, ADDER_TREE_MIREDO
 
 POINTS = Path(__file__).with_name("reference_points.toml")
 TEMPLATE = "digital-28nm"
 TEMPLATE_NODE_NM = 28.0
 TEMPLATE_VOLTAGE_V = 0.9
 MACRO_KINDS = ("energy_per_mac", "macro_efficiency")
-ADDER_TREE_MODELS = {"miredo": ADDER_TREE_MIREDO, "full": ADDER_TREE_FULL}
+ADDER_TREE_MODELS = ADDER_MODELS
 
 
 @dataclass(frozen=True)
@@ -67,17 +64,24 @@ def macro_energy_per_mac(rows: int, cols: int, weight_bits: int, input_bits: int
                          node_nm: float, voltage_v: float, adder_tree: str) -> float | None:
     """pJ per MAC of one macro activation (array, adder tree, shift-add); None where the adder-tree count
     does not apply. The template's 1-bit energies are scaled by (node / 28 nm) * (V / 0.9 V)^2."""
-    e = template_table(TEMPLATE, "energy")
     scale = (node_nm / TEMPLATE_NODE_NM) * (voltage_v / TEMPLATE_VOLTAGE_V) ** 2
-    mult, add, reg = e["mult_1b_pj"] * scale, e["add_1b_pj"] * scale, e["reg_1b_pj"] * scale
-    model = ADDER_TREE_MODELS[adder_tree]
-    if adder_tree_adds.py_func(rows, cols, input_bits, weight_bits, bits_per_cycle, model) <= 0:
+    prm = np.ones((1, L.N_PRM))
+    for key, value in template_table(TEMPLATE, "energy").items():
+        prm[0, PARAMS[("energy", key)]] = encode(key, value) * (scale if key.endswith("_pj") else 1.0)
+    for p, value in ((L.PRM_ROWS, rows), (L.PRM_COLS, cols), (L.PRM_WEIGHT_BITS, weight_bits),
+                     (L.PRM_INPUT_BITS, input_bits), (L.PRM_BITS_PER_CYCLE, bits_per_cycle),
+                     (L.PRM_ADDER_MODEL, ADDER_TREE_MODELS[adder_tree])):
+        prm[0, p] = value
+    pc, table = np.zeros((1, A.N_PC)), np.zeros((1, L.N_ACTIONS))
+    A.point_constants.py_func(prm, 0, pc)
+    A.action_energies.py_func(prm, 0, table)
+    if pc[0, A.PC_ADDER_ADDS] <= 0:
         return None
-    t = cycles_per_activation.py_func(input_bits, bits_per_cycle)
-    energy = (array_energy_pj.py_func(mult, weight_bits, bits_per_cycle, rows, cols, t)
-              + adder_tree_energy_pj.py_func(add, rows, cols, input_bits, weight_bits, bits_per_cycle, t, model)
-              + shift_add_energy_pj.py_func(add, reg, input_bits, weight_bits, rows, cols, t))
-    return energy / (rows * cols)
+    counts = np.zeros((1, L.N_RESULTS))  # one activation: its bit-cell, adder-tree and shift-add actions
+    counts[0, L.A_CELL_MULT] = pc[0, A.PC_CELL_MULTS]
+    counts[0, L.A_TREE_ADD] = pc[0, A.PC_TREE_ADDS]
+    counts[0, L.A_SHIFT_ADD] = pc[0, A.PC_SHIFT_ADDS]
+    return A.energy_pj.py_func(counts, 0, table, 0) / (rows * cols)
 
 
 def _missing(point: dict) -> list[str]:

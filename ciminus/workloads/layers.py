@@ -90,6 +90,16 @@ class Layer:
         return self.C * self.tokens
 
     @property
+    def input_reuse(self) -> float:
+        """How many input vectors each distinct input element appears in (im2col expansion, >= 1)."""
+        return max(1.0, self.vectors * self.rows * self.groups / self.input_elements)
+
+    @property
+    def window(self) -> int:
+        """Input rows one output row spans (the dilated kernel height)."""
+        return self.dilation * (self.R - 1) + 1
+
+    @property
     def output_elements(self) -> int:
         """Output activations per sample."""
         return self.K * self.vectors

@@ -1,0 +1,64 @@
+"""The engine on an NVIDIA GPU: the tables are copied once, each chunk is one kernel launch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ciminus.backends import BackendUnavailable
+from ciminus.dataset import Results
+from ciminus.kernels import layout as L
+from ciminus.lower import Lowered
+
+
+def load_cuda():  # the numba.cuda module
+    """numba.cuda with a working GPU (or its simulator under NUMBA_ENABLE_CUDASIM=1), else BackendUnavailable."""
+    try:
+        from numba import cuda
+    except Exception as exc:  # any import failure means the same to the user
+        raise BackendUnavailable(
+            f"--backend cuda needs numba-cuda ({type(exc).__name__}: {exc}); install it with "
+            "pip install 'ciminus[cuda]' (numba-cuda with numpy < 2.5)") from exc
+    try:
+        available = cuda.is_available()
+    except Exception as exc:  # a driver that fails to initialise
+        raise BackendUnavailable(f"--backend cuda: the CUDA driver failed ({exc})") from exc
+    if not available:
+        raise BackendUnavailable("--backend cuda: no CUDA GPU found on this machine; use --backend cpu")
+    return cuda
+
+
+class CudaEngine:
+    """``kernels.price_cuda.price_points_cuda``: one design point per GPU thread."""
+
+    name = "cuda"
+    THREADS = 128
+
+    def __init__(self, low: Lowered, n_layers: int) -> None:
+        self.cuda = load_cuda()
+        from ciminus.kernels.price_cuda import MAX_AXES, price_points_cuda
+
+        self.kernel = price_points_cuda
+        self.low = low
+        if len(self.low.axis_len) > MAX_AXES:
+            raise BackendUnavailable(f"--backend cuda takes at most {MAX_AXES} swept keys")
+        self.n_layers = n_layers
+        lw, dev = self.low, self.cuda.to_device
+        self.tables = [dev(a) for a in (lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride)]
+        self.more = [dev(a) for a in (lw.wl_stride, lw.layer_first, lw.layer_count, lw.layers, lw.stats)]
+        self.cands = dev(lw.cands)
+
+    def points(self, p0: int, p1: int) -> Results:
+        lw = self.low
+        count = p1 - p0
+        rows = count * lw.rows_per_point
+        res = Results.empty(rows, self.n_layers)
+        out_points = self.cuda.to_device(res.points)
+        host_layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
+        out_layers = self.cuda.to_device(host_layers)
+        blocks = max(1, min(-(-count // self.THREADS), 1 << 16))
+        self.kernel[blocks, self.THREADS](p0, count, *self.tables, lw.n_variants, *self.more, lw.max_layers,
+                                          self.cands, lw.select, lw.objective, out_points, out_layers)
+        out_points.copy_to_host(res.points)
+        if res.layers is not None:
+            out_layers.copy_to_host(res.layers)
+        return res

@@ -1,0 +1,374 @@
+"""What a layer does, counted: the action counts and latency of one layer under one mapping candidate,
+and the one place where counts meet energies.
+
+``layer_actions`` is the whole per-layer model (feasibility, rounds and copies, activations, sparsity
+overheads, buffer and DRAM traffic, the load -> compute -> write-back pipeline): it fills a row of
+``kernels.layout`` results with *counts* (``A_*``) and latency terms (``R_*``), never an energy.
+``action_energies`` turns a point's parameters into its per-action energy table (pJ per action), and
+``energy_pj`` is the only product of counts and energies. The CPU loop (``kernels/price.py``), the CUDA
+loop (``kernels/price_cuda.py``) and the readable reference model (``ciminus/reference.py``, through
+``.py_func``) all call these functions.
+"""
+
+import math
+
+from . import layout as L
+from .equations import (
+    accumulations,
+    active_cycle_fraction,
+    adder_tree_adds,
+    auto_grid_rows,
+    cell_mults,
+    ceil_ratio,
+    cycles_per_activation,
+    duplicates,
+    floor_ratio,
+    folds,
+    halo_factor,
+    leakage_macro_cycles,
+    log_zero_bit,
+    mux_selections,
+    pipeline_cycles,
+    rounds_latency,
+    shift_adds,
+    whole_tiles,
+)
+from .jit import jit
+
+KIB_BITS = 8 * 1024
+
+# Per-point constants, computed once per point instead of once per layer (same arithmetic).
+PC_T = 0  # cycles per activation
+PC_ADDER_ADDS = 1  # 1-bit adder-tree additions per cycle (<= 0: the count model does not apply)
+PC_CELL_MULTS = 2  # actions of one activation, by kind
+PC_TREE_ADDS = 3
+PC_SHIFT_ADDS = 4
+PC_IN_AVAIL = 5  # input-buffer bits one step may use
+PC_OUT_AVAIL = 6
+PC_OUT_FIT = 7  # partial-sum rows of one vector that fit the output buffer
+PC_WEIGHT_WRITE = 8  # cycles to write one whole tile into a macro
+PC_GBUF_BITS = 9
+PC_INDEX_BITS = 10
+PC_LOG_ZERO = 11  # log P(input bit is 0) at the point's input density
+N_PC = 12
+
+
+@jit
+def _derived(value, fallback):
+    """A derived energy: the key's own value, or (NaN) the energy it defaults to."""
+    return fallback if math.isnan(value) else value
+
+
+@jit
+def action_energies(prm, t_, ae):
+    """Fill ``ae[t_]`` with the point's energy per action (pJ), from its parameters ``prm[t_]``.
+
+    Reads only the ``kernels.layout.ENERGY_PRMS`` columns. Derived energies (NaN) default as
+    ``docs/model.md`` states: index memory like the input buffer, a multiplexer level like a 1-bit
+    register, zero detection like a 1-bit AND.
+    """
+    add = prm[t_, L.PRM_ADD]
+    reg = prm[t_, L.PRM_REG]
+    ae[t_, L.A_CELL_MULT] = prm[t_, L.PRM_MULT]
+    ae[t_, L.A_TREE_ADD] = add
+    ae[t_, L.A_SHIFT_ADD] = add + reg
+    ae[t_, L.A_ACCUMULATE] = add + reg
+    ae[t_, L.A_INDEX_READ] = _derived(prm[t_, L.PRM_INDEX_R], prm[t_, L.PRM_IBUF_R])
+    ae[t_, L.A_INDEX_WRITE] = _derived(prm[t_, L.PRM_INDEX_W], prm[t_, L.PRM_IBUF_W])
+    ae[t_, L.A_MUX_SELECT] = _derived(prm[t_, L.PRM_MUX], reg)
+    ae[t_, L.A_ZERO_DETECT] = _derived(prm[t_, L.PRM_ZERO_DETECT], prm[t_, L.PRM_MULT])
+    ae[t_, L.A_REGISTER_WRITE] = prm[t_, L.PRM_REG_W]
+    ae[t_, L.A_INPUT_BUFFER_READ] = prm[t_, L.PRM_IBUF_R]
+    ae[t_, L.A_INPUT_BUFFER_WRITE] = prm[t_, L.PRM_IBUF_W]
+    ae[t_, L.A_OUTPUT_BUFFER_READ] = prm[t_, L.PRM_OBUF_R]
+    ae[t_, L.A_OUTPUT_BUFFER_WRITE] = prm[t_, L.PRM_OBUF_W]
+    ae[t_, L.A_GLOBAL_BUFFER_READ] = prm[t_, L.PRM_GBUF_R]
+    ae[t_, L.A_GLOBAL_BUFFER_WRITE] = prm[t_, L.PRM_GBUF_W]
+    ae[t_, L.A_DRAM_READ] = prm[t_, L.PRM_DRAM_R]
+    ae[t_, L.A_DRAM_WRITE] = prm[t_, L.PRM_DRAM_W]
+    ae[t_, L.A_WEIGHT_WRITE] = prm[t_, L.PRM_WEIGHT_WRITE]
+    ae[t_, L.A_LEAKAGE] = prm[t_, L.PRM_LEAKAGE]
+
+
+@jit
+def energy_tables(prm, ae):
+    """``action_energies`` of every row of ``prm`` into the same row of ``ae`` (the dataset's table)."""
+    for r in range(prm.shape[0]):
+        action_energies(prm, r, ae)
+
+
+@jit
+def energy_pj(rows, r, ae, t_):
+    """Energy of the counts in ``rows[r]`` at the energy table ``ae[t_]``: the dot product, in pJ."""
+    e = 0.0
+    for a in range(L.N_ACTIONS):
+        e += rows[r, a] * ae[t_, a]
+    return e
+
+
+@jit
+def point_constants(prm, t_, pc):
+    """Fill ``pc[t_]`` with what every layer of the point shares."""
+    X = int(prm[t_, L.PRM_ROWS])
+    Y = int(prm[t_, L.PRM_COLS])
+    I = int(prm[t_, L.PRM_INPUT_BITS])
+    W = int(prm[t_, L.PRM_WEIGHT_BITS])
+    bpc = int(prm[t_, L.PRM_BITS_PER_CYCLE])
+    t = cycles_per_activation(I, bpc)
+    adds = adder_tree_adds(X, Y, I, W, bpc, int(prm[t_, L.PRM_ADDER_MODEL]))
+    pc[t_, PC_T] = t
+    pc[t_, PC_ADDER_ADDS] = adds
+    pc[t_, PC_CELL_MULTS] = cell_mults(W, bpc, X, Y, t)
+    pc[t_, PC_TREE_ADDS] = adds * t
+    pc[t_, PC_SHIFT_ADDS] = shift_adds(I, W, X, Y, t)
+    halves = 2.0 if prm[t_, L.PRM_DOUBLE_BUFFER] != 0.0 else 1.0
+    pc[t_, PC_IN_AVAIL] = prm[t_, L.PRM_IBUF_KB] * KIB_BITS / halves
+    pc[t_, PC_OUT_AVAIL] = prm[t_, L.PRM_OBUF_KB] * KIB_BITS / halves
+    pc[t_, PC_OUT_FIT] = floor_ratio(pc[t_, PC_OUT_AVAIL], Y * prm[t_, L.PRM_PSUM_BITS])
+    pc[t_, PC_WEIGHT_WRITE] = float(X) * Y * W / prm[t_, L.PRM_WLOAD_BW]
+    pc[t_, PC_GBUF_BITS] = prm[t_, L.PRM_GBUF_KB] * KIB_BITS
+    pc[t_, PC_INDEX_BITS] = prm[t_, L.PRM_INDEX_KB] * KIB_BITS
+    pc[t_, PC_LOG_ZERO] = log_zero_bit(prm[t_, L.PRM_DENSITY] * prm[t_, L.PRM_BIT_DENSITY])
+
+
+@jit(inline=True)
+def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors,
+                  log_zero, skip, in_spill, out, orow):
+    """Fill ``out[orow]`` with the action counts (``A_*``) and latency terms (``R_*``) of one layer.
+
+    The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
+    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``: rows are addressed by index, never
+    sliced, so the hot loop creates no array views (whose shared reference counts threads would fight over).
+    """
+    for i in range(L.N_RESULTS):
+        out[orow, i] = 0.0
+    X = int(prm[t_, L.PRM_ROWS])
+    Y = int(prm[t_, L.PRM_COLS])
+    I = int(prm[t_, L.PRM_INPUT_BITS])
+    W = int(prm[t_, L.PRM_WEIGHT_BITS])
+    bpc = int(prm[t_, L.PRM_BITS_PER_CYCLE])
+    macros = int(prm[t_, L.PRM_MACROS])
+    psum_bits = prm[t_, L.PRM_PSUM_BITS]
+    double_buffer = prm[t_, L.PRM_DOUBLE_BUFFER] != 0.0
+
+    # ----- feasibility -----------------------------------------------------------------------------
+    reason = int(stats[srow, soff + L.S_REASON])
+    if grid_rows * grid_cols != macros:
+        reason = L.REASON_GRID_MISMATCH
+    elif reason == L.REASON_OK and pc[t_, PC_ADDER_ADDS] <= 0:
+        reason = L.REASON_ADDER_TREE_MODEL
+    in_avail = pc[t_, PC_IN_AVAIL]
+    out_avail = pc[t_, PC_OUT_AVAIL]
+    vector_bits = max(1, math.ceil(stats[srow, soff + L.S_CRIT_ROWS] - 1e-9)) * I  # one vector, fullest tile
+    psum_row_bits = Y * psum_bits  # partial sums of one vector leaving a macro
+    step = step_vectors
+    if step == 0:
+        step = min(floor_ratio(in_avail, vector_bits), int(pc[t_, PC_OUT_FIT]))
+    if reason == L.REASON_OK and (step < 1 or step * vector_bits > in_avail):
+        reason = L.REASON_INPUT_BUFFER
+    if reason == L.REASON_OK and step * psum_row_bits > out_avail:
+        reason = L.REASON_OUTPUT_BUFFER
+    tiles = stats[srow, soff + L.S_TILES]
+    if reason == L.REASON_OK and tiles > 0 and stats[srow, soff + L.S_IDX_READ] / tiles > pc[t_, PC_INDEX_BITS]:
+        reason = L.REASON_INDEX_MEMORY
+    out[orow, L.R_REASON] = reason
+    if reason != L.REASON_OK:
+        return
+
+    # ----- how the layer runs: vectors, rounds, copies ---------------------------------------------
+    dynamic = layers[lrow, L.LAY_DYNAMIC] != 0.0  # a dynamic operand changes every sample
+    batch = int(prm[t_, L.PRM_BATCH])
+    vectors = layers[lrow, L.LAY_VECTORS] * (1 if dynamic else batch)
+    repeats = layers[lrow, L.LAY_COUNT] * (batch if dynamic else 1)
+    t = int(pc[t_, PC_T])
+    whole_rows = whole_tiles(stats[srow, soff + L.S_ROW_TILES])
+    whole_cols = whole_tiles(stats[srow, soff + L.S_COL_TILES])
+    rounds = folds(whole_rows, grid_rows) * folds(whole_cols, grid_cols)
+    copies = 1
+    if duplicate:
+        copies = duplicates(whole_rows, grid_rows) * duplicates(whole_cols, grid_cols)
+    per_copy = ceil_ratio(vectors, copies)
+    fmap_bits = (layers[lrow, L.LAY_IN_ELEMS] * I + layers[lrow, L.LAY_OUT_ELEMS] * prm[t_, L.PRM_OUTPUT_BITS]) * batch
+    out_spill = fmap_bits > pc[t_, PC_GBUF_BITS]  # input and output overflow the global buffer
+    out[orow, L.R_OUT_SPILL] = 1.0 if out_spill else 0.0
+
+    # ----- macro activations -----------------------------------------------------------------------
+    activations = tiles * vectors
+    rows_fed = stats[srow, soff + L.S_FETCH] / tiles if tiles > 0 else 0.0  # mean inputs per activation
+    f_energy = 1.0
+    f_crit = 1.0
+    if skip:  # a measured input profile, else independent bits at the input density
+        f_energy = stats[srow, soff + L.S_F_ENERGY]
+        if math.isnan(f_energy):
+            f_energy = active_cycle_fraction(rows_fed, I, bpc, log_zero)
+        f_crit = stats[srow, soff + L.S_F_CRIT]
+        if math.isnan(f_crit):
+            f_crit = active_cycle_fraction(stats[srow, soff + L.S_CRIT_ROWS], I, bpc, log_zero)
+    active = activations * f_energy
+    out[orow, L.A_CELL_MULT] = active * pc[t_, PC_CELL_MULTS]
+    out[orow, L.A_TREE_ADD] = active * pc[t_, PC_TREE_ADDS]
+    out[orow, L.A_SHIFT_ADD] = active * pc[t_, PC_SHIFT_ADDS]
+
+    # ----- sparsity overheads ----------------------------------------------------------------------
+    out[orow, L.A_ACCUMULATE] = accumulations(psum_bits, vectors * (stats[srow, soff + L.S_PSUM]
+                                                                    - stats[srow, soff + L.S_OUT_NZ]))
+    out[orow, L.A_INDEX_READ] = vectors * stats[srow, soff + L.S_IDX_READ]
+    out[orow, L.A_INDEX_WRITE] = copies * stats[srow, soff + L.S_IDX_STORE]
+    selections = vectors * stats[srow, soff + L.S_MUX_CELLS] * t * f_energy * bpc
+    out[orow, L.A_MUX_SELECT] = mux_selections(selections, stats[srow, soff + L.S_MUX_LEVELS])
+    input_bits_read = vectors * stats[srow, soff + L.S_FETCH] * I
+    out[orow, L.A_ZERO_DETECT] = input_bits_read if skip else 0.0
+    out[orow, L.A_REGISTER_WRITE] = input_bits_read + vectors * stats[srow, soff + L.S_PSUM] * psum_bits
+
+    # ----- buffers and DRAM ------------------------------------------------------------------------
+    fill_bits = input_bits_read / layers[lrow, L.LAY_REUSE] * halo_factor(
+        int(layers[lrow, L.LAY_E]), int(layers[lrow, L.LAY_STRIDE]), int(layers[lrow, L.LAY_WINDOW]), copies)
+    broadcast = max(1, min(grid_cols, whole_cols))  # a grid row shares one input fetch
+    source_bits = fill_bits / broadcast
+    out[orow, L.A_INPUT_BUFFER_READ] = input_bits_read
+    out[orow, L.A_INPUT_BUFFER_WRITE] = fill_bits
+    out_nz = stats[srow, soff + L.S_OUT_NZ]
+    partials = 0.0
+    if out_nz > 0:
+        partials = out_nz * math.ceil(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
+    obuf_bits = vectors * partials * psum_bits
+    out[orow, L.A_OUTPUT_BUFFER_WRITE] = obuf_bits
+    out[orow, L.A_OUTPUT_BUFFER_READ] = obuf_bits
+    result_bits = vectors * layers[lrow, L.LAY_K] * prm[t_, L.PRM_OUTPUT_BITS]
+    weight_bits = stats[srow, soff + L.S_STORED] * W + stats[srow, soff + L.S_IDX_STORE]
+    gb_read = weight_bits  # weights reach the macros through the global buffer
+    gb_write = 0.0
+    dram_read = 0.0
+    dram_write = 0.0
+    if not dynamic:  # static weights come from DRAM first; a dynamic operand is already on chip
+        gb_write += weight_bits
+        dram_read += weight_bits
+    if in_spill:
+        dram_read += source_bits
+    else:
+        gb_read += source_bits
+    if out_spill:
+        dram_write += result_bits
+    else:
+        gb_write += result_bits
+    out[orow, L.A_GLOBAL_BUFFER_READ] = gb_read
+    out[orow, L.A_GLOBAL_BUFFER_WRITE] = gb_write
+    out[orow, L.A_DRAM_READ] = dram_read
+    out[orow, L.A_DRAM_WRITE] = dram_write
+    out[orow, L.A_WEIGHT_WRITE] = copies * tiles * X * Y * W
+
+    # ----- latency: rounds of (weight load, then a load -> compute -> write-back pipeline) ---------
+    steps = ceil_ratio(per_copy, step)
+    busy = 1
+    if rounds:
+        busy = max(1, min(macros, math.ceil(tiles * copies / rounds - 1e-9)))
+    source_bw = prm[t_, L.PRM_DRAM_BW] if in_spill else prm[t_, L.PRM_GBUF_BW]
+    sink_bw = prm[t_, L.PRM_DRAM_BW] if out_spill else prm[t_, L.PRM_GBUF_BW]
+    per_step = rounds * steps
+    load = 0.0
+    write_back = 0.0
+    if per_step:
+        load = max(source_bits / (per_step * source_bw), fill_bits / (per_step * busy * prm[t_, L.PRM_IBUF_BW]))
+        write_back = max(obuf_bits / (per_step * busy * prm[t_, L.PRM_OBUF_BW]), result_bits / (per_step * sink_bw))
+    compute = per_copy * t * f_crit / steps if steps else 0.0
+    round_cycles = pipeline_cycles(steps, load, compute, write_back, double_buffer)
+    weight_bw = prm[t_, L.PRM_GBUF_BW] if dynamic else prm[t_, L.PRM_DRAM_BW]
+    weight_load = 0.0
+    if rounds:
+        weight_load = max(weight_bits / (rounds * weight_bw), pc[t_, PC_WEIGHT_WRITE])
+    latency = rounds_latency(rounds, weight_load, round_cycles, prm[t_, L.PRM_WEIGHT_DOUBLE_BUFFER] != 0.0)
+    out[orow, L.R_LATENCY] = latency
+    out[orow, L.R_COMPUTE] = rounds * per_copy * t * f_crit
+    out[orow, L.R_ROUNDS] = rounds
+    out[orow, L.R_DUPLICATION] = copies
+    out[orow, L.R_USEFUL] = vectors * stats[srow, soff + L.S_STORED]
+    out[orow, L.R_CAPACITY] = float(macros) * X * Y * rounds * per_copy
+    out[orow, L.A_LEAKAGE] = leakage_macro_cycles(macros, latency)
+    if repeats != 1:
+        for a in range(L.N_ACTIONS):
+            out[orow, a] *= repeats
+        out[orow, L.R_LATENCY] *= repeats
+        out[orow, L.R_COMPUTE] *= repeats
+        out[orow, L.R_USEFUL] *= repeats
+        out[orow, L.R_CAPACITY] *= repeats
+        out[orow, L.R_ROUNDS] *= repeats
+
+
+@jit(inline=True)
+def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
+    """(log P(input bit is 0), whether zero bit planes are skipped) for a layer's sparse pricing: the
+    layer's own input density or the point's; ``input_skip = "auto"`` skips where inputs are sparse or
+    their profile was measured."""
+    density = layers[lrow, L.LAY_DENSITY]
+    if math.isnan(density):
+        density = prm[t_, L.PRM_DENSITY]
+        log_zero = pc[t_, PC_LOG_ZERO]
+    else:
+        log_zero = log_zero_bit(density * prm[t_, L.PRM_BIT_DENSITY])
+    skip_mode = prm[t_, L.PRM_SKIP]
+    if skip_mode < 0:
+        skip = density < 1.0 or not math.isnan(stats[srow, L.S_F_ENERGY])
+    else:
+        skip = skip_mode > 0
+    return log_zero, skip
+
+
+@jit(inline=True)
+def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, in_spill, out, orow):
+    """The sparse counts of one layer into ``out[orow]``: :func:`input_skipping`, then :func:`layer_actions`."""
+    log_zero, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
+    layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, log_zero, skip,
+                  in_spill, out, orow)
+
+
+@jit(inline=True)
+def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, in_spill, out, orow):
+    """The dense twin of a layer (dense statistics, no input skipping) into ``out[orow]``."""
+    layer_actions(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, -math.inf,
+                  False, in_spill, out, orow)
+
+
+@jit
+def accumulate(total, t, part, p):
+    """Network totals ``total[t] += part[p]``: counts and cycles add, the first infeasibility is kept."""
+    for a in range(L.N_ACTIONS):
+        total[t, a] += part[p, a]
+    total[t, L.R_LATENCY] += part[p, L.R_LATENCY]
+    total[t, L.R_COMPUTE] += part[p, L.R_COMPUTE]
+    total[t, L.R_USEFUL] += part[p, L.R_USEFUL]
+    total[t, L.R_CAPACITY] += part[p, L.R_CAPACITY]
+    total[t, L.R_ROUNDS] += part[p, L.R_ROUNDS]
+    if total[t, L.R_REASON] == L.REASON_OK:
+        total[t, L.R_REASON] = part[p, L.R_REASON]
+
+
+# ----- choosing among mapping candidates -------------------------------------------------------------
+@jit
+def objective_of(rows, r, ae, t_, which):
+    """The objective of ``rows[r]``: its energy, its latency or their product (``OBJECTIVE_*``)."""
+    if which == L.OBJECTIVE_LATENCY:
+        return rows[r, L.R_LATENCY]
+    e = energy_pj(rows, r, ae, t_)
+    if which == L.OBJECTIVE_ENERGY:
+        return e
+    return e * rows[r, L.R_LATENCY]
+
+
+@jit(inline=True)
+def takes_over(c, feasible, kept, obj, kept_obj):
+    """Whether candidate ``c`` replaces the kept one (``kept`` < 0: no feasible one yet). Candidate 0 is
+    kept as the fallback when no candidate is feasible; after it, a feasible candidate with a lower
+    objective wins. Every backend chooses with this rule."""
+    return c == 0 or (feasible and (kept < 0 or obj < kept_obj))
+
+
+@jit(inline=True)
+def candidate_grid(prm, t_, cands, c):
+    """(grid rows, grid cols, duplicate, step vectors) of candidate ``c`` at the point ``prm[t_]``."""
+    macros = int(prm[t_, L.PRM_MACROS])
+    grid_rows = int(cands[c, L.CP_GRID_ROWS])
+    grid_cols = int(cands[c, L.CP_GRID_COLS])
+    if grid_rows == 0:
+        grid_rows = auto_grid_rows(macros)
+        grid_cols = macros // grid_rows
+    return grid_rows, grid_cols, cands[c, L.CP_DUPLICATE] != 0.0, int(cands[c, L.CP_STEP])
