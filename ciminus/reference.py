@@ -16,16 +16,13 @@ import numpy as np
 
 from ciminus.kernels import actions as A
 from ciminus.kernels import layout as L
+from ciminus.kernels.jit import python as _py
 from ciminus.lower import layer_row
 from ciminus.mapping.candidates import grid_of
 from ciminus.resolve import OBJECTIVES, point_params
 from ciminus.sparsity.cache import StatsCache
 from ciminus.specs import MappingSpec
 from ciminus.specs.sweep import PointSpecs
-
-
-def _py(fn):  # the plain-Python body of a compiled function (readable tracebacks, same arithmetic)
-    return getattr(fn, "py_func", fn)
 
 
 point_constants = _py(A.point_constants)

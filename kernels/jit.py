@@ -28,3 +28,9 @@ def jit(fn=None, *, inline: bool = False):
 def parallel(fn):
     """A loop over independent items: ``prange`` over the outermost axis, one thread per core."""
     return njit(parallel=True, cache=CACHE, fastmath=FASTMATH)(fn)
+
+
+def python(fn):
+    """The plain-Python body of a compiled function (readable tracebacks, the same arithmetic); the
+    function itself when the JIT is disabled."""
+    return getattr(fn, "py_func", fn)

@@ -93,7 +93,7 @@ def test_killed_sweep_resumes_to_the_same_dataset(tmp_path):
     proc = _start([*args, "-o", str(out)], ROOT)
     _wait_for_chunks(tmp_path / "killed.nc.partial", 3, proc)
     proc.kill()  # as abrupt as a crash or a lost machine
-    proc.wait()
+    proc.communicate()
     assert not out.exists()
     kept = len(list((tmp_path / "killed.nc.partial").glob("chunk-*.npz")))
     assert 3 <= kept < len(plan_chunks(parse_sweep(SLOW).shape, 5))
@@ -126,7 +126,7 @@ def test_resume_refuses_chunks_of_another_sweep(tmp_path, cli):
     proc = _start([str(sweep_file), "--backend", "reference", "--chunk-points", "5", "-q", "-o", str(out)], ROOT)
     _wait_for_chunks(tmp_path / "x.nc.partial", 1, proc)
     proc.kill()
-    proc.wait()
+    proc.communicate()
     sweep_file.write_text(SLOW.replace("[2, 4, 8, 16]", "[2, 4, 8, 32]"))
     run = cli("sweep", str(sweep_file), "--backend", "reference", "--chunk-points", "5", "-o", str(out), "--resume")
     assert run.returncode == 2

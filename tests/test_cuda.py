@@ -28,6 +28,9 @@ for select in ("best", "best-per-layer", "all"):
         same = np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
         assert same, (select, name, a, b)
     assert gpu.attrs["backend"] == "cuda"
+    ok = gpu.feasible.values
+    priced = (gpu.action_count * gpu.action_energy_pj).sum("action").transpose(*gpu.energy.dims).values
+    assert np.allclose(priced[ok], gpu.energy.values[ok], rtol=1e-9, atol=0), select
     print(select, "ok", int(cpu.feasible.sum()), "of", cpu.feasible.size, "feasible")
 '''
 
@@ -73,9 +76,11 @@ macro_grid = ["auto", "2x2"]
 select = "SELECT"
 [output]
 per_layer = true
+actions = true
 """
 
 
+@pytest.mark.slow
 def test_cuda_kernel_equals_cpu_under_the_simulator():
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, "-c", SIMULATED], input=SWEEP, capture_output=True, text=True, cwd=ROOT,

@@ -72,6 +72,7 @@ def test_a_dead_worker_loses_nothing(tmp_path):
     assert_same_results(tmp_path / "plain.nc", tmp_path / "dask.nc")
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_a_clear_error(cli, write_sweep, tmp_path):
     run = cli("sweep", str(write_sweep(SWEEP)), "--scheduler", "tcp://127.0.0.1:9", "-o", str(tmp_path / "x.nc"))
     assert run.returncode == 2

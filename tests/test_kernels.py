@@ -1,8 +1,11 @@
 """The Numba engine equals the reference model on random sweeps, infeasible points included."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
+from test_actions import assert_actions_identity
 
 from ciminus.specs.fields import toml_repr
 from ciminus.sweep import evaluate
@@ -93,12 +96,13 @@ def sweeps(draw):
     }
     workload = {"batch": maybe_list(draw, st.sampled_from([1, 3]))}
     per_layer = draw(st.booleans())
+    actions = draw(st.booleans())
     text = ['name = "prop"', "[workload]"]
     text += [f"{k} = {toml_repr(v)}" for k, v in workload.items()]
     for table, values in (("arch", arch), ("energy", energy), ("sparsity", sparsity), ("mapping", mapping)):
         text.append(f"[{table}]")
         text += [f"{k} = {toml_repr(v)}" for k, v in values.items()]
-    text.append(f"[output]\nper_layer = {toml_repr(per_layer)}")
+    text.append(f"[output]\nper_layer = {toml_repr(per_layer)}\nactions = {toml_repr(actions)}")
     for i, layer in enumerate(draw(st.lists(layers(), min_size=1, max_size=3))):
         text.append("[[workload.layer]]")
         text.append(f'name = "l{i}"')
@@ -126,9 +130,14 @@ def test_cpu_equals_reference(text):
     except SpecError:
         assume(False)
     assume(sweep.size * max(1, sweep.n_candidates) <= 64)
-    assert_same(evaluate(sweep, "cpu"), evaluate(sweep, "reference"))
+    cpu, ref = evaluate(sweep, "cpu"), evaluate(sweep, "reference")
+    assert_same(cpu, ref)
+    if sweep.output.actions:
+        assert_actions_identity(cpu)
+        assert_actions_identity(ref)
 
 
+@pytest.mark.slow
 def test_a_large_mixed_sweep_agrees():
     """A built-in network, several swept axes in every table, candidates: every variable agrees."""
     sweep = parse_sweep("""

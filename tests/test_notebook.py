@@ -14,6 +14,7 @@ NEEDED = ("nbclient", "nbformat", "ipykernel", "matplotlib", "SALib")
 
 @pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in NEEDED),
                     reason="the notebook needs " + ", ".join(NEEDED))
+@pytest.mark.slow
 def test_analysis_notebook_executes(monkeypatch):
     import nbformat
     from nbclient import NotebookClient

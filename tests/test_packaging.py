@@ -25,3 +25,18 @@ def test_every_data_file_of_the_packages_is_installed():
             if not any(fnmatch.fnmatch(path.name, pattern) for pattern in rules.get(package, [])):
                 missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"add to [tool.setuptools.package-data]: {missing}"
+
+
+def test_the_kernels_install_inside_the_ciminus_namespace():
+    """``kernels/`` is installed as ``ciminus.kernels`` (``ciminus/kernels`` links to it): never a top-level
+    ``kernels`` package in site-packages, where another project's module of that name would collide."""
+    from setuptools import find_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = find_packages(where=str(ROOT), include=config["packages"]["find"]["include"])
+    assert "ciminus.kernels" in packages
+    assert not [p for p in packages if p.split(".")[0] != "ciminus"], packages
+    assert (ROOT / "ciminus" / "kernels").resolve() == (ROOT / "kernels").resolve()
+    import ciminus.kernels.price as price
+
+    assert Path(price.__file__).parent.parent.name == "ciminus"

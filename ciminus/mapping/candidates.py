@@ -14,6 +14,7 @@ from ciminus.specs.mapping import MappingSpec, parse_grid
 from ciminus.resolve import build_spec
 from ciminus.specs.sweep import Axis, Sweep
 from ciminus.kernels.equations import auto_grid_rows
+from ciminus.kernels.jit import python
 
 STATS_KEYS = stats_keys(MappingSpec)
 
@@ -46,6 +47,6 @@ def grid_of(mapping: MappingSpec, macros: int) -> tuple[int, int]:
     """(rows, cols) of the macro organisation; rows share a partial-sum chain, columns share inputs."""
     rc = parse_grid(mapping.macro_grid)
     if rc is None:
-        rows = auto_grid_rows.py_func(macros)
+        rows = python(auto_grid_rows)(macros)
         return rows, macros // rows
     return rc

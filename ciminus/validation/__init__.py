@@ -18,6 +18,7 @@ import numpy as np
 
 from ciminus.kernels import actions as A
 from ciminus.kernels import layout as L
+from ciminus.kernels.jit import python
 from ciminus.resolve import ADDER_MODELS, PARAMS, encode
 from ciminus.templates import template_table
 
@@ -73,15 +74,15 @@ def macro_energy_per_mac(rows: int, cols: int, weight_bits: int, input_bits: int
                      (L.PRM_ADDER_MODEL, ADDER_TREE_MODELS[adder_tree])):
         prm[0, p] = value
     pc, table = np.zeros((1, A.N_PC)), np.zeros((1, L.N_ACTIONS))
-    A.point_constants.py_func(prm, 0, pc)
-    A.action_energies.py_func(prm, 0, table)
+    python(A.point_constants)(prm, 0, pc)
+    python(A.action_energies)(prm, 0, table)
     if pc[0, A.PC_ADDER_ADDS] <= 0:
         return None
     counts = np.zeros((1, L.N_RESULTS))  # one activation: its bit-cell, adder-tree and shift-add actions
     counts[0, L.A_CELL_MULT] = pc[0, A.PC_CELL_MULTS]
     counts[0, L.A_TREE_ADD] = pc[0, A.PC_TREE_ADDS]
     counts[0, L.A_SHIFT_ADD] = pc[0, A.PC_SHIFT_ADDS]
-    return A.energy_pj.py_func(counts, 0, table, 0) / (rows * cols)
+    return python(A.energy_pj)(counts, 0, table, 0) / (rows * cols)
 
 
 def _missing(point: dict) -> list[str]:
