@@ -80,7 +80,7 @@ def gpu_rate(sweep_path: Path, repeats: int, copies: int) -> dict[str, float]:
     backend = CudaEngine(lower(sweep), 0)
     low = backend.low
     n = low.n_points
-    out = cuda.device_array((n, L.N_POINT))
+    out = cuda.device_array((n, L.N_POINT_BASE))
     layers = cuda.device_array((n, 0, L.N_LAYER))
     threads = 128
     blocks = max(1, min(-(-n // threads), 1 << 16))
@@ -98,7 +98,7 @@ def gpu_rate(sweep_path: Path, repeats: int, copies: int) -> dict[str, float]:
         cuda.synchronize()
         times.append(time.perf_counter() - t0)
     evals = n * copies * int(low.layer_count.max()) * low.cands.shape[0]
-    host = np.empty((n, L.N_POINT))
+    host = np.empty((n, L.N_POINT_BASE))
     t0 = time.perf_counter()
     out.copy_to_host(host)
     copy_s = time.perf_counter() - t0
@@ -113,7 +113,7 @@ def cpu_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
 
     low = lower(load_sweep(sweep_path))
     n = low.n_points
-    out = np.empty((n, L.N_POINT))
+    out = np.empty((n, L.N_POINT_BASE))
     layers = np.empty((n, 0, L.N_LAYER))
     args = (low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
             low.wl_stride, low.dense_stride, low.layer_first, low.layer_count, low.layers, low.stats, low.max_layers,

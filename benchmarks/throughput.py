@@ -71,7 +71,7 @@ def kernel_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
     lowering = time.perf_counter() - t0
     n = low.n_points
     layers = int(low.layer_count.max())
-    out = np.empty((n * low.rows_per_point, L.N_POINT))
+    out = np.empty((n * low.rows_per_point, L.N_POINT_BASE))
     out_layers = np.empty((n * low.rows_per_point, 0, L.N_LAYER))
     args = (low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
             low.wl_stride, low.dense_stride, low.layer_first, low.layer_count, low.layers, low.stats,

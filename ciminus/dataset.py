@@ -31,12 +31,12 @@ class Results:
     """Raw results of consecutive output rows (points in C order; with ``select = "all"`` one row per
     point and candidate)."""
 
-    points: np.ndarray  # (rows, N_POINT) float64
+    points: np.ndarray  # (rows, N_POINT_BASE) float64, or (rows, N_POINT) with the action counts
     layers: np.ndarray | None = None  # (rows, n_layers, N_LAYER) float64, when per-layer results are kept
 
     @classmethod
-    def empty(cls, rows: int, n_layers: int = 0) -> Results:
-        pts = np.full((rows, L.N_POINT), np.nan)
+    def empty(cls, rows: int, n_layers: int = 0, actions: bool = False) -> Results:
+        pts = np.full((rows, L.N_POINT if actions else L.N_POINT_BASE), np.nan)
         lay = np.full((rows, n_layers, L.N_LAYER), np.nan) if n_layers else None
         return cls(pts, lay)
 

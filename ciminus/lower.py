@@ -51,6 +51,7 @@ class Lowered:
     select: int
     objective: int
     keep_layers: int
+    keep_actions: bool
 
     @property
     def n_points(self) -> int:
@@ -198,4 +199,4 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
     keep = max_layers if sweep.output.per_layer else 0
     return Lowered(point_axes, cand_axes, axis_len, axis_stride, prm_axis, prm_vals, stat_stride, len(variants),
                    wl_stride, dense_stride, layer_first, layer_count, layers, stats, max_layers, cands, SELECTS[sweep.select],
-                   OBJECTIVES[sweep.objective], keep)
+                   OBJECTIVES[sweep.objective], keep, sweep.output.actions)

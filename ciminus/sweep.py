@@ -56,7 +56,7 @@ def default_output(sweep: Sweep) -> Path:
 # ----- chunks ----------------------------------------------------------------------------------------
 def bytes_per_row(sweep: Sweep, n_layers: int) -> tuple[int, int]:
     """(raw bytes a chunk file keeps per output row, bytes of derived variables per output row)."""
-    raw = L.N_POINT * 8 + n_layers * L.N_LAYER * 8
+    raw = (L.N_POINT if sweep.output.actions else L.N_POINT_BASE) * 8 + n_layers * L.N_LAYER * 8
     sizes = {"component": L.N_COMPONENTS, "layer": n_layers, "action": L.N_ACTIONS}
     derived = 0
     for spec in variable_specs(sweep, n_layers):

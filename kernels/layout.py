@@ -239,7 +239,8 @@ P_DENSE_ENERGY = N_COMPONENTS + 4
 P_DENSE_LATENCY = N_COMPONENTS + 5
 P_REASON = N_COMPONENTS + 6
 P_CANDIDATE = N_COMPONENTS + 7  # index of the winning mapping candidate, -1 when chosen per layer or none
-P_ACTIONS = N_COMPONENTS + 8  # the chosen candidate's action counts, N_ACTIONS columns
+P_ACTIONS = N_COMPONENTS + 8  # the chosen candidate's action counts, N_ACTIONS columns (when kept)
+N_POINT_BASE = P_ACTIONS  # a row without the counts
 N_POINT = P_ACTIONS + N_ACTIONS
 
 # Per-layer results (kept when the sweep asks for them): energy, latency and the layer's candidate.

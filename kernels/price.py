@@ -40,13 +40,15 @@ def _clear(rows, r):
 @jit
 def _write_point(out, o, sparse, rs, dense, rd, ae, t):
     """Output row ``o`` from sparse and dense network totals at the energy table ``ae[t]``: the energy
-    breakdown (counts times energies, summed per component), the counts themselves, the latency terms
-    (the candidate is written by the caller)."""
+    breakdown (counts times energies, summed per component), the latency terms and, when ``out`` has
+    their columns, the counts themselves (the candidate is written by the caller)."""
     for c in range(L.N_COMPONENTS):
         out[o, c] = 0.0
     for a in range(L.N_ACTIONS):
         out[o, L.ACTION_COMPONENT[a]] += sparse[rs, a] * ae[t, a]
-        out[o, L.P_ACTIONS + a] = sparse[rs, a]
+    if out.shape[1] >= L.N_POINT:  # the counts are kept only when the sweep asks for them
+        for a in range(L.N_ACTIONS):
+            out[o, L.P_ACTIONS + a] = sparse[rs, a]
     out[o, L.P_LATENCY] = sparse[rs, L.R_LATENCY]
     out[o, L.P_COMPUTE] = sparse[rs, L.R_COMPUTE]
     out[o, L.P_USEFUL] = sparse[rs, L.R_USEFUL]

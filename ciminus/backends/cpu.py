@@ -26,7 +26,7 @@ class CpuEngine:
 
         lw = self.low
         rows = (p1 - p0) * lw.rows_per_point
-        res = Results.empty(rows, self.n_layers)
+        res = Results.empty(rows, self.n_layers, lw.keep_actions)
         layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
         price_points(p0, p1 - p0, lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride,
                      lw.n_variants, lw.wl_stride, lw.dense_stride, lw.layer_first, lw.layer_count, lw.layers,

@@ -51,7 +51,7 @@ class CudaEngine:
         lw = self.low
         count = p1 - p0
         rows = count * lw.rows_per_point
-        res = Results.empty(rows, self.n_layers)
+        res = Results.empty(rows, self.n_layers, lw.keep_actions)
         out_points = self.cuda.to_device(res.points)
         host_layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
         out_layers = self.cuda.to_device(host_layers)

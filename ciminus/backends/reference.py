@@ -31,7 +31,7 @@ class ReferenceEngine:
     def rows(self, p0: int, p1: int) -> Results:
         """Results of output rows p0 .. p1-1 (the reference evaluates whole rows of the full grid)."""
         sweep = self.sweep
-        res = Results.empty(p1 - p0, self.n_layers)
+        res = Results.empty(p1 - p0, self.n_layers, sweep.output.actions)
         all_mode = sweep.select == "all"
         cand_axes = [i for i, a in enumerate(sweep.axes) if a.table == "mapping"] if all_mode else []
         for r in range(p0, p1):
@@ -48,7 +48,8 @@ class ReferenceEngine:
             row[L.P_DENSE_ENERGY] = out.dense.total_energy
             row[L.P_DENSE_LATENCY] = out.dense.latency
             row[L.P_REASON] = out.cost.reason
-            row[L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS] = out.cost.counts
+            if sweep.output.actions:
+                row[L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS] = out.cost.counts
             candidate = out.candidate
             if all_mode:  # every candidate is its own row: its index among the mapping axes' combinations
                 sub = tuple(idx[i] for i in cand_axes)
