@@ -19,6 +19,7 @@ from ciminus.kernels import layout as L
 from ciminus.mapping.candidates import candidate_specs, stats_variant
 from ciminus.resolve import OBJECTIVES, SELECTS, Resolver
 from ciminus.sparsity.cache import StatsCache
+from ciminus.sparsity.table import stage_one
 from ciminus.specs.fields import STATS, spec_fields
 from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, Axis, Sweep
 from ciminus.workloads.layers import Layer
@@ -183,18 +184,14 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
             f"{len(variants)} mapping variants x {max_layers} layers ({n_rows * 2 * L.N_STATS * 8 / 2**30:.1f} GiB "
             f"of statistics; at most {STATS_MEMORY_LIMIT / 2**30:.0f} GiB): sweep fewer of "
             + ", ".join(f"{point_axes[i].table}.{point_axes[i].key}" for i in stat_axes))
-    stats = np.zeros((n_rows, 2 * L.N_STATS))
-    for combo_i, combo in enumerate(itertools.product(*(range(lengths[i]) for i in stat_axes))):
+    def specs_at(stat_index: list[int]):
         idx = list(base_index)
-        for a, k in zip(stat_axes, combo, strict=True):
+        for a, k in zip(stat_axes, stat_index, strict=True):
             idx[a] = k
-        specs = resolver.specs_at(tuple(idx))
-        for v, mspec in enumerate(variant_specs):
-            row0 = (combo_i * len(variants) + v) * max_layers
-            for li, layer in enumerate(specs.layers):
-                stats[row0 + li, : L.N_STATS] = cache.sparse(layer, specs.sparsity, specs.arch, mspec,
-                                                              specs.workload.onnx)
-                stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch)
+        return resolver.specs_at(tuple(idx))
+
+    stats = stage_one(resolver, point_axes, stat_axes, wl_stride, layer_lists, max_layers, variant_specs, cache,
+                      specs_at)
 
     keep = max_layers if sweep.output.per_layer else 0
     return Lowered(point_axes, cand_axes, axis_len, axis_stride, prm_axis, prm_vals, stat_stride, len(variants),

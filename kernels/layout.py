@@ -46,6 +46,7 @@ STAT_NAMES = (
 )
 
 # Stage-1 codes.
+COMPRESS_AUTO = -1  # mapping.compress = "auto": the pattern's natural orientation
 COMPRESS_NONE = 0  # dense: nothing is compressed
 COMPRESS_ROW = 1  # zero rows squeezed out of each column tile (inputs gathered by index)
 COMPRESS_COL = 2  # zero columns squeezed out of each row tile (partial sums scattered by index)
@@ -54,6 +55,45 @@ REARRANGE_SLICE = 1
 INDEX_AUTO = 0
 INDEX_COORDINATE = 1
 INDEX_BITMAP = 2
+
+# Sparsity patterns (``sparsity.pattern``), in the order of ``ciminus.specs.sparsity.PATTERNS``.
+PATTERN_DENSE = 0
+PATTERN_ROW_WISE = 1
+PATTERN_ROW_BLOCK = 2
+PATTERN_COLUMN_WISE = 3
+PATTERN_COLUMN_BLOCK = 4
+PATTERN_CHANNEL_WISE = 5
+PATTERN_NM = 6
+PATTERN_HYBRID = 7
+PATTERN_UNSTRUCTURED = 8
+PATTERN_FLEXBLOCK = 9
+# A FullBlock side: a positive size, or one of these symbols.
+SIZE_DEFAULT = -1  # sparsity.block_rows / block_cols unset: the pattern's default
+SIZE_ALL = -2  # the whole matrix side
+SIZE_KERNEL = -3  # one input channel's R*S rows
+SIZE_ARRAY = -4  # one array side
+
+# One stage-1 job: a layer under one sparsity and one mapping shape (``kernels.tile_stats.stats_table``).
+JOB_ROWS = 0  # weight-matrix rows of one group (C/groups * R * S)
+JOB_COLS = 1  # columns of one group (K/groups)
+JOB_GROUPS = 2
+JOB_KERNEL = 3  # R*S
+JOB_CHANNEL_RUN = 4  # consecutive flattened rows of one input channel under the flatten order
+JOB_ARRAY_ROWS = 5
+JOB_ARRAY_COLS = 6
+JOB_SUB_ROWS = 7
+JOB_SUB_COLS = 8
+JOB_PATTERN = 9
+JOB_RATIO = 10
+JOB_BLOCK_ROWS = 11  # SIZE_* or a size
+JOB_BLOCK_COLS = 12
+JOB_NM_N = 13
+JOB_NM_M = 14
+JOB_COMPRESS = 15  # COMPRESS_AUTO, COMPRESS_ROW or COMPRESS_COL
+JOB_REARRANGE = 16
+JOB_INDEX_FORMAT = 17
+JOB_DYNAMIC = 18  # 1: a run-time operand, never pruned (dense statistics)
+N_JOB = 19
 
 # ----------------------------------------------------------------------------------------------------
 # Feasibility: 0 is a feasible point; the order is the order of the checks.

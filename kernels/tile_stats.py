@@ -15,15 +15,45 @@ Both take the weight matrix of one group in the *hardware view*: after IntraBloc
 import math
 
 import numpy as np
+from numba import prange
 
-from .jit import jit
+from .jit import jit, parallel
 from .layout import (
+    COMPRESS_AUTO,
     COMPRESS_COL,
     COMPRESS_NONE,
     COMPRESS_ROW,
     INDEX_AUTO,
     INDEX_BITMAP,
+    JOB_ARRAY_COLS,
+    JOB_ARRAY_ROWS,
+    JOB_BLOCK_COLS,
+    JOB_BLOCK_ROWS,
+    JOB_CHANNEL_RUN,
+    JOB_COLS,
+    JOB_COMPRESS,
+    JOB_DYNAMIC,
+    JOB_GROUPS,
+    JOB_INDEX_FORMAT,
+    JOB_KERNEL,
+    JOB_NM_M,
+    JOB_NM_N,
+    JOB_PATTERN,
+    JOB_RATIO,
+    JOB_REARRANGE,
+    JOB_ROWS,
+    JOB_SUB_COLS,
+    JOB_SUB_ROWS,
     N_STATS,
+    PATTERN_CHANNEL_WISE,
+    PATTERN_COLUMN_BLOCK,
+    PATTERN_COLUMN_WISE,
+    PATTERN_DENSE,
+    PATTERN_FLEXBLOCK,
+    PATTERN_HYBRID,
+    PATTERN_NM,
+    PATTERN_ROW_BLOCK,
+    PATTERN_ROW_WISE,
     REARRANGE_SLICE,
     REASON_COMPRESSION_UNSUPPORTED,
     REASON_OK,
@@ -43,6 +73,10 @@ from .layout import (
     S_ROW_TILES,
     S_STORED,
     S_TILES,
+    SIZE_ALL,
+    SIZE_ARRAY,
+    SIZE_DEFAULT,
+    SIZE_KERNEL,
 )
 
 _TINY = 1e-15  # probabilities below this are dropped from the sums
@@ -125,6 +159,38 @@ def _tilt_to_mean(pmf, lo, hi, mean):
         theta += gap / var
 
 
+_LOG_TINY = math.log(1e-18)  # pmf terms below this, relative to the mode, are dropped (mass < 1e-15)
+
+
+@jit
+def _hypergeometric(pmf, pop, succ, draws, lo, hi):
+    """pmf[k] = C(succ, k) C(pop - succ, draws - k) / C(pop, draws) on lo..hi (real-valued pop and succ
+    allowed), computed from the mode outwards by the ratio of consecutive terms and stopped where the terms
+    fall below 1e-18 of the mode: O(standard deviation) work instead of O(draws) log-gamma calls.
+    Returns the window (first, last) that was filled."""
+    mode = int(math.floor((draws + 1.0) * (succ + 1.0) / (pop + 2.0)))
+    mode = min(hi, max(lo, mode))
+    top = _log_choose(succ, mode) + _log_choose(pop - succ, draws - mode) - _log_choose(pop, draws)
+    pmf[mode] = math.exp(top)
+    lp = top
+    last = mode
+    for k in range(mode, hi):
+        lp += math.log((succ - k) * (draws - k)) - math.log((k + 1.0) * (pop - succ - draws + k + 1.0))
+        if lp - top < _LOG_TINY:
+            break
+        pmf[k + 1] = math.exp(lp)
+        last = k + 1
+    lp = top
+    first = mode
+    for k in range(mode, lo, -1):
+        lp += math.log(k * (pop - succ - draws + k)) - math.log((succ - k + 1.0) * (draws - k + 1.0))
+        if lp - top < _LOG_TINY:
+            break
+        pmf[k - 1] = math.exp(lp)
+        first = k - 1
+    return first, last
+
+
 @jit
 def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
     """Distribution of L, the block-rows (of ``n_rows``) with at least one of their ``c`` blocks kept.
@@ -143,9 +209,7 @@ def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
     if c == 1:
         lo = max(0, n_rows - (n_blocks - n_kept))
         hi = min(n_rows, n_kept)
-        denom = _log_choose(n_blocks, n_rows)
-        for k in range(lo, hi + 1):
-            pmf[k] = math.exp(_log_choose(n_kept, k) + _log_choose(n_blocks - n_kept, n_rows - k) - denom)
+        _hypergeometric(pmf, float(n_blocks), float(n_kept), float(n_rows), lo, hi)
         return
     # c > 1: P(a block-row is empty) and P(two given block-rows are empty) are exact, hence the exact
     # mean and variance of L. L then follows a hypergeometric law whose (real-valued) population is
@@ -169,9 +233,8 @@ def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
     else:
         lo, hi = 1, 0
     if hi > lo:
-        for k in range(lo, hi + 1):
-            pmf[k] = math.exp(_log_choose(succ, k) + _log_choose(pop - succ, n_rows - k) - _log_choose(pop, n_rows))
-        _tilt_to_mean(pmf, lo, hi, n_rows * q)
+        first, last = _hypergeometric(pmf, pop, succ, float(n_rows), lo, hi)
+        _tilt_to_mean(pmf, first, last, n_rows * q)
         return
     # The fitted law has no room on the integers (very few kept blocks): independent rows, exact mean.
     lq = math.log(q)
@@ -671,3 +734,114 @@ def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_col
     idx_store = idx_read + (stored * mux_levels if has_ib else 0.0)
     _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
                  stored if has_ib else 0.0, float(mux_levels), crit, REASON_OK)
+
+
+# ----- FlexBlock of a layer, and stage 1 over a table of jobs ------------------------------------------
+@jit
+def nm_keep(ratio, segment):
+    """Non-zeros kept per segment for an ``nm`` pattern at ``ratio`` zeros (at least one; ties to even)."""
+    return max(1, segment - int(round(ratio * segment)))
+
+
+@jit
+def _block_side(sym, whole, kernel, array):
+    """A FullBlock side: a size, or a ``SIZE_*`` symbol resolved against the matrix, kernel and array."""
+    if sym == SIZE_ALL:
+        return whole
+    if sym == SIZE_KERNEL:
+        return kernel
+    if sym == SIZE_ARRAY:
+        return array
+    return sym
+
+
+@jit
+def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kernel, channel_run, array_rows,
+              array_cols, compress):
+    """The FlexBlock of a layer as the hardware sees it: (block rows, block cols, ratio, IntraBlock keep,
+    IntraBlock segment, index unit, compression). Block rows are counted after IntraBlock compression;
+    0 block rows means no FullBlock stage. The presets are those of ``docs/sparsity.md``."""
+    if pattern == PATTERN_DENSE:
+        return 0, 0, 0.0, 0, 0, 1, COMPRESS_NONE
+    ib_keep = 0
+    ib_segment = 0
+    if pattern == PATTERN_NM:
+        ib_keep = nm_keep(ratio, nm_m)
+        ib_segment = nm_m
+    elif (pattern == PATTERN_HYBRID or pattern == PATTERN_FLEXBLOCK) and nm_n < nm_m:
+        ib_keep = nm_n
+        ib_segment = nm_m
+    height = intrablock_height(rows, ib_keep, ib_segment) if ib_segment else rows
+    natural = COMPRESS_COL if (pattern == PATTERN_COLUMN_WISE or pattern == PATTERN_COLUMN_BLOCK) else COMPRESS_ROW
+    orient = natural if compress == COMPRESS_AUTO else compress
+    if pattern == PATTERN_NM:
+        return 0, 0, 0.0, ib_keep, ib_segment, 1, orient
+    # (rows symbol, cols symbol); a user key replaces a symbol only where the pattern reads it.
+    sym_rows = 1
+    sym_cols = 1
+    if pattern == PATTERN_ROW_WISE:
+        sym_cols = SIZE_ALL
+    elif pattern == PATTERN_ROW_BLOCK or pattern == PATTERN_HYBRID:
+        sym_cols = SIZE_ARRAY if user_cols == SIZE_DEFAULT else user_cols
+    elif pattern == PATTERN_COLUMN_WISE:
+        sym_rows = SIZE_ALL
+    elif pattern == PATTERN_COLUMN_BLOCK:
+        sym_rows = SIZE_ARRAY if user_rows == SIZE_DEFAULT else user_rows
+    elif pattern == PATTERN_CHANNEL_WISE:
+        sym_rows = SIZE_KERNEL
+        sym_cols = SIZE_ALL
+    elif pattern == PATTERN_FLEXBLOCK:
+        sym_rows = 1 if user_rows == SIZE_DEFAULT else user_rows
+        sym_cols = SIZE_ARRAY if user_cols == SIZE_DEFAULT else user_cols
+    bm = min(height, _block_side(sym_rows, height, kernel, array_rows))
+    bn = min(cols, _block_side(sym_cols, cols, kernel, array_cols))
+    unit = channel_run if pattern == PATTERN_CHANNEL_WISE else bm
+    return bm, bn, ratio, ib_keep, ib_segment, min(unit, bm), orient
+
+
+@jit
+def job_stats(jobs, i, out, o):
+    """Sparse (``out[o, :N_STATS]``) and dense (``out[o, N_STATS:]``) statistics of job ``i`` (``JOB_*``),
+    random masks in closed form. A run-time operand is never pruned: its sparse statistics are dense."""
+    rows = int(jobs[i, JOB_ROWS])
+    cols = int(jobs[i, JOB_COLS])
+    groups = int(jobs[i, JOB_GROUPS])
+    X = int(jobs[i, JOB_ARRAY_ROWS])
+    Y = int(jobs[i, JOB_ARRAY_COLS])
+    dense = np.zeros(N_STATS)
+    dense_tile_stats(rows, cols, groups, X, Y, dense)
+    sparse = np.zeros(N_STATS)
+    if jobs[i, JOB_DYNAMIC] != 0.0:
+        for k in range(N_STATS):
+            sparse[k] = dense[k]
+    else:
+        bm, bn, ratio, ib_keep, ib_segment, unit, compress = flexblock(
+            int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_BLOCK_ROWS]), int(jobs[i, JOB_BLOCK_COLS]),
+            int(jobs[i, JOB_NM_N]), int(jobs[i, JOB_NM_M]), rows, cols, int(jobs[i, JOB_KERNEL]),
+            int(jobs[i, JOB_CHANNEL_RUN]), X, Y, int(jobs[i, JOB_COMPRESS]))
+        expected_tile_stats(rows, cols, groups, X, Y, int(jobs[i, JOB_SUB_ROWS]), int(jobs[i, JOB_SUB_COLS]), bm, bn,
+                            ratio, bm > 0, ib_keep, ib_segment, unit, compress, int(jobs[i, JOB_REARRANGE]),
+                            int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+    for k in range(N_STATS):
+        out[o, k] = sparse[k]
+        out[o, N_STATS + k] = dense[k]
+
+
+@parallel
+def stats_table(jobs, out):
+    """Stage 1 in one parallel pass: the statistics of every row of ``jobs`` into the same row of ``out``."""
+    for i in prange(jobs.shape[0]):
+        job_stats(jobs, i, out, i)
+
+
+@parallel
+def row_hashes(bits, out):
+    """A 64-bit hash of every row of ``bits`` (float rows viewed as uint64) into ``out``: the key that
+    de-duplicates stage-1 jobs without sorting rows (equal rows, equal hashes; callers check the rest)."""
+    for i in prange(bits.shape[0]):
+        h = np.uint64(1469598103934665603)
+        for k in range(bits.shape[1]):
+            x = bits[i, k] ^ (bits[i, k] >> np.uint64(29))
+            h = (h ^ x) * np.uint64(1099511628211)
+            h ^= h >> np.uint64(32)
+        out[i] = h

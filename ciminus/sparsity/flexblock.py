@@ -2,35 +2,29 @@
 
 A preset names the blocks; :func:`resolve` turns it into concrete numbers for one layer on one array, in
 the *hardware view*: IntraBlock first squeezes every ``m``-long column segment to ``k`` slots, FullBlock
-then prunes whole ``block_rows x block_cols`` blocks of that matrix. ``docs/sparsity.md`` tabulates the
-presets.
+then prunes whole ``block_rows x block_cols`` blocks of that matrix. The presets live in one place,
+``ciminus.kernels.tile_stats.flexblock``, which the engine's stage-1 kernel calls compiled and this module
+calls as Python; ``docs/sparsity.md`` tabulates them. The codes the kernel reads are made here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ciminus.specs.sparsity import SparsitySpec
+from ciminus.kernels import layout as L
+from ciminus.kernels.jit import python
+from ciminus.kernels.tile_stats import flexblock, nm_keep
+from ciminus.specs.mapping import FLATTEN_ORDERS
+from ciminus.specs.sparsity import PATTERNS, SparsitySpec
 from ciminus.workloads.layers import Layer
-from ciminus.kernels.layout import COMPRESS_COL, COMPRESS_NONE, COMPRESS_ROW
-from ciminus.kernels.tile_stats import intrablock_height
 
-# pattern -> (FullBlock rows, FullBlock cols, IntraBlock?, natural compression)
-# A block size is an int, "all" (the whole matrix side), "kernel" (R*S rows: one input channel),
-# "array" (one array side) or ("user", default) for the sparsity.block_rows / block_cols keys.
-PRESETS: dict[str, tuple[object, object, bool, str]] = {
-    "dense": (None, None, False, "none"),
-    "unstructured": (1, 1, False, "row"),
-    "row-wise": (1, "all", False, "row"),
-    "row-block": (1, ("user", "array"), False, "row"),
-    "column-wise": ("all", 1, False, "col"),
-    "column-block": (("user", "array"), 1, False, "col"),
-    "channel-wise": ("kernel", "all", False, "row"),
-    "nm": (None, None, True, "row"),
-    "hybrid": (1, ("user", "array"), True, "row"),
-    "flexblock": (("user", 1), ("user", "array"), True, "row"),
-}
-COMPRESS_CODES = {"none": COMPRESS_NONE, "row": COMPRESS_ROW, "col": COMPRESS_COL}
+PATTERN_CODES = {name: code for code, name in enumerate(PATTERNS)}
+assert PATTERN_CODES["dense"] == L.PATTERN_DENSE and PATTERN_CODES["flexblock"] == L.PATTERN_FLEXBLOCK
+COMPRESS_CODES = {"auto": L.COMPRESS_AUTO, "row": L.COMPRESS_ROW, "col": L.COMPRESS_COL}
+SIZE_CODES = {None: L.SIZE_DEFAULT, "all": L.SIZE_ALL, "kernel": L.SIZE_KERNEL, "array": L.SIZE_ARRAY}
+FLATTEN_CODES = {name: code for code, name in enumerate(FLATTEN_ORDERS)}
+
+__all__ = ["FlexBlock", "channel_run", "nm_keep", "resolve", "size_code"]
 
 
 @dataclass(frozen=True)
@@ -54,9 +48,9 @@ class FlexBlock:
         return self.ib_segment > 0
 
 
-def nm_keep(ratio: float, segment: int) -> int:
-    """Non-zeros kept per segment for an ``nm`` pattern at ``ratio`` zeros (at least one)."""
-    return max(1, segment - round(ratio * segment))
+def size_code(value: int | str | None) -> int:
+    """``sparsity.block_rows`` / ``block_cols`` as the kernel reads it: a size, or a ``SIZE_*`` symbol."""
+    return SIZE_CODES[value] if value is None or isinstance(value, str) else int(value)
 
 
 def channel_run(layer: Layer, flatten: str) -> int:
@@ -68,37 +62,9 @@ def channel_run(layer: Layer, flatten: str) -> int:
     return run
 
 
-def _size(sym: object, user: int | str | None, whole: int, kernel: int, array: int) -> int:
-    if isinstance(sym, tuple):
-        sym = sym[1] if user is None else user
-    if sym == "all":
-        return whole
-    if sym == "kernel":
-        return kernel
-    if sym == "array":
-        return array
-    assert isinstance(sym, int)
-    return sym
-
-
 def resolve(sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int, flatten: str, compress: str) -> FlexBlock:
     """The FlexBlock of ``sp`` for ``layer`` mapped with ``flatten`` order and ``compress`` orientation."""
-    fb_rows, fb_cols, intra, natural = PRESETS[sp.pattern]
-    if sp.pattern == "dense":
-        return FlexBlock(0, 0, 0.0, 0, 0, 1, COMPRESS_NONE)
-    rows = layer.rows
-    ib_keep = ib_segment = 0
-    if intra:
-        if sp.pattern == "nm":
-            ib_keep, ib_segment = nm_keep(sp.ratio, sp.nm_m), sp.nm_m
-        elif sp.nm_n < sp.nm_m:
-            ib_keep, ib_segment = sp.nm_n, sp.nm_m
-    height = intrablock_height(rows, ib_keep, ib_segment) if ib_segment else rows
-    orient = COMPRESS_CODES[natural if compress == "auto" else compress]
-    if fb_rows is None:
-        return FlexBlock(0, 0, 0.0, ib_keep, ib_segment, 1, orient)
-    kernel = layer.R * layer.S
-    bm = min(height, _size(fb_rows, sp.block_rows, height, kernel, array_rows))
-    bn = min(layer.cols, _size(fb_cols, sp.block_cols, layer.cols, kernel, array_cols))
-    unit = channel_run(layer, flatten) if fb_rows == "kernel" else bm
-    return FlexBlock(bm, bn, sp.ratio, ib_keep, ib_segment, min(unit, bm), orient)
+    return FlexBlock(*python(flexblock)(
+        PATTERN_CODES[sp.pattern], sp.ratio, size_code(sp.block_rows), size_code(sp.block_cols), sp.nm_n, sp.nm_m,
+        layer.rows, layer.cols, layer.R * layer.S, channel_run(layer, flatten), array_rows, array_cols,
+        COMPRESS_CODES[compress]))

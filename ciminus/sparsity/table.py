@@ -1,0 +1,169 @@
+"""Stage 1 at engine speed: the tile statistics of every (statistics combination x mapping variant x layer)
+of a sweep, encoded once as a flat job table and priced by one compiled, parallel kernel.
+
+The keys that change tile statistics are encoded per value of their axis (never per item), broadcast
+over the combinations with array operations, de-duplicated (many combinations share a layer's
+statistics: every ratio of a dense pattern, say), and handed to ``kernels.tile_stats.stats_table``, which
+calls the very functions the reference model calls one by one (``flexblock``, ``expected_tile_stats``,
+``dense_tile_stats``). Combinations whose statistics come from Monte-Carlo masks, real weights or measured
+activations keep the readable per-layer path (:class:`ciminus.sparsity.cache.StatsCache`): their cost is
+in the masks, not in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ciminus.kernels import layout as L
+from ciminus.kernels.tile_stats import row_hashes, stats_table
+from ciminus.resolve import Resolver
+from ciminus.sparsity.cache import StatsCache
+from ciminus.sparsity.flexblock import COMPRESS_CODES, FLATTEN_CODES, PATTERN_CODES, channel_run, size_code
+from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec
+from ciminus.specs.sweep import Axis
+from ciminus.workloads.layers import Layer
+
+REARRANGE_CODES = {"pad": L.REARRANGE_PAD, "slice": L.REARRANGE_SLICE}
+INDEX_CODES = {"auto": L.INDEX_AUTO, "coordinate": L.INDEX_COORDINATE, "bitmap": L.INDEX_BITMAP}
+
+
+def _layer_table(layer_lists: Sequence[Sequence[Layer]], max_layers: int) -> dict[str, np.ndarray]:
+    """Per workload and layer slot: the shape columns the kernel reads (zeros beyond a network's layers)."""
+    n = len(layer_lists)
+    cols = {k: np.zeros((n, max_layers)) for k in ("rows", "cols", "groups", "kernel", "dynamic")}
+    run = np.zeros((n, len(FLATTEN_ORDERS), max_layers))
+    for w, layers in enumerate(layer_lists):
+        for li, layer in enumerate(layers):
+            cols["rows"][w, li] = layer.rows
+            cols["cols"][w, li] = layer.cols
+            cols["groups"][w, li] = layer.groups
+            cols["kernel"][w, li] = layer.R * layer.S
+            cols["dynamic"][w, li] = float(layer.dynamic)
+            for order, f in FLATTEN_CODES.items():
+                run[w, f, li] = channel_run(layer, order)
+    cols["run"] = run
+    return cols
+
+
+def canonical(jobs: np.ndarray) -> None:
+    """Zero, in place, the job columns a row's pattern does not read, so that equal statistics have equal
+    jobs (every ratio of the dense pattern is one job) and de-duplication finds them."""
+    p = jobs[:, L.JOB_PATTERN]
+    dynamic = jobs[:, L.JOB_DYNAMIC] != 0.0
+    p[dynamic] = L.PATTERN_DENSE  # a run-time operand is priced dense whatever the pattern
+    dense = p == L.PATTERN_DENSE
+    intra = np.isin(p, (L.PATTERN_NM, L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK))
+    ib_off = ~intra | ((p != L.PATTERN_NM) & (jobs[:, L.JOB_NM_N] >= jobs[:, L.JOB_NM_M]))
+    reads_rows = np.isin(p, (L.PATTERN_COLUMN_BLOCK, L.PATTERN_FLEXBLOCK))
+    reads_cols = np.isin(p, (L.PATTERN_ROW_BLOCK, L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK))
+    for column, unused in (
+        (L.JOB_RATIO, dense),
+        (L.JOB_COMPRESS, dense),
+        (L.JOB_REARRANGE, dense),
+        (L.JOB_INDEX_FORMAT, dense),
+        (L.JOB_NM_N, ib_off | (p == L.PATTERN_NM)),
+        (L.JOB_NM_M, ib_off),
+        (L.JOB_BLOCK_ROWS, ~reads_rows),
+        (L.JOB_BLOCK_COLS, ~reads_cols),
+        (L.JOB_CHANNEL_RUN, p != L.PATTERN_CHANNEL_WISE),
+    ):
+        jobs[unused, column] = 0.0
+
+
+def distinct_rows(jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows, index of each row's distinct row): by a 64-bit row hash, checked row by row (a
+    collision falls back to sorting the rows)."""
+    hashes = np.empty(len(jobs), dtype=np.uint64)
+    row_hashes(np.ascontiguousarray(jobs).view(np.uint64), hashes)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    if np.array_equal(jobs[first][inverse], jobs):
+        return jobs[first], inverse.reshape(-1)
+    unique, inverse = np.unique(jobs, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
+
+
+def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[int], wl_stride: np.ndarray,
+              layer_lists: Sequence[Sequence[Layer]], max_layers: int, variant_specs: Sequence[MappingSpec],
+              cache: StatsCache, specs_at: Callable[[list[int]], Any]) -> np.ndarray:
+    """Statistics rows ``(combination * n_variants + variant) * max_layers + layer``: sparse | dense."""
+    sweep = resolver.sweep
+    lengths = [len(point_axes[a].values) for a in stat_axes]
+    n_combos = int(np.prod(lengths, dtype=np.int64)) if lengths else 1
+    n_var = len(variant_specs)
+    combo_idx = np.indices(lengths).reshape(len(lengths), -1) if lengths else np.zeros((0, 1), dtype=np.int64)
+    position = {id(a): i for i, a in enumerate(point_axes)}
+
+    def column(table: str, key: str, encode: Callable[[Any], float] = float) -> np.ndarray:
+        """A key's encoded value at every combination."""
+        s = resolver[(table, key)]
+        codes = np.array([encode(v) for v in s.values], dtype=np.float64)
+        if s.axis is None:
+            return np.full(n_combos, codes[0])
+        return codes[combo_idx[stat_axes.index(position[id(sweep.axes[s.axis])])]]
+
+    def flag(table: str, key: str, test: Callable[[Any], bool]) -> np.ndarray:
+        return column(table, key, lambda v: float(test(v))) != 0.0
+
+    wl = np.zeros(n_combos, dtype=np.int64)
+    for k, a in enumerate(stat_axes):
+        wl += combo_idx[k] * wl_stride[a]
+    lay = _layer_table(layer_lists, max_layers)
+
+    jobs = np.zeros((n_combos, n_var, max_layers, L.N_JOB))
+    for j, name in ((L.JOB_ROWS, "rows"), (L.JOB_COLS, "cols"), (L.JOB_GROUPS, "groups"), (L.JOB_KERNEL, "kernel"),
+                    (L.JOB_DYNAMIC, "dynamic")):
+        jobs[..., j] = lay[name][wl][:, None, :]
+    flatten = np.array([FLATTEN_CODES[m.flatten] for m in variant_specs])
+    jobs[..., L.JOB_CHANNEL_RUN] = lay["run"][wl[:, None, None], flatten[None, :, None],
+                                              np.arange(max_layers)[None, None, :]]
+    per_combo = {
+        L.JOB_ARRAY_ROWS: column("arch", "array_rows"),
+        L.JOB_ARRAY_COLS: column("arch", "array_cols"),
+        L.JOB_SUB_ROWS: column("arch", "subarray_rows"),
+        L.JOB_SUB_COLS: column("arch", "subarray_cols"),
+        L.JOB_PATTERN: column("sparsity", "pattern", PATTERN_CODES.__getitem__),
+        L.JOB_RATIO: column("sparsity", "ratio"),
+        L.JOB_BLOCK_ROWS: column("sparsity", "block_rows", size_code),
+        L.JOB_BLOCK_COLS: column("sparsity", "block_cols", size_code),
+        L.JOB_NM_N: column("sparsity", "nm_n"),
+        L.JOB_NM_M: column("sparsity", "nm_m"),
+    }
+    for j, values in per_combo.items():
+        jobs[..., j] = values[:, None, None]
+    per_variant = {
+        L.JOB_COMPRESS: [COMPRESS_CODES[m.compress] for m in variant_specs],
+        L.JOB_REARRANGE: [REARRANGE_CODES[m.rearrange] for m in variant_specs],
+        L.JOB_INDEX_FORMAT: [INDEX_CODES[m.index_format] for m in variant_specs],
+    }
+    for j, values in per_variant.items():
+        jobs[..., j] = np.asarray(values, dtype=np.float64)[None, :, None]
+
+    # Combinations priced per layer in Python: Monte-Carlo masks, real weights, measured activations.
+    slow = (flag("sparsity", "stats", lambda v: v != "expected") | flag("sparsity", "source", lambda v: v != "random")
+            | flag("sparsity", "activations", lambda v: v is not None))
+    n_layers = np.array([len(ls) for ls in layer_lists], dtype=np.int64)
+    valid = np.arange(max_layers)[None, None, :] < n_layers[wl][:, None, None]
+    valid = valid & ~slow[:, None, None]
+
+    stats = np.zeros((n_combos * n_var * max_layers, 2 * L.N_STATS))
+    flat_valid = np.broadcast_to(valid, (n_combos, n_var, max_layers)).reshape(-1)
+    todo = jobs.reshape(-1, L.N_JOB)[flat_valid]
+    if len(todo):
+        canonical(todo)
+        unique, inverse = distinct_rows(todo)
+        out = np.empty((len(unique), 2 * L.N_STATS))
+        stats_table(unique, out)
+        stats[flat_valid] = out[inverse]
+
+    for combo in np.flatnonzero(slow):
+        specs = specs_at([int(combo_idx[k, combo]) for k in range(len(stat_axes))])
+        for v, mspec in enumerate(variant_specs):
+            row0 = (combo * n_var + v) * max_layers
+            for li, layer in enumerate(specs.layers):
+                stats[row0 + li, : L.N_STATS] = cache.sparse(layer, specs.sparsity, specs.arch, mspec,
+                                                              specs.workload.onnx)
+                stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch)
+    return stats

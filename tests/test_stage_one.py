@@ -1,0 +1,97 @@
+"""Stage 1 at engine speed: the compiled job table gives the statistics the per-layer path gives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ciminus.kernels import layout as L
+from ciminus.lower import lower
+from ciminus.resolve import Resolver
+from ciminus.sparsity.cache import StatsCache
+from ciminus.sparsity.table import distinct_rows
+from ciminus.validate import parse_sweep
+
+SWEEP = """
+name = "stage1"
+[[workload.layer]]
+name = "conv"
+C = 13
+K = 37
+R = 5
+S = 5
+H = 9
+W = 9
+[[workload.layer]]
+name = "dw"
+C = 16
+K = 16
+R = 3
+S = 3
+H = 6
+W = 6
+groups = 16
+[[workload.layer]]
+name = "fc"
+kind = "linear"
+C = 300
+K = 70
+tokens = 3
+[[workload.layer]]
+name = "attn"
+kind = "matmul"
+C = 40
+K = 12
+tokens = 12
+dynamic = true
+[arch]
+array_rows = [16, 32, 64]
+array_cols = [8, 16]
+subarray_rows = [4, 8]
+subarray_cols = 4
+[sparsity]
+pattern = ["dense", "unstructured", "row-wise", "row-block", "column-wise", "column-block", "channel-wise", "nm", "hybrid", "flexblock"]
+ratio = [0.0, 0.3, 0.9]
+nm_n = [1, 2]
+nm_m = 4
+[mapping]
+flatten = ["CRS", "RSC"]
+compress = ["auto", "row", "col"]
+rearrange = ["pad", "slice"]
+index_format = "bitmap"
+"""
+
+
+def test_the_job_table_equals_the_per_layer_path():
+    sweep = parse_sweep(SWEEP)
+    low = lower(sweep)
+    res = Resolver(sweep)
+    cache = StatsCache()
+    shape = sweep.shape
+    variants = low.n_variants
+    # every combination of the statistics axes (here: every axis but the mapping candidates')
+    checked = 0
+    for combo, index in enumerate(np.ndindex(*shape)):
+        specs = res.specs_at(index)
+        seen = set()
+        for c, m in enumerate(res.candidates_at(index)):
+            v = int(low.cands[c, L.CP_VARIANT])
+            if v in seen:
+                continue
+            seen.add(v)
+            for li, layer in enumerate(specs.layers):
+                row = (combo * variants + v) * low.max_layers + li
+                expect = cache.sparse(layer, specs.sparsity, specs.arch, m, None)
+                np.testing.assert_allclose(low.stats[row, : L.N_STATS], expect, rtol=1e-9, atol=1e-12,
+                                           err_msg=f"{index} {m} {layer.name}")
+                np.testing.assert_array_equal(low.stats[row, L.N_STATS:], cache.dense(layer, specs.arch))
+                checked += 1
+    assert checked == sweep.size * variants * len(sweep.layers)
+
+
+def test_distinct_rows_by_hash_equal_sorting():
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 3, size=(40, 5)).astype(float)
+    rows = base[rng.integers(0, 40, size=500)]
+    unique, inverse = distinct_rows(rows)
+    np.testing.assert_array_equal(unique[inverse], rows)
+    assert len(unique) == len(np.unique(rows, axis=0))
