@@ -55,9 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"ciminus: interrupted; {kept} finished chunk(s) kept in {folder}/. Resume with:\n  {again}",
               file=sys.stderr)
         return 130
-    resumed = f", {summary.resumed_chunks} of {summary.chunks} chunks resumed" if summary.resumed_chunks else ""
-    print(f"{sweep.name}: {summary.points} design points ({summary.feasible} of {summary.rows} rows feasible) "
-          f"with the {summary.backend} backend in {summary.seconds:.2f} s{resumed} -> {summary.path}")
+    print(summary.describe(sweep.name))
     return 0
 
 

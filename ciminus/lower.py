@@ -134,8 +134,9 @@ def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
     return row
 
 
-def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
-    """The flat form of ``sweep``."""
+def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True) -> Lowered:
+    """The flat form of ``sweep`` (with ``statistics = False`` the tile statistics are left zero: the
+    arrays have their shapes and types only, enough to compile the engine)."""
     cache = cache or StatsCache()
     point_axes, cand_axes = split_axes(sweep)
     lengths = [len(a.values) for a in point_axes]
@@ -190,8 +191,11 @@ def lower(sweep: Sweep, cache: StatsCache | None = None) -> Lowered:
             idx[a] = k
         return resolver.specs_at(tuple(idx))
 
-    stats = stage_one(resolver, point_axes, stat_axes, wl_stride, layer_lists, max_layers, variant_specs, cache,
-                      specs_at)
+    if statistics:
+        stats = stage_one(resolver, point_axes, stat_axes, wl_stride, layer_lists, max_layers, variant_specs, cache,
+                          specs_at)
+    else:
+        stats = np.zeros((n_rows, 2 * L.N_STATS))
 
     keep = max_layers if sweep.output.per_layer else 0
     return Lowered(point_axes, cand_axes, axis_len, axis_stride, prm_axis, prm_vals, stat_stride, len(variants),

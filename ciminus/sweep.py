@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +22,14 @@ import numpy as np
 
 from ciminus import __version__
 from ciminus.backends import BACKENDS, BackendUnavailable, make_engine, prepare_job
+from ciminus.backends import backend as backend_spec
 from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
 from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variable_specs
 from ciminus.kernels import layout as L
+from ciminus.progress import Report
 from ciminus.resolve import Resolver
 from ciminus.specs.sweep import Sweep
+from ciminus.warmup import stage_one_cached, start_engine_compile
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -113,25 +115,18 @@ class RunSummary:
     seconds: float
     backend: str
 
-
-class Progress:
-    """A progress bar on stderr (points per second, time left) when it is a terminal."""
-
-    def __init__(self, total: int, enabled: bool = True, initial: int = 0) -> None:
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, unit="pt", unit_scale=True, dynamic_ncols=True,
-                            mininterval=0.5, delay=1.0, file=sys.stderr)
-
-    def __call__(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    def describe(self, name: str) -> str:
+        """The closing line, in words: what was priced, how much of it can run, how long it took, where it is."""
+        if self.rows == self.points:
+            what = f"{self.points:,} design point{'s' if self.points != 1 else ''}"
+            total = self.points
+        else:  # select = "all": every mapping candidate of every point is a result of its own
+            what = (f"{self.points:,} design points x {self.rows // self.points:,} mapping candidates = "
+                    f"{self.rows:,} results")
+            total = self.rows
+        ok = "all feasible" if self.feasible == total else f"{self.feasible:,} feasible, {total - self.feasible:,} not"
+        resumed = f", {self.resumed_chunks} of {self.chunks} chunks resumed" if self.resumed_chunks else ""
+        return f"{name}: {what} ({ok}) priced with the {self.backend} backend in {self.seconds:.2f} s{resumed} -> {self.path}"
 
 
 def check_disk(out: Path, sweep: Sweep, n_layers: int, rows: int) -> None:
@@ -151,6 +146,7 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
               scheduler: str | None = None, workers: int | None = None) -> RunSummary:
     """Evaluate ``sweep`` chunk by chunk and write ``out`` (netCDF4); see the module docstring."""
     start = time.perf_counter()
+    backend_spec(backend).check()  # a backend this machine cannot run is refused before any work or litter
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     names = layer_names(sweep)
@@ -182,38 +178,49 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     for stray in folder.glob(".*.tmp.npz"):
         stray.unlink()
 
-    bar = Progress(n_points, progress, initial=sum(chunks[k][1] - chunks[k][0] for k in done))
-    try:
-        todo = [k for k in range(len(chunks)) if k not in done]
-        if todo:
+    report = Report(progress)
+    todo = [k for k in range(len(chunks)) if k not in done]
+    if todo:
+        compiling = None
+        if backend == "cpu" and not scheduler:
+            compiling = start_engine_compile()  # a child compiles the engine while this process lowers
+            if compiling is not None or not stage_one_cached():
+                report.note("compiling the kernels (first run after an install only; about half a minute on "
+                            "two cores, then they load from the disk cache)")
+        with report.phase("tile statistics"):
             job = prepare_job(sweep, backend)
-            if scheduler:
-                from ciminus.distributed import distributed_chunks
+        if compiling is not None:
+            with report.phase("compiling the pricing kernel"):
+                compiling.wait()
+        if scheduler:
+            from ciminus.distributed import distributed_chunks
 
-                results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers,
-                                             folder)
-            else:
-                engine = make_engine(backend, job, len(names))
-                results = ((k, engine.points(*chunks[k])) for k in todo)
+            results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers, folder)
+        else:
+            engine = make_engine(backend, job, len(names))
+            results = ((k, engine.points(*chunks[k])) for k in todo)
+        with report.phase(f"pricing with the {backend} backend", n_points,
+                          initial=sum(chunks[k][1] - chunks[k][0] for k in done)) as advance:
             for k, res in results:
                 if res is not None:  # else a worker on this disk has written the chunk file
                     save_chunk(folder, k, res)
-                bar(chunks[k][1] - chunks[k][0])
+                advance(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)
-    finally:
-        bar.close()
 
     # Every chunk is on disk: write the result under a temporary name, then rename it into place.
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     feasible = 0
     writer = NetcdfWriter(tmp, sweep, backend, names, sweep.output.compression)
     try:
-        for k, (p0, _p1) in enumerate(chunks):
-            feasible += writer.write(p0 * k_rows, load_chunk(folder, k))
+        with report.phase(f"writing {out}", len(chunks), unit="chunks") as advance:
+            for k, (p0, _p1) in enumerate(chunks):
+                feasible += writer.write(p0 * k_rows, load_chunk(folder, k))
+                advance(1)
         if sweep.sampling is not None:
-            rows = np.concatenate([load_chunk(folder, k).points for k in range(len(chunks))])
-            indices, problem = sensitivity(sweep, rows)
+            with report.phase("sensitivity indices"):
+                rows = np.concatenate([load_chunk(folder, k).points for k in range(len(chunks))])
+                indices, problem = sensitivity(sweep, rows)
             if indices is not None:
                 writer.add(indices)
                 writer.set_attrs(**sensitivity_attrs(indices))

@@ -57,3 +57,18 @@ def test_the_disk_cache_works_under_dask_worker_processes(tmp_path):
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert_same_results(tmp_path / "first.nc", tmp_path / "p.nc")
+
+
+@pytest.mark.slow
+def test_the_first_run_says_it_compiles_and_later_runs_do_not(tmp_path):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(SWEEP)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"), "PYTHONPATH": str(ROOT)}
+    runs = [subprocess.run([sys.executable, "-m", "ciminus", "sweep", str(sweep), "-o", str(tmp_path / f"{i}.nc")],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900) for i in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+    assert "compiling the kernels (first run after an install only" in runs[0].stderr
+    assert "compiling" not in runs[1].stderr
+    for phase in ("tile statistics", "pricing with the cpu backend", "writing"):  # not a terminal: plain lines
+        assert f"ciminus: {phase}" in runs[1].stderr
+    assert_same_results(tmp_path / "0.nc", tmp_path / "1.nc")

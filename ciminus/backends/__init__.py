@@ -43,6 +43,13 @@ class Backend:
     def engine(self, job, n_layers: int) -> Engine:
         return getattr(importlib.import_module(self.module), self.cls)(job, n_layers)
 
+    def check(self) -> None:
+        """Raise :class:`BackendUnavailable` now, before any work, if this machine cannot run the backend
+        (the module's ``available()``, where it has one)."""
+        available = getattr(importlib.import_module(self.module), "available", None)
+        if available is not None:
+            available()
+
 
 BACKENDS: dict[str, Backend] = {
     b.name: b

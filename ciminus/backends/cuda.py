@@ -27,6 +27,11 @@ def load_cuda():  # the numba.cuda module
     return cuda
 
 
+def available() -> None:
+    """BackendUnavailable unless numba-cuda imports and finds a GPU (or its simulator)."""
+    load_cuda()
+
+
 class CudaEngine:
     """``kernels.price_cuda.price_points_cuda``: one design point per GPU thread."""
 
