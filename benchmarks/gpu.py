@@ -115,17 +115,17 @@ def cpu_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
     n = low.n_points
     out = np.empty((n, L.N_POINT_BASE))
     layers = np.empty((n, 0, L.N_LAYER))
-    args = (low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
-            low.wl_stride, low.dense_stride, low.layer_first, low.layer_count, low.layers, low.stats, low.max_layers,
-            low.cands, low.select, low.objective, out, layers, numba.get_num_threads())
-    price_points(0, min(n, 1000), *args)
-    best = min(_timed(price_points, n, args) for _ in range(repeats))
+    from ciminus.backends.cpu import kernel_args
+
+    price_points(*kernel_args(low, 0, min(n, 1000), out, layers, numba.get_num_threads()))
+    args = kernel_args(low, 0, n, out, layers, numba.get_num_threads())
+    best = min(_timed(price_points, args) for _ in range(repeats))
     return {"threads": numba.get_num_threads(), "evals_per_s": n * int(low.layer_count.max()) / best, "best_s": best}
 
 
-def _timed(fn, n, args) -> float:
+def _timed(fn, args) -> float:
     t0 = time.perf_counter()
-    fn(0, n, *args)
+    fn(*args)
     return time.perf_counter() - t0
 
 

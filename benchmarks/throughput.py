@@ -1,13 +1,17 @@
 """Throughput of the sweep engine against the reference model, on the same sweep, in one run.
 
-    python benchmarks/throughput.py            # 10^6-point ResNet-18 sweep: kernel, end to end, reference
+    python benchmarks/throughput.py            # 10^6-point ResNet-18 sweep: kernel, end to end, reference;
+                                               # the geometry x sparsity and mapping-heavy sweeps end to end
     python benchmarks/throughput.py --huge     # also a 10^8-point sweep streamed to disk (minutes, ~0.7 GiB)
     python benchmarks/throughput.py --dask     # also 10^7 points on 1 and 2 local Dask workers
 
 Reports (design point x layer) evaluations per second of the ``cpu`` engine (kernel alone, best of
 ``--repeats``) and of the ``reference`` model (on the first ``--reference-points`` points of the same
 sweep), their ratio, the end-to-end wall time of ``ciminus sweep`` (start-up, JIT from cache, netCDF
-written) with its peak RSS, and the machine. Paste the Markdown it prints into docs/performance.md.
+written) with its peak RSS, CPU time / wall time and the time of each phase, and the machine. Two more
+sweeps run end to end: a designer's 10^6-point sweep of array geometry x macros x sparsity x DRAM energy
+(``geometry_1m.toml``: every point has its own tile statistics) and a mapping-candidate-heavy one
+(``mapping_heavy.toml``: 40 candidates per point). Paste the Markdown it prints into docs/performance.md.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from ciminus.lower import lower
+from ciminus.backends.cpu import kernel_args
 from ciminus.backends.reference import ReferenceEngine
 from ciminus.resolve import Resolver
 from ciminus.sweep import layer_names
@@ -73,14 +78,13 @@ def kernel_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
     layers = int(low.layer_count.max())
     out = np.empty((n * low.rows_per_point, L.N_POINT_BASE))
     out_layers = np.empty((n * low.rows_per_point, 0, L.N_LAYER))
-    args = (low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
-            low.wl_stride, low.dense_stride, low.layer_first, low.layer_count, low.layers, low.stats,
-            low.max_layers, low.cands, low.select, low.objective, out, out_layers, numba.get_num_threads())
-    price_points(0, min(n, 1000), *args)  # load from the cache (or compile) before timing
+    threads = numba.get_num_threads()
+    price_points(*kernel_args(low, 0, min(n, 1000), out, out_layers, threads))  # load from the cache first
+    args = kernel_args(low, 0, n, out, out_layers, threads)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        price_points(0, n, *args)
+        price_points(*args)
         times.append(time.perf_counter() - t0)
     evals = n * layers * low.cands.shape[0]
     return {"points": n, "layers": layers, "candidates": int(low.cands.shape[0]), "lowering_s": lowering,
@@ -100,18 +104,34 @@ def reference_rate(sweep_path: Path, n_points: int) -> dict[str, float]:
     return {"points": n_points, "seconds": dt, "evals_per_s": n_points * layers * sweep.n_candidates / dt}
 
 
-def end_to_end(sweep_path: Path, out: Path) -> dict[str, float]:
-    """Wall time and peak RSS of ``ciminus sweep`` in a fresh process (JIT loaded from the cache)."""
-    cmd = [sys.executable, "-c", RSS_PROBE, "sweep", str(sweep_path), "-o", str(out), "-q"]
+def end_to_end(sweep_path: Path, out: Path) -> dict[str, object]:
+    """Wall time, CPU time / wall time, phases and peak RSS of ``ciminus sweep`` in a fresh process (the
+    JIT loaded from the cache), and (design point x layer x candidate) evaluations per second of the whole."""
+    import resource
+
+    cmd = [sys.executable, "-c", RSS_PROBE, "sweep", str(sweep_path), "-o", str(out)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)  # warm the cache and the disk
     out.unlink()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     run = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rss = int(run.stderr.split("PEAK_RSS_KB")[1].split()[0])
+    phases = {}
+    for line in run.stderr.splitlines():  # "ciminus: PHASE: done in N s" (stderr is not a terminal here)
+        if ": done in " in line:
+            name, _, secs = line.removeprefix("ciminus: ").rpartition(": done in ")
+            phases[name.split(" /")[0].split(" results")[0]] = float(secs.split()[0])
     size = out.stat().st_size
     out.unlink()
-    return {"wall_s": wall, "peak_rss_mib": rss / 1024, "file_mib": size / 2**20}
+    sweep = load_sweep(sweep_path)
+    layers = len(Resolver(sweep).specs_at((0,) * len(sweep.axes)).layers)
+    evals = sweep.size * layers * sweep.n_candidates
+    return {"points": sweep.size, "layers": layers, "candidates": sweep.n_candidates, "wall_s": wall,
+            "cpu_over_wall": cpu / wall, "evals_per_s": evals / wall, "phases": phases,
+            "peak_rss_mib": rss / 1024, "file_mib": size / 2**20}
 
 
 def distributed(sweep_path: Path, workers: int, out: Path) -> dict[str, float]:
@@ -144,6 +164,8 @@ def main() -> None:
     results.update(cpu=cpu, reference=ref, ratio=cpu["evals_per_s"] / ref["evals_per_s"])
     with tempfile.TemporaryDirectory(dir=ROOT / "results") as tmp:
         results["end_to_end_1m"] = end_to_end(sweep, Path(tmp) / "r.nc")
+        results["geometry_1m"] = end_to_end(HERE / "geometry_1m.toml", Path(tmp) / "g.nc")
+        results["mapping_heavy"] = end_to_end(HERE / "mapping_heavy.toml", Path(tmp) / "m.nc")
         if args.huge:
             results["end_to_end_1e8"] = end_to_end(HERE / "huge_1e8.toml", Path(tmp) / "h.nc")
         if args.dask:
@@ -161,9 +183,14 @@ def main() -> None:
     print(f"| lowering (tile statistics) | {cpu['lowering_s']:.2f} s |")
     print(f"| reference, {ref['points']} points | {ref['evals_per_s']:.3g} evaluations/s |")
     print(f"| cpu / reference | {results['ratio']:,.0f}x |")
-    e = results["end_to_end_1m"]
-    print(f"| `ciminus sweep` 10^6 points, end to end | {e['wall_s']:.1f} s, peak RSS {e['peak_rss_mib']:.0f} MiB, "
-          f"file {e['file_mib']:.0f} MiB |")
+    for key, title in (("end_to_end_1m", "10^6 points"), ("geometry_1m", "geometry x sparsity, 10^6 points"),
+                       ("mapping_heavy", "mapping-heavy")):
+        e = results[key]
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in e["phases"].items())
+        print(f"| `ciminus sweep` {title} ({e['points']:,} x {e['layers']} layers x {e['candidates']} candidates), "
+              f"end to end | {e['wall_s']:.1f} s = {e['evals_per_s']:.3g} evaluations/s, CPU/wall "
+              f"{e['cpu_over_wall']:.2f}, peak RSS {e['peak_rss_mib']:.0f} MiB, file {e['file_mib']:.0f} MiB; "
+              f"{phases} |")
     for d in results.get("dask", []):
         print(f"| 10^7 points on {d['workers']} local Dask worker(s) | {d['wall_s']:.1f} s in all; chunks "
               f"{d['compute_span_s']:.1f} s from first to last |")

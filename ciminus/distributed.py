@@ -59,27 +59,28 @@ def _job(job):
 
 
 def distributed_chunks(job, backend: str, digest: str, chunks: list[tuple[int, int]], todo: list[int],
-                       n_layers: int, scheduler: str, workers: int | None,
-                       folder: Path) -> Iterator[tuple[int, Results | None]]:
-    """Yield (chunk index, results) as the cluster finishes the chunks in ``todo``; results are None where
-    a local worker has already written the chunk file into ``folder``."""
+                       n_layers: int, client, cluster, folder: Path) -> Iterator[tuple[int, Results | None]]:
+    """Yield (chunk index, results) as the cluster of ``client`` (from :func:`connect`) finishes the chunks
+    in ``todo``; results are None where a local worker has already written the chunk file into ``folder``.
+    The caller owns the client (:func:`close` it)."""
     from distributed import as_completed
 
-    client, cluster = connect(scheduler, workers)
     local = cluster is not None
-    try:
-        shared = client.submit(_job, job, key=f"ciminus-job-{digest[:12]}", pure=False)
-        futures = {}
-        for k in todo:
-            task, extra = (_local_chunk, (str(folder), k)) if local else (chunk_task, ())
-            futures[client.submit(task, shared, backend, digest, *chunks[k], n_layers, *extra,
-                                  key=f"ciminus-{digest[:12]}-{k}", retries=RETRIES, pure=False)] = k
-        for future in as_completed(futures):
-            k = futures[future]
-            result = future.result()
-            yield k, None if local else result
-            future.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    shared = client.submit(_job, job, key=f"ciminus-job-{digest[:12]}", pure=False)
+    futures = {}
+    for k in todo:
+        task, extra = (_local_chunk, (str(folder), k)) if local else (chunk_task, ())
+        futures[client.submit(task, shared, backend, digest, *chunks[k], n_layers, *extra,
+                              key=f"ciminus-{digest[:12]}-{k}", retries=RETRIES, pure=False)] = k
+    for future in as_completed(futures):
+        k = futures[future]
+        result = future.result()
+        yield k, None if local else result
+        future.release()
+
+
+def close(client, cluster) -> None:
+    """Close a client of :func:`connect` and the local cluster it started, if any."""
+    client.close()
+    if cluster is not None:
+        cluster.close()

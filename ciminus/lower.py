@@ -43,6 +43,8 @@ class Lowered:
     n_variants: int
     wl_stride: np.ndarray
     dense_stride: np.ndarray
+    count_stride: np.ndarray  # every axis along which some action count may change
+    order: np.ndarray  # axes in the engine's walk, the last fastest: count-free axes (energies) innermost
     layer_first: np.ndarray
     layer_count: np.ndarray
     layers: np.ndarray
@@ -116,6 +118,15 @@ def _is_workload_axis(axis: Axis, sweep: Sweep) -> bool:
     return axis.table == "workload" and axis.key in WORKLOAD_KEYS
 
 
+def changes_counts(axis: int, prm_axis: np.ndarray, stat_axes: list[int], wl_axes: list[int]) -> bool:
+    """Whether the action counts of a point may change along ``axis``: it shapes tiles or the workload,
+    or some kernel parameter other than an energy varies along it. Along the others (energies, the clock)
+    the engine re-prices the same counts with each energy table."""
+    if axis in stat_axes or axis in wl_axes:
+        return True
+    return any(prm_axis[p] == axis for p in range(L.N_PRM) if p not in L.ENERGY_PRMS)
+
+
 def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
     """One row of the layer table (``LAY_*``)."""
     row = np.zeros(L.N_LAY)
@@ -165,6 +176,9 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     stat_axes = [i for i, a in enumerate(point_axes) if _is_stats_axis(a, sweep)]
     stat_stride, n_combos = _sub_strides(point_axes, stat_axes)
     dense_stride, _ = _sub_strides(point_axes, [i for i, a in enumerate(point_axes) if a.table != "sparsity"])
+    counted = [i for i, a in enumerate(point_axes) if changes_counts(i, prm_axis, stat_axes, wl_axes)]
+    count_stride, _ = _sub_strides(point_axes, counted)
+    order = np.array(counted + [i for i in range(len(point_axes)) if i not in counted], dtype=np.int64)
     base_index = [0] * len(sweep.axes)
     layer_lists = []
     for combo in itertools.product(*(range(lengths[i]) for i in wl_axes)):
@@ -199,5 +213,5 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
 
     keep = max_layers if sweep.output.per_layer else 0
     return Lowered(point_axes, cand_axes, axis_len, axis_stride, prm_axis, prm_vals, stat_stride, len(variants),
-                   wl_stride, dense_stride, layer_first, layer_count, layers, stats, max_layers, cands, SELECTS[sweep.select],
+                   wl_stride, dense_stride, count_stride, order, layer_first, layer_count, layers, stats, max_layers, cands, SELECTS[sweep.select],
                    OBJECTIVES[sweep.objective], keep, sweep.output.actions)

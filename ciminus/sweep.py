@@ -147,6 +147,19 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     """Evaluate ``sweep`` chunk by chunk and write ``out`` (netCDF4); see the module docstring."""
     start = time.perf_counter()
     backend_spec(backend).check()  # a backend this machine cannot run is refused before any work or litter
+    if not scheduler:
+        return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, None, start)
+    from ciminus.distributed import close, connect
+
+    cluster = connect(scheduler, workers)  # an unreachable scheduler is refused before any work or litter
+    try:
+        return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, cluster, start)
+    finally:
+        close(*cluster)
+
+
+def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bool, chunk_points: int | None,
+         on_chunk: Callable[[int], None] | None, cluster: tuple | None, start: float) -> RunSummary:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     names = layer_names(sweep)
@@ -182,7 +195,7 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     todo = [k for k in range(len(chunks)) if k not in done]
     if todo:
         compiling = None
-        if backend == "cpu" and not scheduler:
+        if backend == "cpu" and cluster is None:
             compiling = start_engine_compile()  # a child compiles the engine while this process lowers
             if compiling is not None or not stage_one_cached():
                 report.note("compiling the kernels (first run after an install only; about half a minute on "
@@ -192,10 +205,10 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
         if compiling is not None:
             with report.phase("compiling the pricing kernel"):
                 compiling.wait()
-        if scheduler:
+        if cluster is not None:
             from ciminus.distributed import distributed_chunks
 
-            results = distributed_chunks(job, backend, digest, chunks, todo, len(names), scheduler, workers, folder)
+            results = distributed_chunks(job, backend, digest, chunks, todo, len(names), *cluster, folder)
         else:
             engine = make_engine(backend, job, len(names))
             results = ((k, engine.points(*chunks[k])) for k in todo)

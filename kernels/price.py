@@ -102,53 +102,73 @@ def _mixed_index(ix, t, strides):
 
 
 @jit
-def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first, n_layers, cands, c,
-                     tot_s, lay_s, tot_d, lay_d, dense_ready):
-    """Price a whole network under candidate ``c`` for thread ``t``: sparse totals into ``tot_s[t]``, layers
-    into ``lay_s[t*max_layers + li]``; the dense twin into ``tot_d[t*n_cand + c]`` and
-    ``lay_d[(t*n_cand + c)*max_layers + li]`` unless ``dense_ready`` (it depends on no sparsity key, so
-    the previous point's may still hold)."""
-    _clear(tot_s, t)
+def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first, n_layers, cands, c, tot_s, lay_s,
+                     tot_d, lay_d, dense_ready):
+    """Count a whole network under candidate ``c`` for thread ``t``: sparse totals into
+    ``tot_s[t*n_cand + c]`` and layers into ``lay_s[(t*n_cand + c)*max_layers + li]``; the dense twin into
+    ``tot_d`` and ``lay_d`` at the same rows unless ``dense_ready`` (it depends on no sparsity key, so the
+    previous point's may still hold)."""
+    n_cand = cands.shape[0]
+    r = t * n_cand + c
+    r0 = r * max_layers
+    _clear(tot_s, r)
     grid_rows, grid_cols, duplicate, step = candidate_grid(prm, t, cands, c)
     row0 = (variant_base + int(cands[c, L.CP_VARIANT])) * max_layers
     in_spill = True
-    s0 = t * max_layers
     for li in range(n_layers):
         sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                     in_spill, lay_s, s0 + li)
-        in_spill = lay_s[s0 + li, L.R_OUT_SPILL] != 0.0
-        accumulate(tot_s, t, lay_s, s0 + li)
+                     in_spill, lay_s, r0 + li)
+        in_spill = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0
+        accumulate(tot_s, r, lay_s, r0 + li)
     if dense_ready:
         return
-    n_cand = cands.shape[0]
-    dt = t * n_cand + c
-    d0 = dt * max_layers
-    _clear(tot_d, dt)
+    _clear(tot_d, r)
     in_spill = True
     for li in range(n_layers):
         dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                    in_spill, lay_d, d0 + li)
-        in_spill = lay_d[d0 + li, L.R_OUT_SPILL] != 0.0
-        accumulate(tot_d, dt, lay_d, d0 + li)
+                    in_spill, lay_d, r0 + li)
+        in_spill = lay_d[r0 + li, L.R_OUT_SPILL] != 0.0
+        accumulate(tot_d, r, lay_d, r0 + li)
 
 
 # Scratch rows are padded to whole cache lines so that two threads never write the same line.
 ROW = 32  # >= N_RESULTS, a multiple of 8 float64 (64 bytes)
 
 
+@jit
+def _box_point(j, ix, t, order, box_lo, box_len, axis_stride):
+    """The point of the ``j``-th step through a box of points, the axes walked in ``order`` (last fastest):
+    its index along every axis into ``ix[t]``, and its flat index."""
+    rem = j
+    for q in range(order.shape[0] - 1, -1, -1):
+        a = order[q]
+        ix[t, a] = box_lo[a] + rem % box_len[a]
+        rem //= box_len[a]
+    pt = 0
+    for a in range(axis_stride.shape[0]):
+        pt += ix[t, a] * axis_stride[a]
+    return pt
+
+
 @parallel
-def price_points(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
-                 dense_stride, layer_first, layer_count, layers, stats, max_layers, cands, select, objective,
-                 out_points, out_layers, n_threads):
+def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
+                 dense_stride, count_stride, order, box_lo, box_len, layer_first, layer_count, layers, stats,
+                 max_layers, cands, select, objective, out_points, out_layers, n_threads):
     """Price points ``start .. start+count-1`` of a sweep into ``out_points`` (and ``out_layers``).
+
+    The points are steps ``first .. first+count-1`` through the box ``box_lo .. box_lo+box_len`` of the
+    sweep's axes, walked with the axes in ``order`` (the last fastest): for a chunk, the chunk's own box
+    from step 0; for any other range, the whole grid in the sweep's order from step ``start``. The engine puts the
+    axes that change no action count (energies, the clock) innermost, so a thread reuses its previous
+    point's counts while ``count_stride`` (every other axis) indexes the same counts, and only re-prices
+    them with the new energy table. ``dense_stride`` (every axis but the sparsity ones) does the same for
+    the dense twin. Output row of a point: its flat index minus ``start``.
 
     ``select`` is ``SELECT_BEST`` (one row per point: the candidate with the lowest network objective),
     ``SELECT_BEST_PER_LAYER`` (each layer picks its own) or ``SELECT_ALL`` (one row per point and
     candidate, candidate fastest). ``out_layers`` has zero layers when per-layer results are not kept.
-    ``dense_stride`` indexes the points' dense designs (every axis but the sparsity ones): a thread
-    reuses its last dense results while that index does not change. ``n_threads`` is
-    ``numba.get_num_threads()``: scratch rows per thread are allocated once, outside the loop, and
-    addressed by row number (no array views in the loop).
+    ``n_threads`` is ``numba.get_num_threads()``: scratch rows per thread are allocated once, outside the
+    loop, and addressed by row number (no array views in the loop).
     """
     n_cand = cands.shape[0]
     keep_layers = out_layers.shape[1] > 0
@@ -157,85 +177,87 @@ def price_points(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_s
     pc = np.empty((n_threads, ROW))
     ae = np.empty((n_threads, ROW))
     ix = np.zeros((n_threads, max(8, axis_len.shape[0] + 8)), dtype=np.int64)
-    tot_s = np.empty((n_threads, ROW))
+    tot_s = np.empty((n_threads * n_cand, ROW))
+    tot_d = np.empty((n_threads * n_cand, ROW))
+    lay_s = np.empty((n_threads * n_cand * ml, ROW))
+    lay_d = np.empty((n_threads * n_cand * ml, ROW))
     best_s = np.empty((n_threads, ROW))
     best_d = np.empty((n_threads, ROW))
-    tot_d = np.empty((n_threads * n_cand, ROW))
-    lay_s = np.empty((n_threads * ml, ROW))
-    lay_d = np.empty((n_threads * n_cand * ml, ROW))
-    lay_bs = np.empty((n_threads * ml, ROW))
-    lay_bd = np.empty((n_threads * ml, ROW))
     lay_bc = np.empty(n_threads * ml + 8)
     dense_key = np.full(n_threads * 8, -1, dtype=np.int64)
-    last_pt = np.full(n_threads * 8, -2, dtype=np.int64)
-    for i in prange(count):
+    count_key = np.full(n_threads * 8, -1, dtype=np.int64)
+    for j in prange(count):
         t = numba.get_thread_id()
-        pt = start + i
-        _axis_indices(pt, ix, t, axis_len, axis_stride, last_pt)
+        pt = _box_point(first + j, ix, t, order, box_lo, box_len, axis_stride)
+        i = pt - start
         _decode(ix, t, prm, prm_axis, prm_vals)
         point_constants(prm, t, pc)
         action_energies(prm, t, ae)
-        base = _mixed_index(ix, t, stat_stride) * n_variants
         wl = _mixed_index(ix, t, wl_stride)
-        key = _mixed_index(ix, t, dense_stride)
-        dense_ready = key == dense_key[8 * t]
-        dense_key[8 * t] = key
-        first = layer_first[wl]
+        lay0 = layer_first[wl]
         n_layers = layer_count[wl]
+        key = _mixed_index(ix, t, count_stride)
+        counts_ready = key == count_key[8 * t]
+        count_key[8 * t] = key
+        dkey = _mixed_index(ix, t, dense_stride)
+        dense_ready = counts_ready or dkey == dense_key[8 * t]
+        dense_key[8 * t] = dkey
+        if not counts_ready:
+            base = _mixed_index(ix, t, stat_stride) * n_variants
+            for c in range(n_cand):
+                _price_candidate(prm, pc, t, stats, base, ml, layers, lay0, n_layers, cands, c, tot_s, lay_s,
+                                 tot_d, lay_d, dense_ready)
         s0 = t * ml
         if select == L.SELECT_ALL:
             for c in range(n_cand):
-                _price_candidate(prm, pc, t, stats, base, ml, layers, first, n_layers, cands, c,
-                                 tot_s, lay_s, tot_d, lay_d, dense_ready)
+                r = t * n_cand + c
                 row = i * n_cand + c
-                ok = tot_s[t, L.R_REASON] == L.REASON_OK
-                _write_point(out_points, row, tot_s, t, tot_d, t * n_cand + c, ae, t)
+                ok = tot_s[r, L.R_REASON] == L.REASON_OK
+                _write_point(out_points, row, tot_s, r, tot_d, r, ae, t)
                 out_points[row, L.P_CANDIDATE] = c if ok else -1
                 if keep_layers:
-                    _write_layers(out_layers, row, lay_s, s0, n_layers, lay_bc, c if ok else -1, ae, t)
+                    _write_layers(out_layers, row, lay_s, r * ml, n_layers, lay_bc, c if ok else -1, ae, t)
         elif select == L.SELECT_BEST:
             best = -1
+            kept = 0
             best_obj = 0.0
             for c in range(n_cand):
-                _price_candidate(prm, pc, t, stats, base, ml, layers, first, n_layers, cands, c,
-                                 tot_s, lay_s, tot_d, lay_d, dense_ready)
-                feasible = tot_s[t, L.R_REASON] == L.REASON_OK
-                obj = objective_of(tot_s, t, ae, t, objective)
+                r = t * n_cand + c
+                feasible = tot_s[r, L.R_REASON] == L.REASON_OK
+                obj = objective_of(tot_s, r, ae, t, objective)
                 if takes_over(c, feasible, best, obj, best_obj):
-                    _copy(best_s, t, tot_s, t)
-                    _copy(best_d, t, tot_d, t * n_cand + c)
-                    if keep_layers:
-                        for li in range(n_layers):
-                            _copy(lay_bs, s0 + li, lay_s, s0 + li)
+                    kept = c
                     if feasible:
                         best = c
                         best_obj = obj
-            _write_point(out_points, i, best_s, t, best_d, t, ae, t)
+            r = t * n_cand + kept
+            _write_point(out_points, i, tot_s, r, tot_d, r, ae, t)
             out_points[i, L.P_CANDIDATE] = best
             if keep_layers:
-                _write_layers(out_layers, i, lay_bs, s0, n_layers, lay_bc, best, ae, t)
+                _write_layers(out_layers, i, lay_s, r * ml, n_layers, lay_bc, best, ae, t)
         else:  # SELECT_BEST_PER_LAYER: every layer keeps its own best candidate.
-            for li in range(n_layers):
-                lay_bc[s0 + li] = -1.0
-            for c in range(n_cand):
-                _price_candidate(prm, pc, t, stats, base, ml, layers, first, n_layers, cands, c,
-                                 tot_s, lay_s, tot_d, lay_d, dense_ready)
-                d0 = (t * n_cand + c) * ml
-                for li in range(n_layers):
-                    r = s0 + li
-                    feasible = lay_s[r, L.R_REASON] == L.REASON_OK
-                    if takes_over(c, feasible, lay_bc[r], objective_of(lay_s, r, ae, t, objective),
-                                  objective_of(lay_bs, r, ae, t, objective)):
-                        _copy(lay_bs, r, lay_s, r)
-                        _copy(lay_bd, r, lay_d, d0 + li)
-                        if feasible:
-                            lay_bc[r] = c
             _clear(best_s, t)
             _clear(best_d, t)
             for li in range(n_layers):
-                accumulate(best_s, t, lay_bs, s0 + li)
-                accumulate(best_d, t, lay_bd, s0 + li)
+                best = -1
+                kept = 0
+                best_obj = 0.0
+                for c in range(n_cand):
+                    r = (t * n_cand + c) * ml + li
+                    feasible = lay_s[r, L.R_REASON] == L.REASON_OK
+                    obj = objective_of(lay_s, r, ae, t, objective)
+                    if takes_over(c, feasible, best, obj, best_obj):
+                        kept = c
+                        if feasible:
+                            best = c
+                            best_obj = obj
+                r = (t * n_cand + kept) * ml + li
+                accumulate(best_s, t, lay_s, r)
+                accumulate(best_d, t, lay_d, r)
+                lay_bc[s0 + li] = best
+                if keep_layers:
+                    out_layers[i, li, L.LY_ENERGY] = energy_pj(lay_s, r, ae, t)
+                    out_layers[i, li, L.LY_LATENCY] = lay_s[r, L.R_LATENCY]
+                    out_layers[i, li, L.LY_CANDIDATE] = best
             _write_point(out_points, i, best_s, t, best_d, t, ae, t)
             out_points[i, L.P_CANDIDATE] = -1
-            if keep_layers:
-                _write_layers(out_layers, i, lay_bs, s0, n_layers, lay_bc, -2, ae, t)

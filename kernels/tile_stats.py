@@ -834,14 +834,21 @@ def stats_table(jobs, out):
         job_stats(jobs, i, out, i)
 
 
+_HASH_PRIME = 2147483647  # 2^31 - 1
+
+
 @parallel
 def row_hashes(bits, out):
-    """A 64-bit hash of every row of ``bits`` (float rows viewed as uint64) into ``out``: the key that
-    de-duplicates stage-1 jobs without sorting rows (equal rows, equal hashes; callers check the rest)."""
+    """A 62-bit hash of every row of ``bits`` (float rows viewed as uint64) into ``out``: the key that
+    de-duplicates stage-1 jobs without sorting rows (equal rows, equal hashes; callers check the rest).
+    Two polynomial hashes modulo 2^31 - 1 over 16-bit pieces: no product ever overflows an int64."""
     for i in prange(bits.shape[0]):
-        h = np.uint64(1469598103934665603)
+        h1 = 0
+        h2 = 0
         for k in range(bits.shape[1]):
-            x = bits[i, k] ^ (bits[i, k] >> np.uint64(29))
-            h = (h ^ x) * np.uint64(1099511628211)
-            h ^= h >> np.uint64(32)
-        out[i] = h
+            v = bits[i, k]
+            for q in range(4):
+                piece = int((v >> np.uint64(16 * q)) & np.uint64(0xFFFF))
+                h1 = (h1 * 1000003 + piece + 1) % _HASH_PRIME
+                h2 = (h2 * 999983 + piece + 7) % _HASH_PRIME
+        out[i] = h1 * 2147483648 + h2

@@ -64,8 +64,12 @@ def sweeps(draw):
         "index_memory_kb": draw(st.sampled_from([0.0, 0.01, 1.0])),
         "double_buffer": draw(st.booleans()),
         "weight_double_buffer": draw(st.booleans()),
+        "freq_mhz": maybe_list(draw, st.sampled_from([0.0, 200.0, 1000.0])),
     }
-    energy = {"adder_tree_model": draw(st.sampled_from(["miredo", "full"]))}
+    energy = {"adder_tree_model": draw(st.sampled_from(["miredo", "full"])),
+              # energy-only axes: the engine walks them innermost and re-prices the same counts
+              "dram_read_pj_per_bit": maybe_list(draw, st.sampled_from([7.91, 3.0, 40.0])),
+              "leakage_pj_per_cycle_per_macro": maybe_list(draw, st.sampled_from([4.49, 0.0, 50.0]))}
     if draw(st.booleans()):
         energy["mux_pj_per_level"] = draw(st.floats(0.0, 0.01))
     pattern = maybe_list(draw, st.sampled_from(PATTERNS), 3)

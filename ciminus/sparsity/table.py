@@ -76,7 +76,7 @@ def canonical(jobs: np.ndarray) -> None:
 def distinct_rows(jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct rows, index of each row's distinct row): by a 64-bit row hash, checked row by row (a
     collision falls back to sorting the rows)."""
-    hashes = np.empty(len(jobs), dtype=np.uint64)
+    hashes = np.empty(len(jobs), dtype=np.int64)
     row_hashes(np.ascontiguousarray(jobs).view(np.uint64), hashes)
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     if np.array_equal(jobs[first][inverse], jobs):
