@@ -193,6 +193,7 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
 
     report = Report(progress)
     todo = [k for k in range(len(chunks)) if k not in done]
+    last: tuple[int, Results | None] = (-1, None)  # the final chunk, if priced here: written without a reload
     if todo:
         compiling = None
         if backend == "cpu" and cluster is None:
@@ -217,6 +218,8 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
             for k, res in results:
                 if res is not None:  # else a worker on this disk has written the chunk file
                     save_chunk(folder, k, res)
+                    if k == len(chunks) - 1:
+                        last = (k, res)
                 advance(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)
@@ -228,7 +231,7 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
     try:
         with report.phase(f"writing {out}", len(chunks), unit="chunks") as advance:
             for k, (p0, _p1) in enumerate(chunks):
-                feasible += writer.write(p0 * k_rows, load_chunk(folder, k))
+                feasible += writer.write(p0 * k_rows, last[1] if k == last[0] else load_chunk(folder, k))
                 advance(1)
         if sweep.sampling is not None:
             with report.phase("sensitivity indices"):
