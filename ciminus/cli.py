@@ -13,6 +13,7 @@ from ciminus.backends import BACKENDS, BackendUnavailable
 from ciminus.validate import SpecError, load_sweep
 
 EXIT_INPUT = 2
+EXIT_ENVIRONMENT = 1
 
 
 def _error(lines: list[str]) -> int:
@@ -24,10 +25,15 @@ def _error(lines: list[str]) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ciminus.distributed import SchedulerError
     from ciminus.lower import LoweringError
-    from ciminus.sweep import SweepSetupError, default_output, partial_dir, run_sweep
+    from ciminus.output import OutputError, partial_dir
+    from ciminus.sweep import SweepSetupError, default_output, run_sweep
 
-    if args.workers is not None and (args.scheduler != "local" or args.workers < 1):
-        return _error([f"--workers = {args.workers}: only with --scheduler local; allowed: 1 or more worker processes"])
+    if args.workers is not None and args.workers < 1:
+        return _error([f"--workers = {args.workers}: not a worker count; allowed: 1 or more worker processes "
+                       "(with --scheduler local)"])
+    if args.workers is not None and args.scheduler != "local":
+        return _error([f"--workers = {args.workers}: only with --scheduler local; allowed: --scheduler local "
+                       f"--workers {args.workers}, or no --workers"])
 
     sweep = load_sweep(args.file)
     out = Path(args.output) if args.output else default_output(sweep)
@@ -37,9 +43,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _error([f"output.path = \"{out}\": cannot create its folder ({exc.strerror}); allowed: a writable path"])
     try:
         summary = run_sweep(sweep, out, backend=args.backend, resume=args.resume, progress=not args.quiet,
-                            chunk_points=args.chunk_points, scheduler=args.scheduler, workers=args.workers)
-    except SweepSetupError as exc:
+                            chunk_points=args.chunk_points, scheduler=args.scheduler, workers=args.workers,
+                            force=args.force)
+    except (SweepSetupError, OutputError) as exc:
         return _error([str(exc)])
+    except OSError as exc:  # the environment: a read-only folder, a full disk, a vanished mount
+        where = exc.filename or out
+        print(f"ciminus: error: output.path = \"{out}\": cannot write {where} ({exc.strerror or exc}); "
+              "allowed: a folder you can write to, with room", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except (BackendUnavailable, SchedulerError) as exc:
         return _error([str(exc)])
     except LoweringError as exc:
@@ -75,11 +87,22 @@ def _open_result(name: str):
     path = Path(name)
     if not path.exists():
         return _error([f"{path}: no such result file; allowed: a netCDF file written by ciminus sweep"])
+    if path.is_dir():
+        return _error([f"{path}: is a directory; allowed: a netCDF file written by ciminus sweep"])
     try:
-        return xr.open_dataset(path)
+        ds = xr.open_dataset(path)
     except (OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0].split(". ")[0] if str(exc) else type(exc).__name__
         return _error([f"{path}: not a readable netCDF file ({reason}); allowed: a netCDF file written by ciminus sweep"])
+    if "ciminus_version" not in ds.attrs or "energy" not in ds.data_vars:
+        ds.close()
+        return _error([f"{path}: a netCDF file not written by ciminus sweep; allowed: a netCDF file written by "
+                       "ciminus sweep"])
+    if ds.attrs.get("ciminus_status", "complete") != "complete":
+        ds.close()
+        return _error([f"{path}: an unfinished ciminus result (its sweep was interrupted while writing it); allowed: "
+                       "a finished result file"])
+    return ds
 
 
 def describe(ds) -> str:  # an xarray.Dataset
@@ -193,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default="cpu", choices=tuple(BACKENDS),
                    help="; ".join(f"{b.name}: {b.help}" for b in BACKENDS.values()))
     s.add_argument("--resume", action="store_true", help="continue from the finished chunks in OUT.nc.partial/")
+    s.add_argument("--force", action="store_true",
+                   help="overwrite an existing file that is not a ciminus result, and discard an earlier run's "
+                        "OUT.nc.partial/ instead of refusing")
     s.add_argument("--scheduler", metavar="local|tcp://HOST:PORT",
                    help="spread chunks over a Dask cluster: 'local' starts worker processes here, an address joins "
                         "a running 'dask scheduler'")

@@ -147,6 +147,7 @@ def global_attrs(sweep: Sweep, backend: str) -> dict[str, str]:
         "sweep": sweep.text,
         "sweep_source": sweep.source,
         "ciminus_version": __version__,
+        "ciminus_status": "complete",  # a file being written says "incomplete" until it is finished
         "backend": backend,
         "select": sweep.select,
         "objective": sweep.objective,
@@ -317,7 +318,7 @@ class NetcdfWriter:
             v[...] = table
             for k, val in aattrs.items():
                 v.setncattr(k, val)
-        attrs = global_attrs(sweep, backend)
+        attrs = {**global_attrs(sweep, backend), "ciminus_status": "incomplete"}  # finish() marks it complete
         extra = [name for name, (dim, _, _) in coords.items() if name != dim]
         if extra:  # non-index coordinates no data variable names: xarray reads them from this attribute
             attrs["coordinates"] = " ".join(extra)
@@ -374,6 +375,11 @@ class NetcdfWriter:
 
     def set_attrs(self, **attrs: object) -> None:
         self.nc.setncatts(attrs)
+
+    def finish(self) -> None:
+        """Mark the file complete and close it: only then is it a result (``ciminus info`` refuses others)."""
+        self.nc.setncattr("ciminus_status", "complete")
+        self.nc.close()
 
     def close(self) -> None:
         self.nc.close()

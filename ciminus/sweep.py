@@ -8,7 +8,6 @@ finished and ``--resume`` continues from there.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,15 @@ from ciminus.backends import backend as backend_spec
 from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
 from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variable_specs
 from ciminus.kernels import layout as L
+from ciminus.output import (
+    changed_inputs,
+    check_target,
+    exclusive,
+    fingerprint,
+    input_digests,
+    partial_dir,
+    temp_path,
+)
 from ciminus.progress import Report
 from ciminus.resolve import Resolver
 from ciminus.specs.sweep import Sweep
@@ -91,17 +99,6 @@ def choose_chunk_points(sweep: Sweep, requested: int | None, n_layers: int) -> i
 
 
 # ----- the partial folder ----------------------------------------------------------------------------
-def sweep_digest(sweep: Sweep, backend: str, chunks: list[tuple[int, int]]) -> str:
-    h = hashlib.sha256()
-    h.update(sweep.text.encode())
-    h.update(json.dumps([backend, __version__, chunks[:1], len(chunks)]).encode())
-    return h.hexdigest()
-
-
-def partial_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".partial")
-
-
 @dataclass
 class RunSummary:
     """What a finished sweep reports."""
@@ -143,25 +140,39 @@ def check_disk(out: Path, sweep: Sweep, n_layers: int, rows: int) -> None:
 
 def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool = False, progress: bool = True,
               chunk_points: int | None = None, on_chunk: Callable[[int], None] | None = None,
-              scheduler: str | None = None, workers: int | None = None) -> RunSummary:
-    """Evaluate ``sweep`` chunk by chunk and write ``out`` (netCDF4); see the module docstring."""
+              scheduler: str | None = None, workers: int | None = None, force: bool = False) -> RunSummary:
+    """Evaluate ``sweep`` chunk by chunk and write ``out`` (netCDF4); see the module docstring.
+
+    ``force`` overwrites an existing file that is not a CIMinus result and discards an earlier run's
+    partial folder; without it both are refused (``ciminus.output``)."""
     start = time.perf_counter()
-    backend_spec(backend).check()  # a backend this machine cannot run is refused before any work or litter
-    if not scheduler:
-        return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, None, start)
-    from ciminus.distributed import close, connect
-
-    cluster = connect(scheduler, workers)  # an unreachable scheduler is refused before any work or litter
-    try:
-        return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, cluster, start)
-    finally:
-        close(*cluster)
-
-
-def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bool, chunk_points: int | None,
-         on_chunk: Callable[[int], None] | None, cluster: tuple | None, start: float) -> RunSummary:
     out = Path(out)
+    backend_spec(backend).check()  # a backend this machine cannot run is refused before any work or litter
+    check_target(out, sweep, force)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out, sweep):
+        if not scheduler:
+            return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, None, start, force)
+        from ciminus.distributed import close, connect
+
+        cluster = connect(scheduler, workers)  # an unreachable scheduler is refused before any work or litter
+        try:
+            return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, cluster, start, force)
+        finally:
+            close(*cluster)
+
+
+def _usable_chunk(folder: Path, k: int, rows: int) -> bool:
+    """Whether chunk file ``k`` of an interrupted run is whole (``rows`` result rows)."""
+    try:
+        with open(chunk_file(folder, k), "rb") as fh, np.load(fh) as z:
+            return z["points"].shape[0] == rows
+    except Exception:  # a truncated or foreign file, whatever numpy says about it
+        return False
+
+
+def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, chunk_points: int | None,
+         on_chunk: Callable[[int], None] | None, cluster: tuple | None, start: float, force: bool) -> RunSummary:
     names = layer_names(sweep)
     shape = sweep.point_shape
     n_points = int(np.prod(shape, dtype=np.int64)) if shape else 1
@@ -171,7 +182,8 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
     chunks = plan_chunks(shape, chunk_points)
     check_disk(out, sweep, len(names), n_points * k_rows)
     folder = partial_dir(out)
-    digest = sweep_digest(sweep, backend, chunks)
+    digest = fingerprint(sweep, backend, chunks)
+    report = Report(progress)
     done: set[int] = set()
     if folder.exists() and resume:
         try:
@@ -181,17 +193,32 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
         if manifest.get("digest") != digest:
             raise SweepSetupError("--resume", f'"{folder}"',
                                   "holds chunks of a different sweep, backend or chunk size",
-                                  "the same sweep file and options as the interrupted run, or no --resume")
-        done = {k for k in range(len(chunks)) if chunk_file(folder, k).exists()}
+                                  "the same sweep (comments aside) and options as the interrupted run, or no --resume")
+        changed = changed_inputs(sweep, manifest.get("inputs", {}))
+        if changed:
+            raise SweepSetupError("--resume", f'"{changed[0]}"', "this input file changed since the interrupted run",
+                                  "the same file contents, or a new run with --force")
+        for k in range(len(chunks)):
+            if chunk_file(folder, k).exists():
+                if _usable_chunk(folder, k, (chunks[k][1] - chunks[k][0]) * k_rows):
+                    done.add(k)
+                else:
+                    report.note(f"{chunk_file(folder, k)} is damaged (truncated?): priced again")
+                    chunk_file(folder, k).unlink()
     elif folder.exists():
+        if not force:
+            kept = len(list(folder.glob("chunk-*.npz")))
+            raise SweepSetupError("output.path", f'"{out}"',
+                                  f"{folder} holds {kept} finished chunk(s) of an earlier run",
+                                  "--resume to continue it, or --force to discard it")
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).write_text(json.dumps({"digest": digest, "chunks": len(chunks), "points": n_points,
-                                               "backend": backend, "version": __version__}))
+                                               "backend": backend, "version": __version__,
+                                               "inputs": input_digests(sweep)}))
     for stray in folder.glob(".*.tmp.npz"):
         stray.unlink()
 
-    report = Report(progress)
     todo = [k for k in range(len(chunks)) if k not in done]
     last: tuple[int, Results | None] = (-1, None)  # the final chunk, if priced here: written without a reload
     if todo:
@@ -225,7 +252,7 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
                     on_chunk(k)
 
     # Every chunk is on disk: write the result under a temporary name, then rename it into place.
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp = temp_path(out)
     feasible = 0
     writer = NetcdfWriter(tmp, sweep, backend, names, sweep.output.compression)
     try:
@@ -243,7 +270,7 @@ def _run(sweep: Sweep, out: str | Path, backend: str, resume: bool, progress: bo
             else:
                 writer.set_attrs(sensitivity_error=problem)
         writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
-        writer.close()
+        writer.finish()
         os.replace(tmp, out)
     finally:
         if writer.nc.isopen():
