@@ -190,7 +190,7 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
             "energy_breakdown": where(breakdown),
             "speedup": where(pts[:, L.P_DENSE_LATENCY] / latency),
             "energy_saving": where(pts[:, L.P_DENSE_ENERGY] / energy),
-            "utilization": where(pts[:, L.P_USEFUL] / pts[:, L.P_CAPACITY]),
+            "utilization": where(np.where(pts[:, L.P_CAPACITY] > 0, pts[:, L.P_USEFUL] / pts[:, L.P_CAPACITY], 0.0)),
             "dense_energy": where(pts[:, L.P_DENSE_ENERGY]),
             "dense_latency": where(pts[:, L.P_DENSE_LATENCY]),
             "feasible": feasible,

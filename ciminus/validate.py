@@ -344,6 +344,9 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
 
 
 # ----- workload -------------------------------------------------------------------------------------
+MAX_MATRIX_SIDE = 1 << 24  # rows of one group's weight matrix: the closed form keeps a distribution over them
+
+
 def _check_layers(ck: _Checker, raw: Any) -> tuple[Layer, ...]:
     if raw is None:
         return ()
@@ -393,6 +396,11 @@ def _check_layers(ck: _Checker, raw: Any) -> tuple[Layer, ...]:
             ck.add(f"{base}.H" if layer.E < 1 else f"{base}.W", layer.H if layer.E < 1 else layer.W,
                    "smaller than the dilated kernel (no output pixel)",
                    "H + 2*pad >= dilation*(R-1) + 1 and likewise for W")
+            continue
+        if layer.rows > MAX_MATRIX_SIDE:
+            ck.add(f"{base}.R" if layer.R * layer.S > 1 else f"{base}.C", layer.R if layer.R * layer.S > 1 else layer.C,
+                   f"makes a weight matrix of C/groups*R*S = {layer.rows:,} rows",
+                   f"at most {MAX_MATRIX_SIDE:,} rows per group (the tile statistics hold one number per row)")
             continue
         layers.append(layer)
     return tuple(layers)

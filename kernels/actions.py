@@ -12,6 +12,8 @@ loop (``kernels/price_cuda.py``) and the readable reference model (``ciminus/ref
 
 import math
 
+import numpy as np
+
 from . import layout as L
 from .equations import (
     accumulations,
@@ -36,6 +38,7 @@ from .equations import (
 from .jit import jit
 
 KIB_BITS = 8 * 1024
+MAX_COUNT = 1e300  # counts beyond this could overflow when summed over layers and multiplied by energies
 
 # Per-point constants, computed once per point instead of once per layer (same arithmetic).
 PC_T = 0  # cycles per activation
@@ -163,7 +166,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     psum_row_bits = Y * psum_bits  # partial sums of one vector leaving a macro
     step = step_vectors
     if step == 0:
-        step = min(floor_ratio(in_avail, vector_bits), int(pc[t_, PC_OUT_FIT]))
+        step = min(floor_ratio(in_avail, vector_bits), pc[t_, PC_OUT_FIT])
     if reason == L.REASON_OK and (step < 1 or step * vector_bits > in_avail):
         reason = L.REASON_INPUT_BUFFER
     if reason == L.REASON_OK and step * psum_row_bits > out_avail:
@@ -210,8 +213,8 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     out[orow, L.A_SHIFT_ADD] = active * pc[t_, PC_SHIFT_ADDS]
 
     # ----- sparsity overheads ----------------------------------------------------------------------
-    out[orow, L.A_ACCUMULATE] = accumulations(psum_bits, vectors * (stats[srow, soff + L.S_PSUM]
-                                                                    - stats[srow, soff + L.S_OUT_NZ]))
+    beyond_first = max(0.0, stats[srow, soff + L.S_PSUM] - stats[srow, soff + L.S_OUT_NZ])  # rounding < 0
+    out[orow, L.A_ACCUMULATE] = accumulations(psum_bits, vectors * beyond_first)
     out[orow, L.A_INDEX_READ] = vectors * stats[srow, soff + L.S_IDX_READ]
     out[orow, L.A_INDEX_WRITE] = copies * stats[srow, soff + L.S_IDX_STORE]
     selections = vectors * stats[srow, soff + L.S_MUX_CELLS] * t * f_energy * bpc
@@ -230,7 +233,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     out_nz = stats[srow, soff + L.S_OUT_NZ]
     partials = 0.0
     if out_nz > 0:
-        partials = out_nz * math.ceil(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
+        partials = out_nz * np.ceil(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
     obuf_bits = vectors * partials * psum_bits
     out[orow, L.A_OUTPUT_BUFFER_WRITE] = obuf_bits
     out[orow, L.A_OUTPUT_BUFFER_READ] = obuf_bits
@@ -261,7 +264,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     steps = ceil_ratio(per_copy, step)
     busy = 1
     if rounds:
-        busy = max(1, min(macros, math.ceil(tiles * copies / rounds - 1e-9)))
+        busy = max(1.0, min(float(macros), np.ceil(tiles * copies / rounds - 1e-9)))
     source_bw = prm[t_, L.PRM_DRAM_BW] if in_spill else prm[t_, L.PRM_GBUF_BW]
     sink_bw = prm[t_, L.PRM_DRAM_BW] if out_spill else prm[t_, L.PRM_GBUF_BW]
     per_step = rounds * steps
@@ -277,6 +280,8 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     if rounds:
         weight_load = max(weight_bits / (rounds * weight_bw), pc[t_, PC_WEIGHT_WRITE])
     latency = rounds_latency(rounds, weight_load, round_cycles, prm[t_, L.PRM_WEIGHT_DOUBLE_BUFFER] != 0.0)
+    if rounds == 0:  # every weight block pruned: no MACs; the layer's outputs are zeros, written once
+        latency = result_bits / sink_bw
     out[orow, L.R_LATENCY] = latency
     out[orow, L.R_COMPUTE] = rounds * per_copy * t * f_crit
     out[orow, L.R_ROUNDS] = rounds
@@ -292,6 +297,11 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
         out[orow, L.R_USEFUL] *= repeats
         out[orow, L.R_CAPACITY] *= repeats
         out[orow, L.R_ROUNDS] *= repeats
+    total = out[orow, L.R_LATENCY] + out[orow, L.R_CAPACITY]  # every count is finite iff their sum is
+    for a in range(L.N_ACTIONS):
+        total += out[orow, a]
+    if not math.isfinite(total) or total > MAX_COUNT:
+        out[orow, L.R_REASON] = L.REASON_OUT_OF_RANGE
 
 
 @jit(inline=True)

@@ -11,6 +11,8 @@ Units: times in cycles, sizes in bits, counts in actions.
 
 import math
 
+import numpy as np
+
 
 from .jit import jit
 from .layout import ADDER_TREE_MIREDO
@@ -81,18 +83,17 @@ def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, log_zero):
 
 @jit
 def ceil_ratio(a, b):
-    """ceil(a / b) for non-negative integers below 2**53, in floating point.
-
-    Exact there: a non-integer quotient is at least 1/b from an integer, more than the division's
-    rounding error a * 2**-53 / b. Far cheaper than an integer division in the sweep's inner loop.
-    """
-    return int(math.ceil(a / b))
+    """ceil(a / b) as a float: exact for non-negative integers below 2**53 (a non-integer quotient is at
+    least 1/b from an integer, more than the division's rounding error a * 2**-53 / b), and beyond that
+    within float64 rounding instead of wrapping around as an int64 would. Far cheaper than an integer
+    division in the sweep's inner loop."""
+    return np.ceil(a / b)
 
 
 @jit
 def floor_ratio(a, b):
-    """floor(a / b) for non-negative numbers: how many ``b`` fit in ``a``."""
-    return int(math.floor(a / b))
+    """floor(a / b) for non-negative numbers, as a float: how many ``b`` fit in ``a``."""
+    return np.floor(a / b)
 
 
 # ----- sparsity overheads ----------------------------------------------------------------------------
@@ -161,21 +162,21 @@ def auto_grid_rows(macros):
 
 @jit
 def whole_tiles(tiles):
-    """Tiles rounded up to whole macros (expected counts are fractional)."""
-    return max(0, int(math.ceil(tiles - 1e-9)))
+    """Tiles rounded up to whole macros (expected counts are fractional), as a float."""
+    return max(0.0, np.ceil(tiles - 1e-9))
 
 
 @jit
 def folds(whole, grid):
     """Temporal folds of ``whole`` tiles over ``grid`` macros along one axis."""
-    return ceil_ratio(whole, grid) if whole > 0 else 0
+    return ceil_ratio(whole, grid) if whole > 0 else 0.0
 
 
 @jit
 def duplicates(whole, grid):
     """Copies of ``whole`` tiles that fit side by side along one grid axis (1 when they do not fit once)."""
     if whole <= 0 or whole > grid:
-        return 1
+        return 1.0
     return floor_ratio(grid, whole)
 
 

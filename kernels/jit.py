@@ -7,12 +7,52 @@ the cache out when debugging); Numba's own ``NUMBA_DISABLE_JIT=1`` runs every ke
 which the test suite uses to hold the reference model and the engine to the same source.
 """
 
+import hashlib
 import os
+from pathlib import Path
 
 from numba import njit
+from numba.core import config
 
 CACHE = os.environ.get("CIMINUS_JIT_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
 FASTMATH = False
+HERE = Path(__file__).resolve().parent
+
+
+def _cache_dirs() -> list[Path]:
+    """Where Numba keeps the compiled kernels of this folder: beside the sources, or under NUMBA_CACHE_DIR."""
+    dirs = [HERE / "__pycache__"]
+    if config.CACHE_DIR:
+        dirs.append(Path(config.CACHE_DIR) / HERE.relative_to(HERE.anchor))
+    return dirs
+
+
+def _invalidate_stale_cache() -> None:
+    """Numba keys a cached function on its own file only, so a kernel whose callee in another file changed
+    would load stale machine code. The kernels are one unit: when any of their sources changes, every
+    cached kernel of this folder is dropped (and compiled again on first use)."""
+    digest = hashlib.sha256()
+    for path in sorted(HERE.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    stamp = digest.hexdigest()
+    for folder in _cache_dirs():
+        marker = folder / "ciminus-kernels.sources"
+        try:
+            if marker.read_text() == stamp:
+                continue
+        except OSError:
+            pass
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in [*folder.glob("*.nbi"), *folder.glob("*.nbc")]:
+                old.unlink(missing_ok=True)
+            marker.write_text(stamp)
+        except OSError:  # a read-only install: Numba then keeps its cache elsewhere or not at all
+            pass
+
+
+if CACHE:
+    _invalidate_stale_cache()
 
 
 def jit(fn=None, *, inline: bool = False):

@@ -107,6 +107,7 @@ REASON_INPUT_BUFFER = 5
 REASON_OUTPUT_BUFFER = 6
 REASON_INDEX_MEMORY = 7
 REASON_WEIGHTS_FORMAT = 8
+REASON_OUT_OF_RANGE = 9
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -117,6 +118,7 @@ REASON_NAMES = (
     "output_buffer_too_small",
     "index_memory_too_small",
     "weights_do_not_fit_intrablock",
+    "counts_out_of_range",
 )
 
 # ----------------------------------------------------------------------------------------------------
