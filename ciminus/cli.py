@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -120,16 +121,36 @@ def describe(ds) -> str:  # an xarray.Dataset
         lines.append(f"  {name} ({', '.join(v.dims)}) [{v.attrs.get('units', '')}]: {v.attrs.get('long_name', '')}")
     feas = ds["feasible"]
     lines.append(f"feasible points: {int(feas.sum())} of {feas.size}")
-    if int(feas.sum()):
-        point_dims = [d for d in ds["energy"].dims]
-        for label, da, unit in (("energy", ds["energy"], "pJ"), ("latency", ds["latency"], "cycles"),
-                                ("EDP", ds["energy"] * ds["latency"], "pJ*cycles")):
-            flat = np.nanargmin(da.values) if da.ndim else 0
-            where = np.unravel_index(flat, da.shape) if da.ndim else ()
-            coords = ", ".join(f"{d}={ds[d].values[i]}" for d, i in zip(point_dims, where, strict=True))
-            value = float(da.values[where]) if da.ndim else float(da.values)
-            lines.append(f"best {label}: {value:.6g} {unit} at {coords or 'the only point'}")
+    names = str(ds["reason"].attrs.get("flag_meanings", "")).split()
+    codes, counts = np.unique(ds["reason"].values, return_counts=True)
+    why = [f"{n} {names[c] if c < len(names) else f'reason {c}'}" for c, n in zip(codes, counts, strict=True) if c]
+    if why:
+        lines.append("infeasible: " + ", ".join(why))
+    # Different workloads are not comparable: the best points are given per workload.
+    groups = [d for d in ("network", "dataset", "onnx", "tokens") if d in ds["energy"].dims]
+    for combo in itertools.product(*(range(ds.sizes[d]) for d in groups)):
+        part = ds.isel(dict(zip(groups, combo, strict=True)))
+        label = ", ".join(f"{d}={ds[d].values[i]}" for d, i in zip(groups, combo, strict=True))
+        if groups:
+            lines.append(f"{label}:")
+        lines.extend(("  " if groups else "") + line for line in _best_points(part))
     return "\n".join(lines)
+
+
+def _best_points(ds) -> list[str]:
+    """The lowest energy, latency and EDP of the feasible points of ``ds``, with their coordinates."""
+    if not int(ds["feasible"].sum()):
+        return ["no feasible point"]
+    lines = []
+    point_dims = list(ds["energy"].dims)
+    for label, da, unit in (("energy", ds["energy"], "pJ"), ("latency", ds["latency"], "cycles"),
+                            ("EDP", ds["energy"] * ds["latency"], "pJ*cycles")):
+        flat = np.nanargmin(da.values) if da.ndim else 0
+        where = np.unravel_index(flat, da.shape) if da.ndim else ()
+        coords = ", ".join(f"{d}={ds[d].values[i]}" for d, i in zip(point_dims, where, strict=True))
+        value = float(da.values[where]) if da.ndim else float(da.values)
+        lines.append(f"best {label}: {value:.6g} {unit} at {coords or 'the only point'}")
+    return lines
 
 
 PLOT_KINDS = ("breakdown", "pareto", "heatmap", "sensitivity")

@@ -28,7 +28,9 @@ from ciminus.specs.fields import (
 )
 from ciminus.specs.mapping import parse_grid
 from ciminus.specs.output import OutputSpec
+from ciminus.specs.sampling import MAX_RUNS as MAX_SAMPLED_RUNS
 from ciminus.specs.sampling import SamplingSpec
+from ciminus.specs.sampling import runs as sampling_runs
 from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
 from ciminus.specs.workload import network_layers
 from ciminus.templates import TEMPLATE_NAMES
@@ -175,9 +177,13 @@ def _check_files(ck: _Checker, fixed: dict, axes: list[Axis], base: Path) -> dic
                    "the path of an ONNX model")
             continue
         try:
-            onnx_model(str(p))
+            model = onnx_model(str(p))
         except ValueError as exc:  # OnnxImportError and friends name the node
             ck.add("workload.onnx", v, f"cannot be imported: {exc}", "an ONNX model of Conv, Gemm and MatMul layers")
+            continue
+        if not model.layers:
+            ck.add("workload.onnx", v, "has no Conv, Gemm or MatMul layer (nothing a CIM macro computes)",
+                   "an ONNX model with at least one Conv, Gemm or MatMul node")
             continue
         files[v] = str(p)
     for key in ("source", "activations"):
@@ -444,6 +450,11 @@ def _layer_lists(ck: _Checker, fixed: dict, axes: list[Axis], layers: tuple[Laye
             key, value = ("workload.dataset", d) if t is None or n not in SEQUENCE_NETWORKS else ("workload.tokens", t)
             ck.add(key, value, f"not available for network \"{n}\" ({exc.args[0]})",
                    "a dataset (or sequence length) the network is defined for")
+    given_datasets = _path_values("dataset", "workload", fixed, axes)
+    if given_datasets and nets and all(n in SEQUENCE_NETWORKS for n in nets if n is not None) and any(nets):
+        ck.add("workload.dataset", given_datasets[0], "not used by " + ", ".join(f'"{n}"' for n in nets if n),
+               "only with an image network (its input size and classes); "
+               + ", ".join(SEQUENCE_NETWORKS) + " takes workload.tokens instead")
     if (tokens != (None,) and nets and not any(n in SEQUENCE_NETWORKS for n in nets)):
         ck.add("workload.tokens", tokens[0], "not used by " + ", ".join(f'"{n}"' for n in nets),
                "only with a network that has a sequence length: " + ", ".join(SEQUENCE_NETWORKS))
@@ -535,6 +546,12 @@ def _check_sampling(ck: _Checker, raw: Any, fixed: dict, axes: list[Axis],
     if ck.problems or not checked:
         return None, {}
     spec = SamplingSpec(**vals, ranges=checked, integer=tuple(integer))
+    n_runs = sampling_runs(spec.sample, spec.samples, len(checked))
+    if n_runs > MAX_SAMPLED_RUNS:  # refused before drawing anything
+        ck.add("sweep.samples", spec.samples, f"{spec.sample} would draw {n_runs:,} runs for {len(checked)} ranged keys",
+               f"at most {MAX_SAMPLED_RUNS:,} runs (the indices need every run in memory): sweep.samples <= "
+               f"{MAX_SAMPLED_RUNS // max(1, sampling_runs(spec.sample, 1, len(checked))):,}")
+        return None, {}
     from ciminus.analysis.sensitivity import sample
 
     X = sample(spec.sample, spec.problem, spec.samples, spec.seed)

@@ -175,3 +175,44 @@ def test_a_failed_backend_start_leaves_nothing(cli, write_sweep, tmp_path):
         pytest.skip("this machine runs the cuda backend")
     assert run.returncode == 2
     assert not partial_dir(out).exists() and not out.exists() and not Path(str(out) + ".lock").exists()
+
+
+def test_an_onnx_model_without_weight_layers_is_refused_up_front(cli, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])),
+              tmp_path / "relu.onnx")
+    (tmp_path / "r.toml").write_text('name = "r"\n[workload]\nonnx = "relu.onnx"\n')
+    run = cli("sweep", str(tmp_path / "r.toml"), "-o", str(tmp_path / "r.nc"))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert 'workload.onnx = "relu.onnx": has no Conv, Gemm or MatMul layer' in run.stderr
+
+
+def test_an_oversize_sampled_sweep_is_refused_before_drawing(cli, write_sweep):
+    import time
+
+    text = ('name = "s"\n[workload]\nnetwork = "resnet18"\n[sweep]\nsample = "sobol"\nsamples = 16777216\n'
+            '[sweep.ranges]\n"arch.macros" = [4, 64]\n"sparsity.ratio" = [0.1, 0.9]\n')
+    t0 = time.perf_counter()
+    run = cli("sweep", str(write_sweep(text)), "-q")
+    assert run.returncode == 2 and time.perf_counter() - t0 < 30
+    assert "sweep.samples = 16777216: sobol would draw 67,108,864 runs for 2 ranged keys" in run.stderr
+    assert "sweep.samples <= 1,048,576" in run.stderr
+
+
+def test_a_language_model_takes_no_dataset(cli, write_sweep):
+    run = cli("sweep", str(write_sweep('name = "b"\n[workload]\nnetwork = "bert-base"\ndataset = "cifar10"\n')))
+    assert run.returncode == 2 and 'workload.dataset = "cifar10": not used by "bert-base"' in run.stderr
+
+
+def test_info_names_why_points_are_infeasible_and_compares_within_a_network(cli, write_sweep, tmp_path):
+    text = SWEEP.replace('network = "resnet18"', 'network = ["resnet18", "mobilenetv2"]').replace(
+        "macros = [4, 8]", "macros = [4, 8]\ninput_buffer_kb = [0.01, 8]")
+    out = tmp_path / "i.nc"
+    assert cli("sweep", str(write_sweep(text)), "-o", str(out), "-q").returncode == 0
+    info = cli("info", str(out)).stdout
+    assert "infeasible: " in info and "input_buffer_too_small" in info
+    assert "network=resnet18:\n  best energy:" in info and "network=mobilenetv2:\n  best energy:" in info

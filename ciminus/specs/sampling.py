@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from ciminus.specs.fields import CHOICE, INT, spec_field
 
 OUTPUTS = ("energy", "latency", "edp")
+MAX_RUNS = 1 << 22  # the indices need every run's results in memory at once (~0.7 GiB of rows)
+
+
+def runs(sample: str, n: int, d: int) -> int:
+    """Design points a sampler draws: Sobol (Saltelli) N (D + 2), Morris N (D + 1), Latin hypercube N."""
+    return n * (d + 2) if sample == "sobol" else n * (d + 1) if sample == "morris" else n
 
 
 @dataclass(frozen=True, kw_only=True)
