@@ -174,6 +174,9 @@ def _parse_sel(ds, items: list[str]) -> dict:
             value = text.lower() in ("true", "1", "yes")
         if value not in list(coord):
             raise ValueError(f"--sel {item}: {text} is not a value of {dim}; allowed: {', '.join(map(str, coord))}")
+        if dim in sel:
+            raise ValueError(f"--sel {item}: {dim} is already selected ({dim}={sel[dim]}); allowed: one value "
+                             "per dimension")
         sel[dim] = value
     return sel
 
@@ -196,7 +199,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
             fig = plots.plot_breakdown(ds, sel=sel or None, by=args.by)
         elif args.kind == "pareto":
             fig = plots.plot_pareto(ds.sel(sel) if sel else ds, x=args.x or "latency", y=args.y or "energy",
-                                    over=args.over, color=args.color)
+                                    over=args.over, color=args.color,
+                                    note=", ".join(f"{k}={v}" for k, v in sel.items()))
         elif args.kind == "heatmap":
             dims = [d for d in ds["energy"].dims if ds.sizes[d] > 1]
             x = args.x or (dims[-1] if dims else None)
@@ -256,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("file", help="netCDF file written by ciminus sweep")
     f.add_argument("--kind", required=True, choices=PLOT_KINDS)
     f.add_argument("-o", "--output", required=True, help="figure file: .png, .svg or .pdf")
-    f.add_argument("--sel", nargs="*", metavar="DIM=VALUE", help="fix swept dimensions")
+    f.add_argument("--sel", nargs="+", action="extend", metavar="DIM=VALUE", help="fix swept dimensions (repeatable)")
     f.add_argument("--x", help="x axis: a variable (pareto) or a dimension (heatmap)")
     f.add_argument("--y", help="y axis: a variable (pareto) or a dimension (heatmap)")
     f.add_argument("--var", help="heatmap: the variable coloured (default energy)")

@@ -96,6 +96,7 @@ def test_sensitivity_figure_and_every_format(cli, results, tmp_path):
     ("grid", ["--kind", "pareto", "--x", "bogus"], "bogus"),
     ("grid", ["--kind", "breakdown", "--by", "macros"], "sel"),
     ("sobol", ["--kind", "heatmap"], "two swept dimensions"),
+    ("grid", ["--kind", "heatmap", "--sel", "ratio=0.25", "--sel", "ratio=0.5"], "ratio is already selected"),
 ])
 def test_bad_arguments_exit_2_with_one_line(cli, results, tmp_path, which, args, words):
     out = tmp_path / "x.png"
@@ -113,3 +114,27 @@ def test_bad_files_exit_2(cli, results, tmp_path):
     (tmp_path / "junk.nc").write_text("not netCDF")
     run = cli("plot", str(tmp_path / "junk.nc"), "--kind", "pareto", "-o", str(tmp_path / "x.png"))
     assert run.returncode == 2 and "Traceback" not in run.stderr and "netCDF" in run.stderr
+
+
+def test_figures_keep_their_titles_inside_and_components_their_colours(results):
+    """A long breakdown title is wrapped inside the figure; a component has one colour in every figure,
+    whichever components are zero there; the Pareto title says what --sel fixed."""
+    import xarray as xr
+
+    from ciminus.analysis import plots
+
+    with xr.open_dataset(results["grid"]) as ds:
+        ds = ds.load()
+    colours = {}
+    for sel in ({"pattern": "dense"}, {"pattern": "row-block"}):  # row-block has index and mux energy, dense none
+        rest = {d: ds[d].values[0] for d in ds["energy"].dims if d not in ("macros", *sel)}
+        fig = plots.plot_breakdown(ds, sel={**sel, **rest}, by="macros")
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        box = ax.title.get_window_extent(fig.canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (box, fig.bbox)
+        for patch, label in zip(ax.get_legend().get_patches(), ax.get_legend().get_texts(), strict=True):
+            colours.setdefault(label.get_text(), set()).add(tuple(patch.get_facecolor()))
+    assert all(len(c) == 1 for c in colours.values()), colours
+    fig = plots.plot_pareto(ds.sel(macros=8), note="macros=8")
+    assert "(macros=8)" in fig.axes[0].get_title()

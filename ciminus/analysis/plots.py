@@ -163,9 +163,9 @@ def plot_breakdown(ds: xr.Dataset, sel: Mapping[Hashable, object] | None = None,
     cmap = colormaps["tab20"]
     x = np.arange(len(labels))
     bottom = np.zeros(len(labels))
-    for n, j in enumerate(used):
+    for j in used:
         h = np.nan_to_num(values[:, j])
-        ax.bar(x, h, bottom=bottom, color=cmap(n % 20), label=components[j], width=0.7)
+        ax.bar(x, h, bottom=bottom, color=cmap(j % 20), label=components[j], width=0.7)  # one colour per component, in every figure
         bottom += h
     infeasible = np.isnan(values).all(axis=1)
     for i in np.flatnonzero(infeasible):
@@ -175,7 +175,7 @@ def plot_breakdown(ds: xr.Dataset, sel: Mapping[Hashable, object] | None = None,
     ax.set_xlabel(xlabel)
     ax.set_ylabel(_label("energy", unit))
     note = _sel_note(sel)
-    ax.set_title("energy breakdown" + (f" ({note})" if note else ""))
+    ax.set_title("energy breakdown" + (f" ({note})" if note else ""), wrap=True, fontsize=10)
     if used:
         ax.legend(title="component", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save_figure(fig, path)
@@ -198,7 +198,8 @@ def _groups(mask: xr.DataArray, keep: Sequence[Hashable]) -> list[tuple[str, dic
 
 def plot_pareto(ds: xr.Dataset, x: str = "latency", y: str = "energy", over: str | Sequence[Hashable] | None = None,
                 color: str | None = None, *, maximize: Sequence[str] | None = None,
-                path: str | Path | None = None, figsize: tuple[float, float] | None = None) -> Figure:
+                path: str | Path | None = None, figsize: tuple[float, float] | None = None,
+                note: str = "") -> Figure:
     """Scatter of the feasible points of ``y`` against ``x`` with the Pareto front drawn over them.
 
     ``over`` is as in :func:`pareto_mask`: the dimensions a front spans; every combination of the others
@@ -259,7 +260,8 @@ def plot_pareto(ds: xr.Dataset, x: str = "latency", y: str = "energy", over: str
         ax.set_yscale("log")
     ax.set_xlabel(_label(x, xa.attrs.get("units") or _coord_units(ds, x)))
     ax.set_ylabel(_label(y, ya.attrs.get("units") or _coord_units(ds, y)))
-    ax.set_title(f"{y} vs {x}" + (f", a front per {', '.join(map(str, keep))}" if keep else ""))
+    ax.set_title(f"{y} vs {x}" + (f", a front per {', '.join(map(str, keep))}" if keep else "")
+                 + (f" ({note})" if note else ""), wrap=True, fontsize=10)
     handles, labels = ax.get_legend_handles_labels()
     if len(groups) > 1 and color is None:
         handles.append(Line2D([], [], color="k", marker="o", ms=5, lw=1.5, mfc="w"))
