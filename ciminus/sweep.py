@@ -126,6 +126,16 @@ class RunSummary:
         return f"{name}: {what} ({ok}) priced with the {self.backend} backend in {self.seconds:.2f} s{resumed} -> {self.path}"
 
 
+def workload_notes(sweep: Sweep) -> list[str]:
+    """What a user should know before reading the results: weight sparsity that cannot apply."""
+    patterns = Resolver(sweep)[("sparsity", "pattern")].values
+    layers = Resolver(sweep).specs_at((0,) * len(sweep.axes)).layers
+    if layers and all(layer.dynamic for layer in layers) and any(p != "dense" for p in patterns):
+        return ["every layer of this workload multiplies two run-time operands (dynamic MatMul): weight "
+                "sparsity patterns do not apply to them, so every pattern gives the dense result"]
+    return []
+
+
 def check_disk(out: Path, sweep: Sweep, n_layers: int, rows: int) -> None:
     """Refuse a sweep whose chunk files and final file would not fit on the output's disk."""
     raw, derived = bytes_per_row(sweep, n_layers)
@@ -219,6 +229,8 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
     for stray in folder.glob(".*.tmp.npz"):
         stray.unlink()
 
+    for note in workload_notes(sweep):
+        report.note(note)
     todo = [k for k in range(len(chunks)) if k not in done]
     last: tuple[int, Results | None] = (-1, None)  # the final chunk, if priced here: written without a reload
     if todo:

@@ -216,3 +216,21 @@ def test_info_names_why_points_are_infeasible_and_compares_within_a_network(cli,
     info = cli("info", str(out)).stdout
     assert "infeasible: " in info and "input_buffer_too_small" in info
     assert "network=resnet18:\n  best energy:" in info and "network=mobilenetv2:\n  best energy:" in info
+
+
+def test_a_workload_of_run_time_operands_says_patterns_do_not_apply(cli, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 8, 16])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 16, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 4])
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "g", [a, b], [y])
+    onnx.save(helper.make_model(graph), tmp_path / "mm.onnx")
+    (tmp_path / "d.toml").write_text('name = "d"\n[workload]\nonnx = "mm.onnx"\n[sparsity]\n'
+                                     'pattern = ["dense", "row-block"]\nratio = 0.5\n')
+    run = cli("sweep", str(tmp_path / "d.toml"), "-o", str(tmp_path / "d.nc"))
+    assert run.returncode == 0, run.stderr
+    assert "weight sparsity patterns do not apply" in run.stderr
+    with xr.open_dataset(tmp_path / "d.nc") as ds:
+        assert float(ds.energy.sel(pattern="dense")) == float(ds.energy.sel(pattern="row-block"))
