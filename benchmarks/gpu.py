@@ -26,11 +26,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from ciminus.lower import lower
 from ciminus.backends.cuda import CudaEngine
+from ciminus.kernels import layout as L
+from ciminus.lower import lower
 from ciminus.sweep import evaluate
 from ciminus.validate import load_sweep, parse_sweep
-from ciminus.kernels import layout as L
 
 CHECK = """
 name = "check"

@@ -33,14 +33,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from ciminus.lower import lower
 from ciminus.backends.cpu import kernel_args
 from ciminus.backends.reference import ReferenceEngine
+from ciminus.kernels import layout as L
+from ciminus.kernels.price import price_points
+from ciminus.lower import lower
 from ciminus.resolve import Resolver
 from ciminus.sweep import layer_names
 from ciminus.validate import load_sweep
-from ciminus.kernels import layout as L
-from ciminus.kernels.price import price_points
 
 RSS_PROBE = (
     "import resource, sys; from ciminus.cli import main; rc = main(sys.argv[1:]); "

@@ -16,6 +16,7 @@ import numpy as np
 from ciminus.backends import Engine, make_engine
 from ciminus.dataset import Results
 
+
 def plan_chunks(shape: tuple[int, ...], target: int) -> list[tuple[int, int]]:
     """Cut the C-order points of ``shape`` into contiguous ranges of at most ``target`` points, each a
     hyperslab (leading indices fixed, a range along one axis, the later axes whole)."""

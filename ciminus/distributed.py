@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ciminus.dataset import Results
 from ciminus.chunks import chunk_task, chunk_to_file
+from ciminus.dataset import Results
 
 RETRIES = 3  # a task may fail this many times (a crashing worker) before the sweep gives up
 

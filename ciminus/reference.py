@@ -24,7 +24,6 @@ from ciminus.sparsity.cache import StatsCache
 from ciminus.specs import MappingSpec
 from ciminus.specs.sweep import PointSpecs
 
-
 point_constants = _py(A.point_constants)
 action_energies = _py(A.action_energies)
 input_skipping = _py(A.input_skipping)

@@ -31,7 +31,7 @@ from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import MAX_RUNS as MAX_SAMPLED_RUNS
 from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sampling import runs as sampling_runs
-from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, TABLES, TEMPLATED, Axis, Sweep
+from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, TABLES, Axis, Sweep
 from ciminus.specs.workload import network_layers
 from ciminus.templates import TEMPLATE_NAMES
 from ciminus.workloads.layers import KINDS, Layer

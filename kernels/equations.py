@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 
-
 from .jit import jit
 from .layout import ADDER_TREE_MIREDO
 from .tile_stats import ceil_div, log2_ceil

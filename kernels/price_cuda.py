@@ -13,8 +13,8 @@ from numba import config, cuda, float64, int64
 
 from . import layout as L
 from .actions import (
-    accumulate,
     N_PC,
+    accumulate,
     action_energies,
     candidate_grid,
     dense_layer,
@@ -24,7 +24,7 @@ from .actions import (
     sparse_layer,
     takes_over,
 )
-from .price import ROW,  _axis_indices, _clear, _copy, _decode, _mixed_index, _write_point
+from .price import ROW, _axis_indices, _clear, _copy, _decode, _mixed_index, _write_point
 
 MAX_AXES = 64  # swept axes a sweep may have on the GPU
 # Local arrays need literal sizes: module-level ints are compile-time constants, attributes of a module are not.

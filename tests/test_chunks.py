@@ -12,8 +12,8 @@ import pytest
 from conftest import assert_same_results
 
 from ciminus import sweep as runner
-from ciminus.dataset import hyperslab
 from ciminus.chunks import plan_chunks
+from ciminus.dataset import hyperslab
 from ciminus.sweep import SweepSetupError, run_sweep
 from ciminus.validate import parse_sweep
 

@@ -6,9 +6,9 @@ from conftest import without_run_attrs
 
 from ciminus import __version__
 from ciminus.dataset import hyperslab
+from ciminus.kernels.layout import COMPONENT_NAMES, REASON_NAMES
 from ciminus.sweep import evaluate, run_sweep
 from ciminus.validate import parse_sweep
-from ciminus.kernels.layout import COMPONENT_NAMES, REASON_NAMES
 
 TEXT = """
 name = "ds"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ciminus.cli import main
 from ciminus.specs import ArchSpec, EnergySpec, MappingSpec, SparsitySpec
-from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, Field, spec_fields, toml_repr
+from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, INT, INT_OR_CHOICE, Field, spec_fields, toml_repr
 
 TABLES = {"arch": ArchSpec, "energy": EnergySpec, "sparsity": SparsitySpec, "mapping": MappingSpec}
 SKIP = {("arch", "template"), ("sparsity", "source"), ("sparsity", "activations"), ("sparsity", "samples"),

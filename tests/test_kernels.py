@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
 from test_actions import assert_actions_identity
 
 from ciminus.specs.fields import toml_repr

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ciminus.kernels import layout as L
 from ciminus.reference import StatsCache, price_point
 from ciminus.resolve import Resolver
 from ciminus.sparsity.activations import bit_profile, quantise
@@ -15,7 +16,6 @@ from ciminus.specs import SparsitySpec
 from ciminus.sweep import evaluate
 from ciminus.validate import SpecError, parse_sweep
 from ciminus.workloads.layers import Layer
-from ciminus.kernels import layout as L
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

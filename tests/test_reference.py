@@ -4,10 +4,10 @@ import math
 
 import pytest
 
+from ciminus.kernels import layout as L
 from ciminus.reference import StatsCache, price_point
 from ciminus.resolve import Resolver
 from ciminus.validate import parse_sweep
-from ciminus.kernels import layout as L
 
 # The digital-28nm template (MIREDO 28 nm), per bit (pJ) and the 1-bit logic.
 DRAM, GB_R, GB_W = 7.91, 0.197874, 0.142806

@@ -5,13 +5,13 @@ import itertools
 import numpy as np
 import pytest
 
+from ciminus.kernels import layout as L
+from ciminus.kernels.tile_stats import kept_block_rows_pmf, kept_blocks, mask_tile_stats
 from ciminus.sparsity.flexblock import channel_run, nm_keep, resolve
 from ciminus.sparsity.montecarlo import draw_masks, layer_rng
 from ciminus.sparsity.stats import REARRANGE_CODES, dense_stats, sparse_stats
 from ciminus.specs import PATTERNS, SparsitySpec
 from ciminus.workloads.layers import Layer
-from ciminus.kernels import layout as L
-from ciminus.kernels.tile_stats import kept_block_rows_pmf, kept_blocks, mask_tile_stats
 
 CONV = Layer("conv", "conv", C=32, K=48, R=3, S=3, H=8, W=8, pad=1)  # 288 x 48
 ODD = Layer("odd", "conv", C=20, K=70, R=3, S=3, H=8, W=8, pad=1)  # 180 x 70: ragged edges

@@ -9,12 +9,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from ciminus.specs.fields import stats_keys
-from ciminus.specs.mapping import MappingSpec, parse_grid
-from ciminus.resolve import build_spec
-from ciminus.specs.sweep import Axis, Sweep
 from ciminus.kernels.equations import auto_grid_rows
 from ciminus.kernels.jit import python
+from ciminus.resolve import build_spec
+from ciminus.specs.fields import stats_keys
+from ciminus.specs.mapping import MappingSpec, parse_grid
+from ciminus.specs.sweep import Axis, Sweep
 
 STATS_KEYS = stats_keys(MappingSpec)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ciminus.workloads.layers import Layer
 from ciminus.kernels.tile_stats import ceil_div
+from ciminus.workloads.layers import Layer
 
 
 class ActivationsError(ValueError):

@@ -20,7 +20,6 @@ from ciminus.specs.mapping import MappingSpec
 from ciminus.specs.sparsity import SparsitySpec
 from ciminus.workloads.layers import Layer
 
-
 _SPARSITY_KEYS = stats_keys(SparsitySpec)
 _ARCH_KEYS = stats_keys(ArchSpec)
 _MAPPING_KEYS = stats_keys(MappingSpec)

@@ -10,10 +10,10 @@ import zlib
 
 import numpy as np
 
-from ciminus.sparsity.flexblock import FlexBlock
-from ciminus.workloads.layers import Layer
 from ciminus.kernels.layout import N_STATS
 from ciminus.kernels.tile_stats import ceil_div, intrablock_height, kept_blocks, mask_tile_stats
+from ciminus.sparsity.flexblock import FlexBlock
+from ciminus.workloads.layers import Layer
 
 
 def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.ndarray:

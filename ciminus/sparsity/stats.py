@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ciminus.sparsity.flexblock import FlexBlock
-from ciminus.sparsity.montecarlo import montecarlo_tile_stats
-from ciminus.workloads.layers import Layer
 from ciminus.kernels.layout import (
     INDEX_AUTO,
     INDEX_BITMAP,
@@ -22,6 +19,9 @@ from ciminus.kernels.layout import (
     S_REASON,
 )
 from ciminus.kernels.tile_stats import dense_tile_stats, expected_tile_stats, mask_tile_stats
+from ciminus.sparsity.flexblock import FlexBlock
+from ciminus.sparsity.montecarlo import montecarlo_tile_stats
+from ciminus.workloads.layers import Layer
 
 REARRANGE_CODES = {"pad": REARRANGE_PAD, "slice": REARRANGE_SLICE}
 INDEX_CODES = {"auto": INDEX_AUTO, "coordinate": INDEX_COORDINATE, "bitmap": INDEX_BITMAP}

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ciminus.kernels.tile_stats import ceil_div, intrablock_height, kept_blocks
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.workloads.layers import Layer
-from ciminus.kernels.tile_stats import ceil_div, intrablock_height, kept_blocks
 
 
 class WeightsError(ValueError):
