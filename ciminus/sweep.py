@@ -128,8 +128,9 @@ class RunSummary:
 
 def workload_notes(sweep: Sweep) -> list[str]:
     """What a user should know before reading the results: weight sparsity that cannot apply."""
-    patterns = Resolver(sweep)[("sparsity", "pattern")].values
-    layers = Resolver(sweep).specs_at((0,) * len(sweep.axes)).layers
+    resolver = Resolver(sweep)
+    patterns = resolver[("sparsity", "pattern")].values
+    layers = resolver.specs_at((0,) * len(sweep.axes)).layers
     if layers and all(layer.dynamic for layer in layers) and any(p != "dense" for p in patterns):
         return ["every layer of this workload multiplies two run-time operands (dynamic MatMul): weight "
                 "sparsity patterns do not apply to them, so every pattern gives the dense result"]

@@ -41,9 +41,9 @@ def warm_jit():
     it: the first test does not carry the compile time, and children load what the parent cached."""
     from ciminus.sweep import evaluate
     from ciminus.validate import parse_sweep
+    from ciminus.warmup import TINY
 
-    evaluate(parse_sweep('name = "warm"\n[workload]\nlayer = [{name = "l", C = 4, K = 4, R = 3, S = 3, H = 4, '
-                         'W = 4}]\n[sparsity]\npattern = "hybrid"\nratio = 0.5\n'), "cpu")
+    evaluate(parse_sweep(TINY + '[sparsity]\npattern = "hybrid"\nratio = 0.5\n'), "cpu")
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -22,12 +22,10 @@ from ciminus.kernels.tile_stats import row_hashes, stats_table
 from ciminus.resolve import Resolver
 from ciminus.sparsity.cache import StatsCache
 from ciminus.sparsity.flexblock import COMPRESS_CODES, FLATTEN_CODES, PATTERN_CODES, channel_run, size_code
+from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES
 from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec
 from ciminus.specs.sweep import Axis
 from ciminus.workloads.layers import Layer
-
-REARRANGE_CODES = {"pad": L.REARRANGE_PAD, "slice": L.REARRANGE_SLICE}
-INDEX_CODES = {"auto": L.INDEX_AUTO, "coordinate": L.INDEX_COORDINATE, "bitmap": L.INDEX_BITMAP}
 
 
 def _layer_table(layer_lists: Sequence[Sequence[Layer]], max_layers: int) -> dict[str, np.ndarray]:
