@@ -25,6 +25,7 @@ from ciminus.backends import backend as backend_spec
 from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
 from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variable_specs
 from ciminus.kernels import layout as L
+from ciminus.kernels.jit import CACHE
 from ciminus.output import (
     changed_inputs,
     check_target,
@@ -238,7 +239,7 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
         compiling = None
         if backend == "cpu" and cluster is None:
             compiling = start_engine_compile()  # a child compiles the engine while this process lowers
-            if compiling is not None or not stage_one_cached():
+            if compiling is not None or (CACHE and not stage_one_cached()):
                 report.note("compiling the kernels (first run after an install only; about half a minute on "
                             "two cores, then they load from the disk cache)")
         with report.phase("tile statistics"):

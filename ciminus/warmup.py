@@ -37,8 +37,10 @@ def stage_one_cached() -> bool:
 
 def start_engine_compile() -> subprocess.Popen | None:
     """Compile the pricing kernel in a child process (None when it is cached or the JIT is off)."""
-    if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0") or engine_cached():
-        return None
+    from ciminus.kernels.jit import CACHE
+
+    if not CACHE or os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0") or engine_cached():
+        return None  # nothing a child could leave on disk for us, or nothing to compile
     return subprocess.Popen([sys.executable, "-m", "ciminus.warmup"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
