@@ -25,7 +25,6 @@ def _error(lines: list[str]) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ciminus.distributed import SchedulerError
-    from ciminus.lower import LoweringError
     from ciminus.output import OutputError, partial_dir
     from ciminus.sweep import SweepSetupError, default_output, run_sweep
 
@@ -55,8 +54,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_ENVIRONMENT
     except (BackendUnavailable, SchedulerError) as exc:
         return _error([str(exc)])
-    except LoweringError as exc:
-        return _error([f"{args.file}: {exc}"])
     except KeyboardInterrupt:
         folder = partial_dir(out)
         kept = len(list(folder.glob("chunk-*.npz"))) if folder.exists() else 0

@@ -19,14 +19,15 @@ from ciminus.kernels import layout as L
 from ciminus.mapping.candidates import candidate_specs, stats_variant
 from ciminus.resolve import OBJECTIVES, SELECTS, Resolver
 from ciminus.sparsity.cache import StatsCache
-from ciminus.sparsity.table import stage_one
+from ciminus.sparsity.table import StageOne
 from ciminus.specs.fields import STATS, spec_fields
 from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, Axis, Sweep
 from ciminus.workloads.layers import Layer
 
 # Keys that decide which layers a point has (and so its tile statistics).
 WORKLOAD_KEYS = ("network", "dataset", "onnx", "tokens")
-STATS_MEMORY_LIMIT = 2 << 30  # bytes of tile statistics a sweep may need
+STATS_MEMORY_LIMIT = 2 << 30  # bytes of tile statistics one table may take (the whole sweep's, on a GPU)
+STATS_EAGER_LIMIT = 256 << 20  # beyond this the statistics are computed chunk by chunk
 
 
 @dataclass
@@ -48,13 +49,15 @@ class Lowered:
     layer_first: np.ndarray
     layer_count: np.ndarray
     layers: np.ndarray
-    stats: np.ndarray
+    stats: np.ndarray | None  # None: computed per chunk by ``stage`` (a large table, or a Dask worker's own)
     max_layers: int
     cands: np.ndarray
     select: int
     objective: int
     keep_layers: int
     keep_actions: bool
+    stage: StageOne
+    stat_axes: list[int]
 
     @property
     def n_points(self) -> int:
@@ -64,10 +67,6 @@ class Lowered:
     def rows_per_point(self) -> int:
         """Output rows per point: one per candidate when every candidate is kept, else one."""
         return self.cands.shape[0] if self.select == L.SELECT_ALL else 1
-
-
-class LoweringError(ValueError):
-    """A sweep whose lowered form would not fit (too many tile-statistics combinations)."""
 
 
 def split_axes(sweep: Sweep) -> tuple[tuple[Axis, ...], tuple[Axis, ...]]:
@@ -145,9 +144,11 @@ def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
     return row
 
 
-def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True) -> Lowered:
-    """The flat form of ``sweep`` (with ``statistics = False`` the tile statistics are left zero: the
-    arrays have their shapes and types only, enough to compile the engine)."""
+def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True, defer: bool = False) -> Lowered:
+    """The flat form of ``sweep``. The tile statistics are computed here unless their table would be large
+    or ``defer`` asks (a Dask client leaves them to its workers); then every chunk computes its own. With
+    ``statistics = False`` they are left zero: the arrays have their shapes and types only, enough to
+    compile the engine."""
     cache = cache or StatsCache()
     point_axes, cand_axes = split_axes(sweep)
     lengths = [len(a.values) for a in point_axes]
@@ -192,26 +193,17 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     layers = np.array([layer_row(layer, dict(sweep.layer_input_density)) for ls in layer_lists for layer in ls])
 
     # ----- tile statistics -------------------------------------------------------------------------
+    stage = StageOne(resolver, point_axes, stat_axes, wl_stride, layer_lists, max_layers, variant_specs)
     n_rows = n_combos * len(variants) * max_layers
-    if n_rows * 2 * L.N_STATS * 8 > STATS_MEMORY_LIMIT:
-        raise LoweringError(
-            f"the sweep needs {n_combos} combinations of the keys that change tile statistics x "
-            f"{len(variants)} mapping variants x {max_layers} layers ({n_rows * 2 * L.N_STATS * 8 / 2**30:.1f} GiB "
-            f"of statistics; at most {STATS_MEMORY_LIMIT / 2**30:.0f} GiB): sweep fewer of "
-            + ", ".join(f"{point_axes[i].table}.{point_axes[i].key}" for i in stat_axes))
-    def specs_at(stat_index: list[int]):
-        idx = list(base_index)
-        for a, k in zip(stat_axes, stat_index, strict=True):
-            idx[a] = k
-        return resolver.specs_at(tuple(idx))
-
-    if statistics:
-        stats = stage_one(resolver, point_axes, stat_axes, wl_stride, layer_lists, max_layers, variant_specs, cache,
-                          specs_at)
-    else:
+    if not statistics:
         stats = np.zeros((n_rows, 2 * L.N_STATS))
+    elif defer or n_rows * 2 * L.N_STATS * 8 > STATS_EAGER_LIMIT:
+        stats = None  # each chunk computes the combinations it uses (ciminus.backends.cpu)
+    else:
+        stats = stage.table(cache=cache)
 
     keep = max_layers if sweep.output.per_layer else 0
     return Lowered(point_axes, cand_axes, axis_len, axis_stride, prm_axis, prm_vals, stat_stride, len(variants),
-                   wl_stride, dense_stride, count_stride, order, layer_first, layer_count, layers, stats, max_layers, cands, SELECTS[sweep.select],
-                   OBJECTIVES[sweep.objective], keep, sweep.output.actions)
+                   wl_stride, dense_stride, count_stride, order, layer_first, layer_count, layers, stats, max_layers,
+                   cands, SELECTS[sweep.select], OBJECTIVES[sweep.objective], keep, sweep.output.actions, stage,
+                   stat_axes)

@@ -242,8 +242,8 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
             if compiling is not None or (CACHE and not stage_one_cached()):
                 report.note("compiling the kernels (first run after an install only; about half a minute on "
                             "two cores, then they load from the disk cache)")
-        with report.phase("tile statistics"):
-            job = prepare_job(sweep, backend)
+        with report.phase("tile statistics" if cluster is None else "lowering (the workers compute the statistics)"):
+            job = prepare_job(sweep, backend, distributed=cluster is not None)
         if compiling is not None:
             with report.phase("compiling the pricing kernel"):
                 compiling.wait()

@@ -151,8 +151,8 @@ def _box_point(j, ix, t, order, box_lo, box_len, axis_stride):
 
 
 @parallel
-def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
-                 dense_stride, count_stride, order, box_lo, box_len, layer_first, layer_count, layers, stats,
+def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, stat_offset, n_variants,
+                 wl_stride, dense_stride, count_stride, order, box_lo, box_len, layer_first, layer_count, layers, stats,
                  max_layers, cands, select, objective, out_points, out_layers, n_threads):
     """Price points ``start .. start+count-1`` of a sweep into ``out_points`` (and ``out_layers``).
 
@@ -162,7 +162,8 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     axes that change no action count (energies, the clock) innermost, so a thread reuses its previous
     point's counts while ``count_stride`` (every other axis) indexes the same counts, and only re-prices
     them with the new energy table. ``dense_stride`` (every axis but the sparsity ones) does the same for
-    the dense twin. Output row of a point: its flat index minus ``start``.
+    the dense twin. Output row of a point: its flat index minus ``start``. The statistics row of a point's
+    combination is ``stat_stride . ix - stat_offset`` (a chunk may bring the statistics of its own box only).
 
     ``select`` is ``SELECT_BEST`` (one row per point: the candidate with the lowest network objective),
     ``SELECT_BEST_PER_LAYER`` (each layer picks its own) or ``SELECT_ALL`` (one row per point and
@@ -203,7 +204,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
         dense_ready = counts_ready or dkey == dense_key[8 * t]
         dense_key[8 * t] = dkey
         if not counts_ready:
-            base = _mixed_index(ix, t, stat_stride) * n_variants
+            base = (_mixed_index(ix, t, stat_stride) - stat_offset) * n_variants
             for c in range(n_cand):
                 _price_candidate(prm, pc, t, stats, base, ml, layers, lay0, n_layers, cands, c, tot_s, lay_s,
                                  tot_d, lay_d, dense_ready)

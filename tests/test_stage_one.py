@@ -95,3 +95,23 @@ def test_distinct_rows_by_hash_equal_sorting():
     unique, inverse = distinct_rows(rows)
     np.testing.assert_array_equal(unique[inverse], rows)
     assert len(unique) == len(np.unique(rows, axis=0))
+
+
+def test_statistics_per_chunk_and_per_box_equal_one_table():
+    """Deferred statistics (a large table, or a Dask worker's own chunks) computed box by box, split
+    further when a box's statistics exceed the limit, give the same rows as one table."""
+    from ciminus.backends.cpu import CpuEngine
+    from ciminus.chunks import plan_chunks
+
+    sweep = parse_sweep(SWEEP.replace('flatten = ["CRS", "RSC"]', 'flatten = "RSC"').replace(
+        "[arch]", "[arch]\nmacros = [4, 8]") + "[energy]\ndram_read_pj_per_bit = [3.0, 7.91]\n")
+    eager = lower(sweep)
+    assert eager.stats is not None
+    whole = CpuEngine(eager, 0).points(0, eager.n_points).points
+    for size, limit in ((10**9, 1 << 30), (37, 1 << 30), (37, 1)):  # one box; chunks; every box split to the end
+        engine = CpuEngine(lower(sweep, defer=True), 0, stats_limit=limit)
+        assert engine.low.stats is None
+        rows = np.concatenate([engine.points(p0, p1).points for p0, p1 in plan_chunks(sweep.shape, size)])
+        np.testing.assert_array_equal(rows, whole)
+    odd = CpuEngine(lower(sweep, defer=True), 0)  # a range that is not a box: the whole table, once
+    np.testing.assert_array_equal(odd.points(5, 77).points, whole[5:77])

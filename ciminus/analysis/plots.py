@@ -165,7 +165,8 @@ def plot_breakdown(ds: xr.Dataset, sel: Mapping[Hashable, object] | None = None,
     bottom = np.zeros(len(labels))
     for j in used:
         h = np.nan_to_num(values[:, j])
-        ax.bar(x, h, bottom=bottom, color=cmap(j % 20), label=components[j], width=0.7)  # one colour per component, in every figure
+        # a component's colour is its own, whichever others are zero: the same in every figure
+        ax.bar(x, h, bottom=bottom, color=cmap(j % 20), label=components[j], width=0.7)
         bottom += h
     infeasible = np.isnan(values).all(axis=1)
     for i in np.flatnonzero(infeasible):

@@ -69,13 +69,14 @@ def backend(name: str) -> Backend:
     return BACKENDS[name]
 
 
-def prepare_job(sweep: Sweep, name: str):
-    """What a chunk task needs: the lowered arrays for the compiled engines, the sweep for the reference."""
+def prepare_job(sweep: Sweep, name: str, distributed: bool = False):
+    """What a chunk task needs: the lowered arrays for the compiled engines, the sweep for the reference.
+    On a cluster the tile statistics are left to the workers, each computing those of its own chunks."""
     if not backend(name).lowered:
         return sweep
     from ciminus.lower import lower
 
-    return lower(sweep)
+    return lower(sweep, defer=distributed and name == "cpu")
 
 
 def make_engine(name: str, job, n_layers: int) -> Engine:

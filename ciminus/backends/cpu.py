@@ -1,12 +1,17 @@
-"""The Numba engine on the CPU: every chunk in one parallel kernel call."""
+"""The Numba engine on the CPU: every chunk in one parallel kernel call (or a few, for huge statistics)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
 from ciminus.dataset import Results, hyperslab
 from ciminus.kernels import layout as L
 from ciminus.lower import Lowered
+from ciminus.sparsity.cache import StatsCache
+
+BOX_STATS_LIMIT = 256 << 20  # bytes of tile statistics one kernel call may bring with it
 
 
 def walk(low: Lowered, p0: int, p1: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -19,19 +24,46 @@ def walk(low: Lowered, p0: int, p1: int) -> tuple[int, np.ndarray, np.ndarray, n
         slab = hyperslab(shape, p0, p1 - p0)
         lo = np.array([s.start for s in slab], dtype=np.int64)
         length = np.array([s.stop - s.start for s in slab], dtype=np.int64)
-        if int(np.prod(length)) == p1 - p0 and int(lo @ low.axis_stride) == p0:
+        inner = np.flatnonzero(length > 1)
+        whole_after = inner.size == 0 or bool((length[inner[0] + 1:] == low.axis_len[inner[0] + 1:]).all())
+        if (int(np.prod(length)) == p1 - p0 and int(lo @ low.axis_stride) == p0 and whole_after
+                and bool((lo + length <= low.axis_len).all())):
             return 0, low.order, lo, length
     n = len(shape)
     return p0, np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.asarray(low.axis_len, dtype=np.int64)
 
 
 def kernel_args(low: Lowered, p0: int, p1: int, out: np.ndarray, out_layers: np.ndarray, n_threads: int) -> tuple:
-    """The arguments of ``kernels.price.price_points`` for points p0 .. p1-1."""
+    """The arguments of ``kernels.price.price_points`` for points p0 .. p1-1, with the sweep's statistics."""
     first, order, box_lo, box_len = walk(low, p0, p1)
-    return (p0, p1 - p0, first, low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
-            low.wl_stride, low.dense_stride, low.count_stride, order, box_lo, box_len, low.layer_first,
-            low.layer_count, low.layers, low.stats, low.max_layers, low.cands, low.select, low.objective, out,
-            out_layers, n_threads)
+    return box_args(low, p0, p1 - p0, first, order, box_lo, box_len, low.stats, low.stat_stride, 0, out, out_layers,
+                    n_threads)
+
+
+def box_args(low: Lowered, start: int, count: int, first: int, order: np.ndarray, box_lo: np.ndarray,
+             box_len: np.ndarray, stats: np.ndarray, stat_stride: np.ndarray, stat_offset: int, out: np.ndarray,
+             out_layers: np.ndarray, n_threads: int) -> tuple:
+    return (start, count, first, low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, stat_stride, stat_offset,
+            low.n_variants, low.wl_stride, low.dense_stride, low.count_stride, order, box_lo, box_len,
+            low.layer_first, low.layer_count, low.layers, stats, low.max_layers, low.cands, low.select,
+            low.objective, out, out_layers, n_threads)
+
+
+def stat_boxes(low: Lowered, lo: np.ndarray, length: np.ndarray, limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Sub-boxes of ``lo .. lo + length`` whose statistics take at most ``limit`` bytes each (halving the
+    outermost statistics axis that is still longer than one)."""
+    per_combo = low.stage.rows_per_combination() * 2 * L.N_STATS * 8
+    combos = int(np.prod([length[a] for a in low.stat_axes])) if low.stat_axes else 1
+    longer = [a for a in low.stat_axes if length[a] > 1]
+    if combos * per_combo <= limit or not longer:
+        yield lo, length
+        return
+    a = longer[0]
+    half = int(length[a]) // 2
+    for part_lo, part_len in ((lo[a], half), (lo[a] + half, length[a] - half)):
+        sub_lo, sub_len = lo.copy(), length.copy()
+        sub_lo[a], sub_len[a] = part_lo, part_len
+        yield from stat_boxes(low, sub_lo, sub_len, limit)
 
 
 class CpuEngine:
@@ -39,12 +71,14 @@ class CpuEngine:
 
     name = "cpu"
 
-    def __init__(self, low: Lowered, n_layers: int) -> None:
+    def __init__(self, low: Lowered, n_layers: int, stats_limit: int = BOX_STATS_LIMIT) -> None:
         import numba
 
         self.low = low
         self.n_threads = numba.get_num_threads()
         self.n_layers = n_layers
+        self.stats_limit = stats_limit
+        self.cache = StatsCache()  # Monte-Carlo and real-weight statistics, across this engine's chunks
 
     def points(self, p0: int, p1: int) -> Results:
         from ciminus.kernels.price import price_points
@@ -53,5 +87,22 @@ class CpuEngine:
         rows = (p1 - p0) * lw.rows_per_point
         res = Results.empty(rows, self.n_layers, lw.keep_actions)
         layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
-        price_points(*kernel_args(lw, p0, p1, res.points, layers, self.n_threads))
+        if lw.stats is not None:
+            price_points(*kernel_args(lw, p0, p1, res.points, layers, self.n_threads))
+            return res
+        first, order, lo, length = walk(lw, p0, p1)
+        if first:  # not a box of the grid: the statistics of the whole sweep, once
+            lw.stats = lw.stage.table(cache=self.cache)
+            price_points(*kernel_args(lw, p0, p1, res.points, layers, self.n_threads))
+            return res
+        for sub_lo, sub_len in stat_boxes(lw, lo, length, self.stats_limit):
+            stats = lw.stage.table(sub_lo, sub_len, self.cache)  # only the combinations these points use
+            stride = np.zeros(len(sub_len), dtype=np.int64)  # C order over the statistics axes of the box
+            size = 1
+            for a in reversed(lw.stat_axes):
+                stride[a] = size
+                size *= int(sub_len[a])
+            offset = int(sum(int(sub_lo[a]) * int(stride[a]) for a in lw.stat_axes))
+            price_points(*box_args(lw, p0, int(np.prod(sub_len)), 0, order, sub_lo, sub_len, stats, stride, offset,
+                                   res.points, layers, self.n_threads))
         return res

@@ -47,6 +47,16 @@ class CudaEngine:
         if len(self.low.axis_len) > MAX_AXES:
             raise BackendUnavailable(f"--backend cuda takes at most {MAX_AXES} swept keys")
         self.n_layers = n_layers
+        if low.stats is None:  # the GPU prices from one table of the whole sweep's statistics
+            from ciminus.lower import STATS_MEMORY_LIMIT
+
+            combos = int(np.prod([low.axis_len[a] for a in low.stat_axes])) if low.stat_axes else 1
+            need = combos * low.stage.rows_per_combination() * 2 * L.N_STATS * 8
+            if need > STATS_MEMORY_LIMIT:
+                raise BackendUnavailable(f"--backend cuda prices from one table of tile statistics, and this sweep's "
+                                         f"would take {need / 2**30:.1f} GiB; use --backend cpu (it works chunk by "
+                                         "chunk)")
+            low.stats = low.stage.table()
         lw, dev = self.low, self.cuda.to_device
         self.tables = [dev(a) for a in (lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride)]
         self.more = [dev(a) for a in (lw.wl_stride, lw.layer_first, lw.layer_count, lw.layers, lw.stats)]

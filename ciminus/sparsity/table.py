@@ -13,6 +13,7 @@ in the masks, not in Python.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,13 +86,19 @@ def distinct_rows(jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[int], wl_stride: np.ndarray,
               layer_lists: Sequence[Sequence[Layer]], max_layers: int, variant_specs: Sequence[MappingSpec],
-              cache: StatsCache, specs_at: Callable[[list[int]], Any]) -> np.ndarray:
-    """Statistics rows ``(combination * n_variants + variant) * max_layers + layer``: sparse | dense."""
+              cache: StatsCache, specs_at: Callable[[list[int]], Any], lo: np.ndarray | None = None,
+              length: np.ndarray | None = None) -> np.ndarray:
+    """Statistics rows ``(combination * n_variants + variant) * max_layers + layer``: sparse | dense.
+
+    The combinations are those of the statistics axes, in C order, over the whole sweep or, given
+    ``lo`` and ``length`` (over the point axes), over that box of it only."""
     sweep = resolver.sweep
-    lengths = [len(point_axes[a].values) for a in stat_axes]
+    lengths = [int(length[a]) if length is not None else len(point_axes[a].values) for a in stat_axes]
     n_combos = int(np.prod(lengths, dtype=np.int64)) if lengths else 1
     n_var = len(variant_specs)
     combo_idx = np.indices(lengths).reshape(len(lengths), -1) if lengths else np.zeros((0, 1), dtype=np.int64)
+    if lo is not None and lengths:
+        combo_idx = combo_idx + np.array([int(lo[a]) for a in stat_axes], dtype=np.int64)[:, None]
     position = {id(a): i for i, a in enumerate(point_axes)}
 
     def column(table: str, key: str, encode: Callable[[Any], float] = float) -> np.ndarray:
@@ -165,3 +172,34 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
                                                               specs.workload.onnx)
                 stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch)
     return stats
+
+
+@dataclass
+class StageOne:
+    """What stage 1 needs to compute the statistics of any box of a sweep later, and elsewhere: a chunk of
+    this process, or a Dask worker, computes only the combinations its points use."""
+
+    resolver: Resolver
+    point_axes: tuple[Axis, ...]
+    stat_axes: list[int]
+    wl_stride: np.ndarray
+    layer_lists: list
+    max_layers: int
+    variant_specs: list
+
+    def rows_per_combination(self) -> int:
+        return len(self.variant_specs) * self.max_layers
+
+    def table(self, lo: np.ndarray | None = None, length: np.ndarray | None = None,
+              cache: StatsCache | None = None) -> np.ndarray:
+        """The statistics of the whole sweep, or of the box ``lo .. lo + length``."""
+        base = [0] * len(self.resolver.sweep.axes)
+
+        def specs_at(stat_index: list[int]):
+            idx = list(base)
+            for a, k in zip(self.stat_axes, stat_index, strict=True):
+                idx[a] = k
+            return self.resolver.specs_at(tuple(idx))
+
+        return stage_one(self.resolver, self.point_axes, self.stat_axes, self.wl_stride, self.layer_lists,
+                         self.max_layers, self.variant_specs, cache or StatsCache(), specs_at, lo, length)
