@@ -60,8 +60,16 @@ class SweepSetupError(ValueError):
 
 
 def default_output(sweep: Sweep) -> Path:
-    """The file a sweep writes when no ``-o`` is given: ``[output] path``, else ``results/<name>.nc``."""
-    return Path(sweep.output.path) if sweep.output.path else Path("results") / f"{sweep.name}.nc"
+    """The file a sweep writes when no ``-o`` is given: ``[output] path``, else ``results/<name>.nc``.
+
+    A path written in a sweep file is relative to that file's folder, like every other path in it (ONNX
+    models, weights, activations); ``-o`` and the default are relative to the working directory."""
+    if not sweep.output.path:
+        return Path("results") / f"{sweep.name}.nc"
+    path = Path(sweep.output.path)
+    if not path.is_absolute() and sweep.source != "<string>" and Path(sweep.source).is_file():
+        path = Path(os.path.relpath(Path(sweep.source).resolve().parent / path))
+    return path
 
 
 # ----- chunks ----------------------------------------------------------------------------------------

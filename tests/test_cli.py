@@ -1,6 +1,7 @@
 """The ciminus command end to end: files written, exit codes, messages without tracebacks."""
 
 import xarray as xr
+from conftest import ROOT
 
 SMALL = """
 name = "small"
@@ -54,3 +55,21 @@ def test_missing_files_exit_2(cli, tmp_path):
 def test_invalid_toml_exits_2(cli, write_sweep):
     run = cli("sweep", str(write_sweep("name = [\n")))
     assert run.returncode == 2 and "invalid TOML" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_paths_in_a_sweep_file_are_relative_to_it(cli, tmp_path):
+    """Every path written in a sweep file — its output as well as its inputs — is relative to the file's
+    folder, wherever the command runs; -o stays relative to the working directory."""
+    import shutil
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    shutil.copy(ROOT / "examples" / "tiny_cnn.onnx", folder / "model.onnx")
+    (folder / "s.toml").write_text('name = "rel"\n[workload]\nonnx = "model.onnx"\n[output]\npath = "out/rel.nc"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = cli("sweep", str(folder / "s.toml"), "-q", cwd=elsewhere)
+    assert run.returncode == 0, run.stderr
+    assert (folder / "out" / "rel.nc").exists() and not (elsewhere / "out").exists()
+    run = cli("sweep", str(folder / "s.toml"), "-q", "-o", "here.nc", cwd=elsewhere)
+    assert run.returncode == 0 and (elsewhere / "here.nc").exists()

@@ -12,7 +12,7 @@ class OutputSpec:
     """The netCDF file a sweep writes."""
 
     path: str | None = spec_field(None, kind=STR, sweepable=False,
-                                  doc="netCDF file (default results/<name>.nc)")
+                                  doc="netCDF file, relative to the sweep file's folder (default: results/<name>.nc in the working directory)")
     per_layer: bool = spec_field(False, kind=BOOL, sweepable=False,
                                  doc="also keep per-layer energy and latency (adds a layer dimension)")
     actions: bool = spec_field(False, kind=BOOL, sweepable=False,
