@@ -234,3 +234,10 @@ def test_a_workload_of_run_time_operands_says_patterns_do_not_apply(cli, tmp_pat
     assert "weight sparsity patterns do not apply" in run.stderr
     with xr.open_dataset(tmp_path / "d.nc") as ds:
         assert float(ds.energy.sel(pattern="dense")) == float(ds.energy.sel(pattern="row-block"))
+
+
+def test_worker_counts_are_checked_in_words(cli, write_sweep, tmp_path):
+    out = tmp_path / "w.nc"
+    run = cli("sweep", str(write_sweep(SWEEP)), "--workers", "0", "--scheduler", "local", "-o", str(out))
+    assert run.returncode == 2 and "--workers = 0: not a worker count; allowed: 1 or more" in run.stderr
+    assert not partial_dir(out).exists()
