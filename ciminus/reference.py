@@ -31,7 +31,7 @@ layer_actions = _py(A.layer_actions)
 accumulate = _py(A.accumulate)
 energy_pj = _py(A.energy_pj)
 objective_of = _py(A.objective_of)
-takes_over = _py(A.takes_over)
+choose = _py(A.choose)
 
 
 @dataclass
@@ -156,14 +156,9 @@ def price_network(specs: PointSpecs, mapping: MappingSpec, cache: StatsCache,
 
 def _choose(costs: list[Cost], objective: str) -> tuple[int, int]:
     """(kept candidate, best feasible candidate or -1) by the engines' one selection rule."""
-    kept, best, best_obj = 0, -1, 0.0
-    for c, cost in enumerate(costs):
-        obj = cost.objective(objective)
-        if takes_over(c, cost.feasible, best, obj, best_obj):
-            kept = c
-            if cost.feasible:
-                best, best_obj = c, obj
-    return kept, best
+    rows = np.vstack([c.row for c in costs])
+    kept, best = choose(rows, 0, 1, len(costs), costs[0].table, 0, OBJECTIVES[objective])
+    return int(kept), int(best)
 
 
 def price_point(specs: PointSpecs, candidates: list[MappingSpec], select: str, objective: str,

@@ -372,6 +372,25 @@ def takes_over(c, feasible, kept, obj, kept_obj):
     return c == 0 or (feasible and (kept < 0 or obj < kept_obj))
 
 
+@jit
+def choose(rows, r0, step, n_cand, ae, t_, which):
+    """(kept candidate, best feasible candidate or -1) among the candidate rows ``rows[r0 + c*step]``, by
+    :func:`takes_over`: the row a point (or a layer) reports, and the candidate it records."""
+    best = -1
+    kept = 0
+    best_obj = 0.0
+    for c in range(n_cand):
+        r = r0 + c * step
+        feasible = rows[r, L.R_REASON] == L.REASON_OK
+        obj = objective_of(rows, r, ae, t_, which)
+        if takes_over(c, feasible, best, obj, best_obj):
+            kept = c
+            if feasible:
+                best = c
+                best_obj = obj
+    return kept, best
+
+
 @jit(inline=True)
 def candidate_grid(prm, t_, cands, c):
     """(grid rows, grid cols, duplicate, step vectors) of candidate ``c`` at the point ``prm[t_]``."""

@@ -15,12 +15,11 @@ from .actions import (
     accumulate,
     action_energies,
     candidate_grid,
+    choose,
     dense_layer,
     energy_pj,
-    objective_of,
     point_constants,
     sparse_layer,
-    takes_over,
 )
 from .jit import jit, parallel
 
@@ -219,18 +218,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
                 if keep_layers:
                     _write_layers(out_layers, row, lay_s, r * ml, n_layers, lay_bc, c if ok else -1, ae, t)
         elif select == L.SELECT_BEST:
-            best = -1
-            kept = 0
-            best_obj = 0.0
-            for c in range(n_cand):
-                r = t * n_cand + c
-                feasible = tot_s[r, L.R_REASON] == L.REASON_OK
-                obj = objective_of(tot_s, r, ae, t, objective)
-                if takes_over(c, feasible, best, obj, best_obj):
-                    kept = c
-                    if feasible:
-                        best = c
-                        best_obj = obj
+            kept, best = choose(tot_s, t * n_cand, 1, n_cand, ae, t, objective)
             r = t * n_cand + kept
             _write_point(out_points, i, tot_s, r, tot_d, r, ae, t)
             out_points[i, L.P_CANDIDATE] = best
@@ -240,18 +228,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
             _clear(best_s, t)
             _clear(best_d, t)
             for li in range(n_layers):
-                best = -1
-                kept = 0
-                best_obj = 0.0
-                for c in range(n_cand):
-                    r = (t * n_cand + c) * ml + li
-                    feasible = lay_s[r, L.R_REASON] == L.REASON_OK
-                    obj = objective_of(lay_s, r, ae, t, objective)
-                    if takes_over(c, feasible, best, obj, best_obj):
-                        kept = c
-                        if feasible:
-                            best = c
-                            best_obj = obj
+                kept, best = choose(lay_s, t * n_cand * ml + li, ml, n_cand, ae, t, objective)
                 r = (t * n_cand + kept) * ml + li
                 accumulate(best_s, t, lay_s, r)
                 accumulate(best_d, t, lay_d, r)
