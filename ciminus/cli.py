@@ -25,7 +25,7 @@ def _error(lines: list[str]) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ciminus.distributed import SchedulerError
-    from ciminus.output import OutputError, partial_dir
+    from ciminus.output import partial_dir
     from ciminus.sweep import SweepSetupError, default_output, run_sweep
 
     if args.workers is not None and args.workers < 1:
@@ -45,7 +45,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         summary = run_sweep(sweep, out, backend=args.backend, resume=args.resume, progress=not args.quiet,
                             chunk_points=args.chunk_points, scheduler=args.scheduler, workers=args.workers,
                             force=args.force)
-    except (SweepSetupError, OutputError) as exc:
+    except SweepSetupError as exc:  # an output that must not be written is one too
         return _error([str(exc)])
     except OSError as exc:  # the environment: a read-only folder, a full disk, a vanished mount
         where = exc.filename or out

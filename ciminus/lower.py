@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,13 +87,13 @@ def _strides(lengths: list[int]) -> np.ndarray:
     return out
 
 
-def _sub_strides(axes: tuple[Axis, ...], chosen: list[int]) -> tuple[np.ndarray, int]:
+def sub_strides(lengths: Sequence[int], chosen: Sequence[int]) -> tuple[np.ndarray, int]:
     """Mixed-radix strides over the chosen axes only (0 for the others) and the number of combinations."""
-    strides = np.zeros(len(axes), dtype=np.int64)
+    strides = np.zeros(len(lengths), dtype=np.int64)
     size = 1
     for a in reversed(chosen):
         strides[a] = size
-        size *= len(axes[a].values)
+        size *= int(lengths[a])
     return strides, size
 
 
@@ -173,12 +174,12 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
 
     # ----- workloads and layers --------------------------------------------------------------------
     wl_axes = [i for i, a in enumerate(point_axes) if _is_workload_axis(a, sweep)]
-    wl_stride, n_wl = _sub_strides(point_axes, wl_axes)
+    wl_stride, n_wl = sub_strides(lengths, wl_axes)
     stat_axes = [i for i, a in enumerate(point_axes) if _is_stats_axis(a, sweep)]
-    stat_stride, n_combos = _sub_strides(point_axes, stat_axes)
-    dense_stride, _ = _sub_strides(point_axes, [i for i, a in enumerate(point_axes) if a.table != "sparsity"])
+    stat_stride, n_combos = sub_strides(lengths, stat_axes)
+    dense_stride, _ = sub_strides(lengths, [i for i, a in enumerate(point_axes) if a.table != "sparsity"])
     counted = [i for i, a in enumerate(point_axes) if changes_counts(i, prm_axis, stat_axes, wl_axes)]
-    count_stride, _ = _sub_strides(point_axes, counted)
+    count_stride, _ = sub_strides(lengths, counted)
     order = np.array(counted + [i for i in range(len(point_axes)) if i not in counted], dtype=np.int64)
     base_index = [0] * len(sweep.axes)
     layer_lists = []
@@ -197,7 +198,7 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     n_rows = n_combos * len(variants) * max_layers
     if not statistics:
         stats = np.zeros((n_rows, 2 * L.N_STATS))
-    elif defer or n_rows * 2 * L.N_STATS * 8 > STATS_EAGER_LIMIT:
+    elif defer or n_combos * stage.bytes_per_combination() > STATS_EAGER_LIMIT:
         stats = None  # each chunk computes the combinations it uses (ciminus.backends.cpu)
     else:
         stats = stage.table(cache=cache)

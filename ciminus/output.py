@@ -27,12 +27,17 @@ from ciminus import __version__
 from ciminus.specs.sweep import Sweep
 
 
-class OutputError(ValueError):
-    """An output that must not be written (exit 2), naming the key and what to do instead."""
+class SweepSetupError(ValueError):
+    """A sweep that cannot start (too big for the disk, a bad chunk size, a foreign partial folder, an
+    output that must not be written). ``key`` and ``value`` name what to change, like a sweep-file problem."""
 
     def __init__(self, key: str, value: object, problem: str, allowed: str):
         self.key, self.value, self.problem, self.allowed = key, value, problem, allowed
         super().__init__(f"{key} = {value}: {problem}; allowed: {allowed}")
+
+
+class OutputError(SweepSetupError):
+    """An output that must not be written (exit 2), naming the key and what to do instead."""
 
 
 def partial_dir(out: Path) -> Path:

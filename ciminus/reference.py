@@ -32,6 +32,7 @@ accumulate = _py(A.accumulate)
 energy_pj = _py(A.energy_pj)
 objective_of = _py(A.objective_of)
 choose = _py(A.choose)
+component_energies = _py(A.component_energies)
 
 
 @dataclass
@@ -67,10 +68,9 @@ class Cost:
     @property
     def energy(self) -> dict[str, float]:
         """Energy by component (pJ): each action's count times its energy, summed per component."""
-        out = dict.fromkeys(L.COMPONENT_NAMES, 0.0)
-        for a, comp in enumerate(L.ACTION_COMPONENT):
-            out[L.COMPONENT_NAMES[comp]] += self.row[0, a] * self.table[0, a]
-        return out
+        out = np.zeros((1, L.N_COMPONENTS))
+        component_energies(self.row, 0, self.table, 0, out, 0)
+        return dict(zip(L.COMPONENT_NAMES, out[0].tolist(), strict=True))
 
     @property
     def total_energy(self) -> float:

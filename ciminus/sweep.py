@@ -27,6 +27,7 @@ from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variab
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import CACHE
 from ciminus.output import (
+    SweepSetupError,
     changed_inputs,
     check_target,
     exclusive,
@@ -47,16 +48,6 @@ __all__ = ["BACKENDS", "BackendUnavailable", "RunSummary", "SweepSetupError", "e
 DEFAULT_CHUNK_POINTS = 1 << 20
 CHUNK_MEMORY_LIMIT = 1 << 30  # bytes one chunk's results may take in memory
 MANIFEST = "manifest.json"
-
-
-class SweepSetupError(ValueError):
-    """A sweep that cannot start (too big for the disk, a bad chunk size, a foreign partial folder).
-
-    ``key`` and ``value`` name what to change, like a sweep-file problem."""
-
-    def __init__(self, key: str, value: object, problem: str, allowed: str):
-        self.key, self.value, self.problem, self.allowed = key, value, problem, allowed
-        super().__init__(f"{key} = {value}: {problem}; allowed: {allowed}")
 
 
 def default_output(sweep: Sweep) -> Path:

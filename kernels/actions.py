@@ -110,6 +110,16 @@ def energy_pj(rows, r, ae, t_):
 
 
 @jit
+def component_energies(rows, r, ae, t_, out, o):
+    """Energy by component (``C_*``) of the counts in ``rows[r]`` at ``ae[t_]`` into ``out[o]``: each action's
+    count times its energy, summed per component (the result's ``energy_breakdown``)."""
+    for c in range(L.N_COMPONENTS):
+        out[o, c] = 0.0
+    for a in range(L.N_ACTIONS):
+        out[o, L.ACTION_COMPONENT[a]] += rows[r, a] * ae[t_, a]
+
+
+@jit
 def point_constants(prm, t_, pc):
     """Fill ``pc[t_]`` with what every layer of the point shares."""
     X = int(prm[t_, L.PRM_ROWS])

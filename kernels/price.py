@@ -16,6 +16,7 @@ from .actions import (
     action_energies,
     candidate_grid,
     choose,
+    component_energies,
     dense_layer,
     energy_pj,
     point_constants,
@@ -41,10 +42,7 @@ def _write_point(out, o, sparse, rs, dense, rd, ae, t):
     """Output row ``o`` from sparse and dense network totals at the energy table ``ae[t]``: the energy
     breakdown (counts times energies, summed per component), the latency terms and, when ``out`` has
     their columns, the counts themselves (the candidate is written by the caller)."""
-    for c in range(L.N_COMPONENTS):
-        out[o, c] = 0.0
-    for a in range(L.N_ACTIONS):
-        out[o, L.ACTION_COMPONENT[a]] += sparse[rs, a] * ae[t, a]
+    component_energies(sparse, rs, ae, t, out, o)
     if out.shape[1] >= L.N_POINT:  # the counts are kept only when the sweep asks for them
         for a in range(L.N_ACTIONS):
             out[o, L.P_ACTIONS + a] = sparse[rs, a]

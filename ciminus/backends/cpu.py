@@ -8,7 +8,7 @@ import numpy as np
 
 from ciminus.dataset import Results, hyperslab
 from ciminus.kernels import layout as L
-from ciminus.lower import Lowered
+from ciminus.lower import Lowered, sub_strides
 from ciminus.sparsity.cache import StatsCache
 
 BOX_STATS_LIMIT = 256 << 20  # bytes of tile statistics one kernel call may bring with it
@@ -52,7 +52,7 @@ def box_args(low: Lowered, start: int, count: int, first: int, order: np.ndarray
 def stat_boxes(low: Lowered, lo: np.ndarray, length: np.ndarray, limit: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Sub-boxes of ``lo .. lo + length`` whose statistics take at most ``limit`` bytes each (halving the
     outermost statistics axis that is still longer than one)."""
-    per_combo = low.stage.rows_per_combination() * 2 * L.N_STATS * 8
+    per_combo = low.stage.bytes_per_combination()
     combos = int(np.prod([length[a] for a in low.stat_axes])) if low.stat_axes else 1
     longer = [a for a in low.stat_axes if length[a] > 1]
     if combos * per_combo <= limit or not longer:
@@ -97,11 +97,7 @@ class CpuEngine:
             return res
         for sub_lo, sub_len in stat_boxes(lw, lo, length, self.stats_limit):
             stats = lw.stage.table(sub_lo, sub_len, self.cache)  # only the combinations these points use
-            stride = np.zeros(len(sub_len), dtype=np.int64)  # C order over the statistics axes of the box
-            size = 1
-            for a in reversed(lw.stat_axes):
-                stride[a] = size
-                size *= int(sub_len[a])
+            stride, _ = sub_strides(sub_len, lw.stat_axes)  # C order over the statistics axes of the box
             offset = int(sum(int(sub_lo[a]) * int(stride[a]) for a in lw.stat_axes))
             price_points(*box_args(lw, p0, int(np.prod(sub_len)), 0, order, sub_lo, sub_len, stats, stride, offset,
                                    res.points, layers, self.n_threads))

@@ -51,7 +51,7 @@ class CudaEngine:
             from ciminus.lower import STATS_MEMORY_LIMIT
 
             combos = int(np.prod([low.axis_len[a] for a in low.stat_axes])) if low.stat_axes else 1
-            need = combos * low.stage.rows_per_combination() * 2 * L.N_STATS * 8
+            need = combos * low.stage.bytes_per_combination()
             if need > STATS_MEMORY_LIMIT:
                 raise BackendUnavailable(f"--backend cuda prices from one table of tile statistics, and this sweep's "
                                          f"would take {need / 2**30:.1f} GiB; use --backend cpu (it works chunk by "

@@ -187,8 +187,9 @@ class StageOne:
     max_layers: int
     variant_specs: list
 
-    def rows_per_combination(self) -> int:
-        return len(self.variant_specs) * self.max_layers
+    def bytes_per_combination(self) -> int:
+        """Bytes of statistics one combination of the statistics keys takes (sparse and dense rows)."""
+        return len(self.variant_specs) * self.max_layers * 2 * L.N_STATS * 8
 
     def table(self, lo: np.ndarray | None = None, length: np.ndarray | None = None,
               cache: StatsCache | None = None) -> np.ndarray:
