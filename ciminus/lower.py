@@ -18,7 +18,7 @@ import numpy as np
 
 from ciminus.kernels import layout as L
 from ciminus.mapping.candidates import candidate_specs, stats_variant
-from ciminus.resolve import OBJECTIVES, SELECTS, Resolver
+from ciminus.resolve import LOOP_ORDER_CODES, OBJECTIVES, SELECTS, Resolver
 from ciminus.sparsity.cache import StatsCache
 from ciminus.sparsity.table import StageOne
 from ciminus.specs.fields import STATS, spec_fields
@@ -169,7 +169,8 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
         if v not in variants:
             variants.append(v)
         rows, cols = m.grid if m.grid is not None else (0, 0)
-        cands[c] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors, variants.index(v))
+        cands[c] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors, variants.index(v),
+                    LOOP_ORDER_CODES[m.spec.loop_order])
     variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]
 
     # ----- workloads and layers --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python as _py
 from ciminus.lower import layer_row
 from ciminus.mapping.candidates import grid_of
-from ciminus.resolve import OBJECTIVES, point_params
+from ciminus.resolve import LOOP_ORDER_CODES, OBJECTIVES, point_params
 from ciminus.sparsity.cache import StatsCache
 from ciminus.specs import MappingSpec
 from ciminus.specs.sweep import PointSpecs
@@ -33,6 +33,7 @@ energy_pj = _py(A.energy_pj)
 objective_of = _py(A.objective_of)
 choose = _py(A.choose)
 component_energies = _py(A.component_energies)
+layer_context = _py(A.layer_context)
 
 
 @dataclass
@@ -85,6 +86,17 @@ class Cost:
     reason = property(lambda self: int(self.row[0, L.R_REASON]))
     out_spill = property(lambda self: bool(self.row[0, L.R_OUT_SPILL]))
 
+    def count(self, action: str) -> float:
+        """The count of one action, by its name (``kernels.layout.ACTION_NAMES``)."""
+        return float(self.row[0, L.ACTION_NAMES.index(action)])
+
+    @property
+    def holds(self) -> dict[str, float]:
+        """Bits held at once by one macro's input and output buffer and by the global buffer (the most any
+        layer holds, for a network)."""
+        return {"input_buffer": float(self.row[0, L.R_HOLD_IBUF]), "output_buffer": float(self.row[0, L.R_HOLD_OBUF]),
+                "global_buffer": float(self.row[0, L.R_HOLD_GBUF])}
+
     @property
     def feasible(self) -> bool:
         return self.reason == L.REASON_OK
@@ -101,8 +113,9 @@ class Cost:
 
 
 def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray, densities: dict[str, float],
-                mapping: MappingSpec, dense: bool, in_spill: bool) -> Cost:
-    """Action counts and latency of one layer (its sparse weights, or its ``dense`` twin)."""
+                mapping: MappingSpec, dense: bool, context: int) -> Cost:
+    """Action counts and latency of one layer (its sparse weights, or its ``dense`` twin); ``context``
+    holds the ``CTX_*`` flags (where its input is and its output must go)."""
     stats = np.concatenate([sparse_st, dense_st]).reshape(1, -1)
     lay = layer_row(layer, densities).reshape(1, -1)
     grid_rows, grid_cols = grid_of(mapping, int(point.prm[0, L.PRM_MACROS]))
@@ -113,7 +126,7 @@ def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray
         log_zero, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
     cost = Cost(table=point.table)
     layer_actions(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, mapping.duplicate,
-                  mapping.step_vectors, log_zero, skip, in_spill, cost.row, 0)
+                  mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], log_zero, skip, context, cost.row, 0)
     return cost
 
 
@@ -135,18 +148,22 @@ class PointResult:
 def price_network(specs: PointSpecs, mapping: MappingSpec, cache: StatsCache,
                   point: Point | None = None) -> tuple[Cost, Cost, list[Cost], list[Cost]]:
     """(sparse, dense, per-layer sparse, per-layer dense) costs of a network under one mapping: layer after
-    layer, each reading its input from DRAM when the previous output spilled there (the first always)."""
+    layer, each reading its input from DRAM when the previous output spilled there (the first always), the
+    last writing its output to DRAM."""
     point = point or Point.of(specs)
     densities = dict(specs.sparsity.layer_input_density)
     total, dense_total = Cost(table=point.table), Cost(table=point.table)
     per_layer, per_layer_dense = [], []
-    in_spill = dense_in_spill = True  # the network input comes from DRAM
-    for layer in specs.layers:
+    spilled = dense_spilled = True  # the network input comes from DRAM
+    n = len(specs.layers)
+    for li, layer in enumerate(specs.layers):
         sparse_st = cache.sparse(layer, specs.sparsity, specs.arch, mapping, specs.workload.onnx)
         dense_st = cache.dense(layer, specs.arch)
-        sparse_cost = price_layer(point, layer, sparse_st, dense_st, densities, mapping, False, in_spill)
-        dense_cost = price_layer(point, layer, sparse_st, dense_st, densities, mapping, True, dense_in_spill)
-        in_spill, dense_in_spill = sparse_cost.out_spill, dense_cost.out_spill
+        sparse_cost = price_layer(point, layer, sparse_st, dense_st, densities, mapping, False,
+                                  layer_context(li, n, spilled))
+        dense_cost = price_layer(point, layer, sparse_st, dense_st, densities, mapping, True,
+                                 layer_context(li, n, dense_spilled))
+        spilled, dense_spilled = sparse_cost.out_spill, dense_cost.out_spill
         total.add(sparse_cost)
         dense_total.add(dense_cost)
         per_layer.append(sparse_cost)
@@ -170,8 +187,9 @@ def price_point(specs: PointSpecs, candidates: list[MappingSpec], select: str, o
     if select == "best-per-layer":
         return _best_per_layer(priced, objective, point)
     kept, best = _choose([p[0] for p in priced], objective)
-    cost, dense, layers, _ = priced[kept]
-    return PointResult(cost, dense, best, layers, [best] * len(layers))
+    cost, _, layers, _ = priced[kept]
+    dense_kept, _ = _choose([p[1] for p in priced], objective)  # the dense twin: its own best candidate
+    return PointResult(cost, priced[dense_kept][1], best, layers, [best] * len(layers))
 
 
 def _best_per_layer(priced: list, objective: str, point: Point) -> PointResult:
@@ -180,7 +198,8 @@ def _best_per_layer(priced: list, objective: str, point: Point) -> PointResult:
     for li in range(len(priced[0][2])):
         kept, best = _choose([p[2][li] for p in priced], objective)
         total.add(priced[kept][2][li])
-        dense_total.add(priced[kept][3][li])
+        dense_kept, _ = _choose([p[3][li] for p in priced], objective)
+        dense_total.add(priced[dense_kept][3][li])
         layers.append(priced[kept][2][li])
         chosen.append(best)
     return PointResult(total, dense_total, -1, layers, chosen)

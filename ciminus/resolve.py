@@ -35,6 +35,7 @@ DEFAULT_TEMPLATE = "digital-28nm"
 ADDER_MODELS = {"miredo": L.ADDER_TREE_MIREDO, "full": L.ADDER_TREE_FULL}
 OBJECTIVES = {"energy": L.OBJECTIVE_ENERGY, "latency": L.OBJECTIVE_LATENCY, "edp": L.OBJECTIVE_EDP}
 SELECTS = {"best": L.SELECT_BEST, "best-per-layer": L.SELECT_BEST_PER_LAYER, "all": L.SELECT_ALL}
+LOOP_ORDER_CODES = {name: code for code, name in enumerate(L.LOOP_ORDERS)}
 
 # (table, key) -> the kernels' parameter column (``kernels.layout.PRM_*``).
 PARAMS: dict[tuple[str, str], int] = {

@@ -26,7 +26,7 @@ from ciminus.specs.fields import (
     toml_repr,
     type_name,
 )
-from ciminus.specs.mapping import parse_grid
+from ciminus.specs.mapping import LOOP_ORDERS, parse_grid
 from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import MAX_RUNS as MAX_SAMPLED_RUNS
 from ciminus.specs.sampling import SamplingSpec
@@ -314,6 +314,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
             else:
                 fixed[t][key] = v
 
+    _search_loop_orders(ck, fixed, axes, cand_axes, select)
     layers = _check_layers(ck, tables["workload"].get("layer"))
     _check_workload(ck, fixed, axes, layers)
     files = _check_files(ck, fixed, axes, base or Path.cwd())
@@ -347,6 +348,22 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         sampling=sampling,
         sampled=sampled,
     )
+
+
+def _search_loop_orders(ck: _Checker, fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis],
+                        select: str) -> None:
+    """``mapping.loop_order = "auto"`` (the default) searches every loop order: it becomes a candidate axis
+    (a swept one with ``select = "all"``), so each point keeps the best order and records it."""
+    listed = [a for a in [*axes, *cand_axes] if a.table == "mapping" and a.key == "loop_order"]
+    if listed:
+        if "auto" in listed[0].values:
+            ck.add("mapping.loop_order", list(listed[0].values), '"auto" inside a list',
+                   "a list of " + ", ".join(LOOP_ORDERS) + ', or "auto" alone')
+        return
+    if fixed["mapping"].get("loop_order", "auto") != "auto":
+        return
+    fixed["mapping"].pop("loop_order", None)
+    (axes if select == "all" else cand_axes).append(Axis("mapping", "loop_order", LOOP_ORDERS))
 
 
 # ----- workload -------------------------------------------------------------------------------------

@@ -145,13 +145,15 @@ def point_constants(prm, t_, pc):
 
 
 @jit(inline=True)
-def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors,
-                  log_zero, skip, in_spill, out, orow):
+def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors, order,
+                  log_zero, skip, context, out, orow):
     """Fill ``out[orow]`` with the action counts (``A_*``) and latency terms (``R_*``) of one layer.
 
     The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
-    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``: rows are addressed by index, never
-    sliced, so the hot loop creates no array views (whose shared reference counts threads would fight over).
+    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``; ``order`` is the loop order
+    (``ORDER_*``) and ``context`` says where the layer's input is and its output must go (``CTX_*``).
+    Rows are addressed by index, never sliced, so the hot loop creates no array views (whose shared
+    reference counts threads would fight over).
     """
     for i in range(L.N_RESULTS):
         out[orow, i] = 0.0
@@ -196,13 +198,17 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     t = int(pc[t_, PC_T])
     whole_rows = whole_tiles(stats[srow, soff + L.S_ROW_TILES])
     whole_cols = whole_tiles(stats[srow, soff + L.S_COL_TILES])
-    rounds = folds(whole_rows, grid_rows) * folds(whole_cols, grid_cols)
+    row_folds = folds(whole_rows, grid_rows)
+    col_folds = folds(whole_cols, grid_cols)
+    rounds = row_folds * col_folds
     copies = 1
     if duplicate:
         copies = duplicates(whole_rows, grid_rows) * duplicates(whole_cols, grid_cols)
     per_copy = ceil_ratio(vectors, copies)
-    fmap_bits = (layers[lrow, L.LAY_IN_ELEMS] * I + layers[lrow, L.LAY_OUT_ELEMS] * prm[t_, L.PRM_OUTPUT_BITS]) * batch
-    out_spill = fmap_bits > pc[t_, PC_GBUF_BITS]  # input and output overflow the global buffer
+    in_map = layers[lrow, L.LAY_IN_ELEMS] * I * batch
+    out_map = layers[lrow, L.LAY_OUT_ELEMS] * prm[t_, L.PRM_OUTPUT_BITS] * batch
+    in_dram = (context & L.CTX_IN_DRAM) != 0
+    out_spill = (context & L.CTX_OUT_DRAM) != 0 or in_map + out_map > pc[t_, PC_GBUF_BITS]
     out[orow, L.R_OUT_SPILL] = 1.0 if out_spill else 0.0
 
     # ----- macro activations -----------------------------------------------------------------------
@@ -233,33 +239,100 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     out[orow, L.A_ZERO_DETECT] = input_bits_read if skip else 0.0
     out[orow, L.A_REGISTER_WRITE] = input_bits_read + vectors * stats[srow, soff + L.S_PSUM] * psum_bits
 
-    # ----- buffers and DRAM ------------------------------------------------------------------------
-    fill_bits = input_bits_read / layers[lrow, L.LAY_REUSE] * halo_factor(
+    # ----- the loop nest: what each buffer keeps between iterations --------------------------------
+    n_steps = ceil_ratio(per_copy, step)  # steps of input vectors per copy
+    block_in = step * vector_bits  # one step's inputs in one macro's input buffer
+    block_out = step * psum_row_bits  # one step's partial sums in one macro's output buffer
+    rows_inside = order == L.ORDER_COLS_ROWS_VECTORS or order == L.ORDER_VECTORS_COLS_ROWS
+    chunk = n_steps  # steps under the row and column loops
+    if rounds == 0:  # nothing to compute: no chunks to order
+        pass
+    elif order == L.ORDER_VECTORS_COLS_ROWS:  # chunks whose partial sums stay in the output buffer
+        chunk = min(n_steps, max(1.0, floor_ratio(out_avail, block_out)))
+    elif order == L.ORDER_VECTORS_ROWS_COLS:  # chunks whose inputs stay in the input buffer
+        chunk = min(n_steps, max(1.0, floor_ratio(in_avail, block_in)),
+                    max(1.0, floor_ratio(out_avail, col_folds * block_out)))
+    chunks = ceil_ratio(n_steps, chunk) if n_steps > 0 else 0.0
+    in_inside = row_folds * chunk if rows_inside else chunk  # input blocks alive between two column folds
+    psum_inside = chunk if rows_inside else col_folds * chunk  # partial-sum blocks alive between two row folds
+    in_kept = col_folds <= 1 or in_inside * block_in <= in_avail
+    in_passes = 1.0 if in_kept else col_folds  # each column fold re-reads the inputs it did not keep
+    psum_kept = row_folds <= 1 or psum_inside * block_out <= out_avail
+    out[orow, L.R_HOLD_IBUF] = in_inside * block_in if in_kept and col_folds > 1 else block_in
+    out[orow, L.R_HOLD_OBUF] = psum_inside * block_out if psum_kept and row_folds > 1 else block_out
+
+    # ----- the global buffer: resident maps first, then staged inputs, spilled partial sums, weights ----
+    gbuf = pc[t_, PC_GBUF_BITS]
+    free = gbuf
+    if not in_dram:
+        free -= in_map
+    if not out_spill:
+        free -= out_map
+    cols_exp = stats[srow, soff + L.S_COL_TILES]
+    fill_all = input_bits_read / layers[lrow, L.LAY_REUSE] * halo_factor(
         int(layers[lrow, L.LAY_E]), int(layers[lrow, L.LAY_STRIDE]), int(layers[lrow, L.LAY_WINDOW]), copies)
-    broadcast = max(1, min(grid_cols, whole_cols))  # a grid row shares one input fetch
-    source_bits = fill_bits / broadcast
+    in_bits = fill_all / cols_exp if cols_exp > 0 else 0.0  # the input one column of macros needs, once
+    fill = fill_all if not in_kept else in_bits * min(float(grid_cols), cols_exp)
+    source_in = in_bits * in_passes  # a grid row of macros shares one fetch
+    dram_in = 0.0
+    gb_in_read = 0.0
+    gb_in_write = 0.0
+    if not in_dram:
+        gb_in_read = source_in
+    elif in_passes > 1.0 and in_bits * in_inside / max(1.0, row_folds * n_steps) <= free:
+        staged = in_bits * in_inside / max(1.0, row_folds * n_steps)  # staged once, re-read on chip
+        free -= staged
+        dram_in = in_bits
+        gb_in_write = in_bits
+        gb_in_read = source_in
+    else:
+        dram_in = source_in
+    spill = 0.0  # partial sums written out (and read back) between row folds
+    spill_gb = False
+    if not psum_kept:
+        psum_all = vectors * stats[srow, soff + L.S_OUT_NZ] * psum_bits
+        spill = psum_all * (row_folds - 1.0)
+        held = psum_all * psum_inside / max(1.0, col_folds * n_steps)
+        if held <= free:
+            free -= held
+            spill_gb = True
+    weight_bits = stats[srow, soff + L.S_STORED] * W + stats[srow, soff + L.S_IDX_STORE]
+    reloads = max(0.0, chunks - 1.0)  # every chunk after the first loads every weight block again
+    cached = dynamic or (reloads > 0 and weight_bits <= free)
+    if cached and not dynamic and reloads > 0:
+        free -= weight_bits
+    out[orow, L.R_HOLD_GBUF] = gbuf - free
+
     out[orow, L.A_INPUT_BUFFER_READ] = input_bits_read
-    out[orow, L.A_INPUT_BUFFER_WRITE] = fill_bits
+    out[orow, L.A_INPUT_BUFFER_WRITE] = fill
     out_nz = stats[srow, soff + L.S_OUT_NZ]
     partials = 0.0
     if out_nz > 0:
         partials = out_nz * np.ceil(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
     obuf_bits = vectors * partials * psum_bits
-    out[orow, L.A_OUTPUT_BUFFER_WRITE] = obuf_bits
-    out[orow, L.A_OUTPUT_BUFFER_READ] = obuf_bits
+    out[orow, L.A_OUTPUT_BUFFER_WRITE] = obuf_bits + spill
+    out[orow, L.A_OUTPUT_BUFFER_READ] = obuf_bits + spill
     result_bits = vectors * layers[lrow, L.LAY_K] * prm[t_, L.PRM_OUTPUT_BITS]
-    weight_bits = stats[srow, soff + L.S_STORED] * W + stats[srow, soff + L.S_IDX_STORE]
-    gb_read = weight_bits  # weights reach the macros through the global buffer
-    gb_write = 0.0
-    dram_read = 0.0
+    gb_read = gb_in_read
+    gb_write = gb_in_write
+    dram_read = dram_in
     dram_write = 0.0
-    if not dynamic:  # static weights come from DRAM first; a dynamic operand is already on chip
-        gb_write += weight_bits
-        dram_read += weight_bits
-    if in_spill:
-        dram_read += source_bits
+    w_dram = 0.0  # weight bits read from DRAM, and from the global buffer
+    w_gb = 0.0
+    if dynamic:  # a dynamic operand is already on chip
+        w_gb = weight_bits * chunks
+    else:  # static weights come from DRAM through the global buffer; reloads from it when it keeps them
+        w_dram = weight_bits * (1.0 if cached else chunks)
+        w_gb = weight_bits * reloads if cached else 0.0
+        gb_write += w_dram
+    gb_read += w_dram + w_gb
+    dram_read += w_dram
+    if spill_gb:
+        gb_write += spill
+        gb_read += spill
     else:
-        gb_read += source_bits
+        dram_write += spill
+        dram_read += spill
     if out_spill:
         dram_write += result_bits
     else:
@@ -268,33 +341,36 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     out[orow, L.A_GLOBAL_BUFFER_WRITE] = gb_write
     out[orow, L.A_DRAM_READ] = dram_read
     out[orow, L.A_DRAM_WRITE] = dram_write
-    out[orow, L.A_WEIGHT_WRITE] = copies * tiles * X * Y * W
+    out[orow, L.A_WEIGHT_WRITE] = copies * tiles * X * Y * W * chunks
 
-    # ----- latency: rounds of (weight load, then a load -> compute -> write-back pipeline) ---------
-    steps = ceil_ratio(per_copy, step)
+    # ----- latency: weight loads, each followed by a load -> compute -> write-back pipeline ----------
     busy = 1
     if rounds:
         busy = max(1.0, min(float(macros), np.ceil(tiles * copies / rounds - 1e-9)))
-    source_bw = prm[t_, L.PRM_DRAM_BW] if in_spill else prm[t_, L.PRM_GBUF_BW]
-    sink_bw = prm[t_, L.PRM_DRAM_BW] if out_spill else prm[t_, L.PRM_GBUF_BW]
-    per_step = rounds * steps
+    dram_bw = prm[t_, L.PRM_DRAM_BW]
+    gbuf_bw = prm[t_, L.PRM_GBUF_BW]
+    all_steps = rounds * n_steps
     load = 0.0
     write_back = 0.0
-    if per_step:
-        load = max(source_bits / (per_step * source_bw), fill_bits / (per_step * busy * prm[t_, L.PRM_IBUF_BW]))
-        write_back = max(obuf_bits / (per_step * busy * prm[t_, L.PRM_OBUF_BW]), result_bits / (per_step * sink_bw))
-    compute = per_copy * t * f_crit / steps if steps else 0.0
-    round_cycles = pipeline_cycles(steps, load, compute, write_back, double_buffer)
-    weight_bw = prm[t_, L.PRM_GBUF_BW] if dynamic else prm[t_, L.PRM_DRAM_BW]
+    if all_steps:
+        back = spill / gbuf_bw if spill_gb else spill / dram_bw  # spilled partial sums coming back
+        load = max(dram_in / dram_bw, gb_in_read / gbuf_bw, back, fill / (busy * prm[t_, L.PRM_IBUF_BW])) / all_steps
+        sink_dram = dram_write / dram_bw
+        sink_gb = (gb_write - gb_in_write - w_dram) / gbuf_bw
+        write_back = max(out[orow, L.A_OUTPUT_BUFFER_WRITE] / (busy * prm[t_, L.PRM_OBUF_BW]), sink_dram,
+                         sink_gb) / all_steps
+    compute = per_copy * t * f_crit / n_steps if n_steps else 0.0
+    loads = rounds * chunks
+    round_cycles = pipeline_cycles(n_steps / chunks if chunks else 0.0, load, compute, write_back, double_buffer)
     weight_load = 0.0
-    if rounds:
-        weight_load = max(weight_bits / (rounds * weight_bw), pc[t_, PC_WEIGHT_WRITE])
-    latency = rounds_latency(rounds, weight_load, round_cycles, prm[t_, L.PRM_WEIGHT_DOUBLE_BUFFER] != 0.0)
+    if loads:
+        weight_load = max((w_dram / dram_bw + w_gb / gbuf_bw) / loads, pc[t_, PC_WEIGHT_WRITE])
+    latency = rounds_latency(loads, weight_load, round_cycles, prm[t_, L.PRM_WEIGHT_DOUBLE_BUFFER] != 0.0)
     if rounds == 0:  # every weight block pruned: no MACs; the layer's outputs are zeros, written once
-        latency = result_bits / sink_bw
+        latency = result_bits / (dram_bw if out_spill else gbuf_bw)
     out[orow, L.R_LATENCY] = latency
     out[orow, L.R_COMPUTE] = rounds * per_copy * t * f_crit
-    out[orow, L.R_ROUNDS] = rounds
+    out[orow, L.R_ROUNDS] = loads
     out[orow, L.R_DUPLICATION] = copies
     out[orow, L.R_USEFUL] = vectors * stats[srow, soff + L.S_STORED]
     out[orow, L.R_CAPACITY] = float(macros) * X * Y * rounds * per_copy
@@ -334,25 +410,30 @@ def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
 
 
 @jit(inline=True)
-def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, in_spill, out, orow):
+def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, context, out,
+                 orow):
     """The sparse counts of one layer into ``out[orow]``: :func:`input_skipping`, then :func:`layer_actions`."""
     log_zero, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
-    layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, log_zero, skip,
-                  in_spill, out, orow)
+    layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, log_zero,
+                  skip, context, out, orow)
 
 
 @jit(inline=True)
-def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, in_spill, out, orow):
+def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, context, out,
+                orow):
     """The dense twin of a layer (dense statistics, no input skipping) into ``out[orow]``."""
-    layer_actions(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, -math.inf,
-                  False, in_spill, out, orow)
+    layer_actions(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
+                  -math.inf, False, context, out, orow)
 
 
 @jit
 def accumulate(total, t, part, p):
-    """Network totals ``total[t] += part[p]``: counts and cycles add, the first infeasibility is kept."""
+    """Network totals ``total[t] += part[p]``: counts and cycles add, buffer holdings take their maximum,
+    the first infeasibility is kept."""
     for a in range(L.N_ACTIONS):
         total[t, a] += part[p, a]
+    for h in range(L.R_HOLD_IBUF, L.R_HOLD_GBUF + 1):
+        total[t, h] = max(total[t, h], part[p, h])
     total[t, L.R_LATENCY] += part[p, L.R_LATENCY]
     total[t, L.R_COMPUTE] += part[p, L.R_COMPUTE]
     total[t, L.R_USEFUL] += part[p, L.R_USEFUL]
@@ -403,11 +484,23 @@ def choose(rows, r0, step, n_cand, ae, t_, which):
 
 @jit(inline=True)
 def candidate_grid(prm, t_, cands, c):
-    """(grid rows, grid cols, duplicate, step vectors) of candidate ``c`` at the point ``prm[t_]``."""
+    """(grid rows, grid cols, duplicate, step vectors, loop order) of candidate ``c`` at the point ``prm[t_]``."""
     macros = int(prm[t_, L.PRM_MACROS])
     grid_rows = int(cands[c, L.CP_GRID_ROWS])
     grid_cols = int(cands[c, L.CP_GRID_COLS])
     if grid_rows == 0:
         grid_rows = auto_grid_rows(macros)
         grid_cols = macros // grid_rows
-    return grid_rows, grid_cols, cands[c, L.CP_DUPLICATE] != 0.0, int(cands[c, L.CP_STEP])
+    return grid_rows, grid_cols, cands[c, L.CP_DUPLICATE] != 0.0, int(cands[c, L.CP_STEP]), int(cands[c, L.CP_ORDER])
+
+
+@jit(inline=True)
+def layer_context(li, n_layers, previous_out_spill):
+    """``CTX_*`` flags of layer ``li``: the network's input and any spilled map are read from DRAM, the
+    network's output is written to it."""
+    ctx = 0
+    if li == 0 or previous_out_spill:
+        ctx |= L.CTX_IN_DRAM
+    if li == n_layers - 1:
+        ctx |= L.CTX_OUT_DRAM
+    return ctx

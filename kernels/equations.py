@@ -113,13 +113,15 @@ def mux_selections(selections, levels):
 def halo_factor(out_rows, stride, window, copies):
     """Extra input rows read when ``copies`` duplicated macros split a conv's output rows between them.
 
-    Each copy needs (rows_per_copy - 1) * stride + window input rows; with one copy the factor is 1.
+    Each copy needs (rows_per_copy - 1) * stride + window input rows; with one copy the factor is 1, and
+    never below 1 (a window narrower than the stride leaves rows no copy reads, which the touched count
+    already excludes).
     """
     if copies <= 1 or out_rows <= 1:
         return 1.0
     per_copy = ceil_ratio(out_rows, copies)
     whole = (out_rows - 1) * stride + window
-    return min(float(copies), copies * ((per_copy - 1) * stride + window) / whole)
+    return max(1.0, min(float(copies), copies * ((per_copy - 1) * stride + window) / whole))
 
 
 @jit

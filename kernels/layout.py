@@ -253,11 +253,27 @@ R_LATENCY = N_ACTIONS + 0  # cycles
 R_COMPUTE = N_ACTIONS + 1  # bit-serial compute cycles on the critical macro
 R_USEFUL = N_ACTIONS + 2  # occupied cell-activations (utilisation numerator)
 R_CAPACITY = N_ACTIONS + 3  # available cell-activations while computing (utilisation denominator)
-R_ROUNDS = N_ACTIONS + 4  # weight-load rounds
+R_ROUNDS = N_ACTIONS + 4  # weight loads: grid rounds x vector chunks (each loads every weight block once)
 R_DUPLICATION = N_ACTIONS + 5  # copies of the weights working on different vectors
 R_REASON = N_ACTIONS + 6
 R_OUT_SPILL = N_ACTIONS + 7  # 1 when the layer's output went to DRAM (read by the next layer)
-N_RESULTS = N_ACTIONS + 8
+R_HOLD_IBUF = N_ACTIONS + 8  # bits one macro's input buffer holds at once (<= its usable share)
+R_HOLD_OBUF = N_ACTIONS + 9  # bits one macro's output buffer holds at once
+R_HOLD_GBUF = N_ACTIONS + 10  # bits the global buffer holds at once (resident maps, staged inputs, spills, weights)
+N_RESULTS = N_ACTIONS + 11
+
+# Context of a layer in its network (``layer_actions``' ``context`` flags).
+CTX_IN_DRAM = 1  # the layer's input is in DRAM (the network's input, or a spilled map)
+CTX_OUT_DRAM = 2  # the layer's output must reach DRAM (the network's output)
+
+# Loop orders of the temporal loops around one spatial step, outermost first: the row folds ("rows"),
+# the column folds ("cols") and the steps of input vectors ("vectors"). A "vectors" loop outermost splits
+# the vectors into chunks that fit the buffers, the rest of the steps running innermost.
+ORDER_COLS_ROWS_VECTORS = 0
+ORDER_ROWS_COLS_VECTORS = 1
+ORDER_VECTORS_COLS_ROWS = 2
+ORDER_VECTORS_ROWS_COLS = 3
+LOOP_ORDERS = ("cols-rows-vectors", "rows-cols-vectors", "vectors-cols-rows", "vectors-rows-cols")
 
 # Objectives for choosing among mapping candidates.
 OBJECTIVE_ENERGY = 0
@@ -365,7 +381,8 @@ CP_GRID_COLS = 1
 CP_DUPLICATE = 2
 CP_STEP = 3
 CP_VARIANT = 4  # which tile statistics (flatten x compress x rearrange x index format) it uses
-N_CP = 5
+CP_ORDER = 5  # loop order (ORDER_*)
+N_CP = 6
 
 # One layer (of all the networks of a sweep, concatenated).
 LAY_VECTORS = 0  # input vectors per sample

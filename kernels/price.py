@@ -19,6 +19,7 @@ from .actions import (
     component_energies,
     dense_layer,
     energy_pj,
+    layer_context,
     point_constants,
     sparse_layer,
 )
@@ -109,22 +110,22 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     r = t * n_cand + c
     r0 = r * max_layers
     _clear(tot_s, r)
-    grid_rows, grid_cols, duplicate, step = candidate_grid(prm, t, cands, c)
+    grid_rows, grid_cols, duplicate, step, order = candidate_grid(prm, t, cands, c)
     row0 = (variant_base + int(cands[c, L.CP_VARIANT])) * max_layers
-    in_spill = True
+    spilled = True
     for li in range(n_layers):
-        sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                     in_spill, lay_s, r0 + li)
-        in_spill = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0
+        sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
+                     layer_context(li, n_layers, spilled), lay_s, r0 + li)
+        spilled = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0
         accumulate(tot_s, r, lay_s, r0 + li)
     if dense_ready:
         return
     _clear(tot_d, r)
-    in_spill = True
+    spilled = True
     for li in range(n_layers):
-        dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                    in_spill, lay_d, r0 + li)
-        in_spill = lay_d[r0 + li, L.R_OUT_SPILL] != 0.0
+        dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
+                    layer_context(li, n_layers, spilled), lay_d, r0 + li)
+        spilled = lay_d[r0 + li, L.R_OUT_SPILL] != 0.0
         accumulate(tot_d, r, lay_d, r0 + li)
 
 
@@ -164,7 +165,8 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
 
     ``select`` is ``SELECT_BEST`` (one row per point: the candidate with the lowest network objective),
     ``SELECT_BEST_PER_LAYER`` (each layer picks its own) or ``SELECT_ALL`` (one row per point and
-    candidate, candidate fastest). ``out_layers`` has zero layers when per-layer results are not kept.
+    candidate, candidate fastest). The dense twin picks its own best candidate the same way (with
+    ``SELECT_ALL``, each candidate is compared with dense weights under the same candidate). ``out_layers`` has zero layers when per-layer results are not kept.
     ``n_threads`` is ``numba.get_num_threads()``: scratch rows per thread are allocated once, outside the
     loop, and addressed by row number (no array views in the loop).
     """
@@ -217,8 +219,9 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
                     _write_layers(out_layers, row, lay_s, r * ml, n_layers, lay_bc, c if ok else -1, ae, t)
         elif select == L.SELECT_BEST:
             kept, best = choose(tot_s, t * n_cand, 1, n_cand, ae, t, objective)
+            kept_d, _ = choose(tot_d, t * n_cand, 1, n_cand, ae, t, objective)  # dense: its own best candidate
             r = t * n_cand + kept
-            _write_point(out_points, i, tot_s, r, tot_d, r, ae, t)
+            _write_point(out_points, i, tot_s, r, tot_d, t * n_cand + kept_d, ae, t)
             out_points[i, L.P_CANDIDATE] = best
             if keep_layers:
                 _write_layers(out_layers, i, lay_s, r * ml, n_layers, lay_bc, best, ae, t)
@@ -229,7 +232,8 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
                 kept, best = choose(lay_s, t * n_cand * ml + li, ml, n_cand, ae, t, objective)
                 r = (t * n_cand + kept) * ml + li
                 accumulate(best_s, t, lay_s, r)
-                accumulate(best_d, t, lay_d, r)
+                kept_d, _ = choose(lay_d, t * n_cand * ml + li, ml, n_cand, ae, t, objective)
+                accumulate(best_d, t, lay_d, (t * n_cand + kept_d) * ml + li)
                 lay_bc[s0 + li] = best
                 if keep_layers:
                     out_layers[i, li, L.LY_ENERGY] = energy_pj(lay_s, r, ae, t)

@@ -19,6 +19,7 @@ from .actions import (
     candidate_grid,
     dense_layer,
     energy_pj,
+    layer_context,
     objective_of,
     point_constants,
     sparse_layer,
@@ -42,20 +43,21 @@ else:
 
 
 @cuda.jit(device=True)
-def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step,
+def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step, order,
              dense, total, row, out_layers, out_row, candidate):
     """Sum a whole network (sparse, or ``dense``) into ``total[0]`` using the scratch ``row[0]``; write
     per-layer results to ``out_layers[out_row]`` when ``out_row >= 0``."""
     _clear(total, 0)
-    in_spill = True
+    spilled = True
     for li in range(n_layers):
+        ctx = layer_context(li, n_layers, spilled)
         if dense:
             dense_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                        in_spill, row, 0)
+                        order, ctx, row, 0)
         else:
             sparse_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                         in_spill, row, 0)
-        in_spill = row[0, L.R_OUT_SPILL] != 0.0
+                         order, ctx, row, 0)
+        spilled = row[0, L.R_OUT_SPILL] != 0.0
         accumulate(total, 0, row, 0)
         if out_row >= 0:
             out_layers[out_row, li, L.LY_ENERGY] = energy_pj(row, 0, ae, 0)
@@ -99,12 +101,12 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
         n_layers = layer_count[wl]
         if select == L.SELECT_ALL:
             for c in range(n_cand):
-                gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
                 out_row = i * n_cand + c
-                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, False, total, row,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total, row,
                          out_layers, out_row if keep_layers else -1, c)
-                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, True, dense, row,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, True, dense, row,
                          out_layers, -1, c)
                 _write_point(out_points, out_row, total, 0, dense, 0, ae, 0)
                 ok = total[0, L.R_REASON] == L.REASON_OK
@@ -116,9 +118,9 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
             chosen = -1
             best_obj = 0.0
             for c in range(n_cand):
-                gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
-                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, False, total, row,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total, row,
                          out_layers, -1, c)
                 feasible = total[0, L.R_REASON] == L.REASON_OK
                 obj = objective_of(total, 0, ae, 0, objective)
@@ -127,27 +129,40 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                     if feasible:
                         chosen = c
                         best_obj = obj
+            dense_chosen = -1  # the dense twin: its own best candidate
+            best_obj = 0.0
+            for c in range(n_cand):
+                gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
+                row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, True, total, row,
+                         out_layers, -1, c)
+                feasible = total[0, L.R_REASON] == L.REASON_OK
+                obj = objective_of(total, 0, ae, 0, objective)
+                if takes_over(c, feasible, dense_chosen, obj, best_obj):
+                    _copy(dense, 0, total, 0)
+                    if feasible:
+                        dense_chosen = c
+                        best_obj = obj
             c = max(chosen, 0)
-            gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+            gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
             row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
-            _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, True, dense, row,
-                     out_layers, -1, c)
             if keep_layers:  # the winner's layers again, written out
-                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, False, total,
+                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total,
                          row, out_layers, i, chosen)
             _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = chosen
         else:  # SELECT_BEST_PER_LAYER: layers outside, candidates inside (the spill chain is candidate-free)
             _clear(best, 0)
             _clear(dense, 0)
-            in_spill = True
+            spilled = True
             for li in range(n_layers):
+                ctx = layer_context(li, n_layers, spilled)
                 chosen = -1
                 best_obj = 0.0
                 for c in range(n_cand):
-                    gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
+                    gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                     srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, in_spill, row, 0)
+                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, ctx, row, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
                     obj = objective_of(row, 0, ae, 0, objective)
                     if takes_over(c, feasible, chosen, obj, best_obj):
@@ -161,11 +176,21 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                     out_layers[i, li, L.LY_ENERGY] = energy_pj(total, 0, ae, 0)
                     out_layers[i, li, L.LY_LATENCY] = total[0, L.R_LATENCY]
                     out_layers[i, li, L.LY_CANDIDATE] = chosen
-                gr, gc, dup, step = candidate_grid(prm, 0, cands, c)
-                srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, in_spill, row, 0)
-                accumulate(dense, 0, row, 0)
-                in_spill = row[0, L.R_OUT_SPILL] != 0.0
+                dense_chosen = -1  # the dense twin: its own best candidate for this layer
+                best_obj = 0.0
+                for c in range(n_cand):
+                    gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
+                    srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
+                    dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, ctx, row, 0)
+                    feasible = row[0, L.R_REASON] == L.REASON_OK
+                    obj = objective_of(row, 0, ae, 0, objective)
+                    if takes_over(c, feasible, dense_chosen, obj, best_obj):
+                        _copy(total, 0, row, 0)
+                        if feasible:
+                            dense_chosen = c
+                            best_obj = obj
+                accumulate(dense, 0, total, 0)
+                spilled = total[0, L.R_OUT_SPILL] != 0.0
             _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = -1
         i += stride

@@ -6,7 +6,7 @@ from conftest import without_run_attrs
 
 from ciminus import __version__
 from ciminus.dataset import hyperslab
-from ciminus.kernels.layout import COMPONENT_NAMES, REASON_NAMES
+from ciminus.kernels.layout import COMPONENT_NAMES, LOOP_ORDERS, REASON_NAMES
 from ciminus.sweep import evaluate, run_sweep
 from ciminus.validate import parse_sweep
 
@@ -53,7 +53,8 @@ def test_dataset_follows_the_contract(tmp_path):
     assert np.allclose(good.layer_energy.sum("layer"), good.energy)
     assert np.allclose(good.latency_s, good.latency / 250e6)
     assert (good.speedup.sel(pattern="dense") == 1.0).all()
-    assert list(ds.candidate_rearrange.values) == ["pad", "slice"]
+    assert list(ds.candidate_rearrange.values) == ["pad"] * 4 + ["slice"] * 4  # x the loop orders searched
+    assert list(ds.candidate_loop_order.values) == list(LOOP_ORDERS) * 2
     assert ds.reason.attrs["flag_meanings"].split() == list(REASON_NAMES)
 
 

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_actions import assert_actions_identity
 
+from ciminus.kernels.layout import LOOP_ORDERS
 from ciminus.specs.fields import toml_repr
 from ciminus.sweep import evaluate
 from ciminus.validate import SpecError, parse_sweep
@@ -94,6 +95,7 @@ def sweeps(draw):
         "macro_grid": grids if len(grids) > 1 else grids[0],
         "duplicate": maybe_list(draw, st.booleans()),
         "step_vectors": draw(st.sampled_from([0, 0, 1, 7, 1000])),
+        "loop_order": draw(st.sampled_from([*LOOP_ORDERS, list(LOOP_ORDERS[1:3]), "auto"])),
         "select": draw(st.sampled_from(["best", "best-per-layer", "all"])),
         "objective": draw(st.sampled_from(["energy", "latency", "edp"])),
     }

@@ -56,8 +56,9 @@ def test_sobol_indices_are_present_and_rank_what_matters(sobol):
     for var in ("S1", "S1_conf", "ST", "ST_conf"):
         assert np.isfinite(sobol[var].values).all(), var
     st = sobol.ST.sel(output="latency")
-    # DRAM energy per bit cannot change a cycle count: its total index on latency is zero
-    assert float(st.sel(parameter="dram_read_pj_per_bit")) == pytest.approx(0.0, abs=1e-12)
+    # DRAM energy per bit changes a cycle count only through the loop order the EDP search picks: a
+    # small total index on latency, far below the macro count's
+    assert float(st.sel(parameter="dram_read_pj_per_bit")) < 0.01
     assert float(st.sel(parameter="macros")) > 0.05
     assert sobol.attrs["sensitivity_method"] == "sobol" and sobol.attrs["sensitivity_runs"] == sobol.sizes["sample"]
 

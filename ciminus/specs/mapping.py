@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from itertools import permutations
 
+from ciminus.kernels.layout import LOOP_ORDERS
 from ciminus.specs.fields import BOOL, CHOICE, INT, STATS, STR, spec_field
 
 FLATTEN_ORDERS = tuple("".join(p) for p in permutations("CRS"))
@@ -31,6 +32,9 @@ class MappingSpec:
     macro_grid: str = spec_field("auto", kind=STR,
                                  doc='macro organisation "ROWSxCOLS" (rows share partial-sum reduction, columns share inputs), or "auto"')
     duplicate: bool = spec_field(True, kind=BOOL, doc="copy the weights onto idle macros to split the input vectors")
+    loop_order: str = spec_field("auto", kind=CHOICE, choices=("auto", *LOOP_ORDERS),
+                                 doc='temporal loops around a step, outermost first ("vectors" outermost: chunks that '
+                                     'fit the buffers); "auto" searches all four')
     step_vectors: int = spec_field(0, kind=INT, lo=0, hi=1 << 30,
                                    doc="input vectors per load/compute/write-back step; 0 = as many as the buffers hold")
     select: str = spec_field("best", kind=CHOICE, choices=("best", "best-per-layer", "all"), sweepable=False,
