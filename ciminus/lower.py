@@ -145,6 +145,22 @@ def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
     return row
 
 
+def order_siblings(cands: np.ndarray) -> None:
+    """Fill ``CP_ORDERS``: a candidate followed by candidates that differ from it only by the next loop
+    orders leads them, and the kernel prices their layers in one call (they share all but the data
+    movement); the followers get 0."""
+    same = [c for c in range(L.N_CP) if c not in (L.CP_ORDER, L.CP_ORDERS)]
+    c = 0
+    while c < len(cands):
+        n = 1
+        while (c + n < len(cands) and cands[c + n, L.CP_ORDER] == cands[c, L.CP_ORDER] + n
+               and (cands[c + n, same] == cands[c, same]).all()):
+            n += 1
+        cands[c, L.CP_ORDERS] = n
+        cands[c + 1:c + n, L.CP_ORDERS] = 0
+        c += n
+
+
 def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True, defer: bool = False) -> Lowered:
     """The flat form of ``sweep``. The tile statistics are computed here unless their table would be large
     or ``defer`` asks (a Dask client leaves them to its workers); then every chunk computes its own. With
@@ -170,8 +186,9 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
             variants.append(v)
         rows, cols = m.grid if m.grid is not None else (0, 0)
         cands[c] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors, variants.index(v),
-                    LOOP_ORDER_CODES[m.spec.loop_order])
+                    LOOP_ORDER_CODES[m.spec.loop_order], 1)
     variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]
+    order_siblings(cands)
 
     # ----- workloads and layers --------------------------------------------------------------------
     wl_axes = [i for i, a in enumerate(point_axes) if _is_workload_axis(a, sweep)]

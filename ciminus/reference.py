@@ -126,7 +126,8 @@ def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray
         log_zero, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
     cost = Cost(table=point.table)
     layer_actions(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, mapping.duplicate,
-                  mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], log_zero, skip, context, cost.row, 0)
+                  mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, log_zero, skip, context,
+                  cost.row, 0)
     return cost
 
 

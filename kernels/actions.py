@@ -145,13 +145,15 @@ def point_constants(prm, t_, pc):
 
 
 @jit(inline=True)
-def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors, order,
-                  log_zero, skip, context, out, orow):
+def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors, order0,
+                  n_orders, ostride, log_zero, skip, context, out, orow):
     """Fill ``out[orow]`` with the action counts (``A_*``) and latency terms (``R_*``) of one layer.
 
     The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
-    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``; ``order`` is the loop order
-    (``ORDER_*``) and ``context`` says where the layer's input is and its output must go (``CTX_*``).
+    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``; ``context`` says where the layer's
+    input is and its output must go (``CTX_*``). ``n_orders`` loop orders (``ORDER_*``) from ``order0`` on
+    are priced at once, into ``out[orow + k*ostride]``: they share everything but the data movement, so a
+    search over loop orders costs little more than one order.
     Rows are addressed by index, never sliced, so the hot loop creates no array views (whose shared
     reference counts threads would fight over).
     """
@@ -188,6 +190,9 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
         reason = L.REASON_INDEX_MEMORY
     out[orow, L.R_REASON] = reason
     if reason != L.REASON_OK:
+        for k in range(1, n_orders):
+            for i in range(L.N_RESULTS):
+                out[orow + k * ostride, i] = out[orow, i]
         return
 
     # ----- how the layer runs: vectors, rounds, copies ---------------------------------------------
@@ -239,155 +244,183 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     out[orow, L.A_ZERO_DETECT] = input_bits_read if skip else 0.0
     out[orow, L.A_REGISTER_WRITE] = input_bits_read + vectors * stats[srow, soff + L.S_PSUM] * psum_bits
 
-    # ----- the loop nest: what each buffer keeps between iterations --------------------------------
+    # ----- what every loop order shares ------------------------------------------------------------
     n_steps = ceil_ratio(per_copy, step)  # steps of input vectors per copy
     block_in = step * vector_bits  # one step's inputs in one macro's input buffer
     block_out = step * psum_row_bits  # one step's partial sums in one macro's output buffer
-    rows_inside = order == L.ORDER_COLS_ROWS_VECTORS or order == L.ORDER_VECTORS_COLS_ROWS
-    chunk = n_steps  # steps under the row and column loops
-    if rounds == 0:  # nothing to compute: no chunks to order
-        pass
-    elif order == L.ORDER_VECTORS_COLS_ROWS:  # chunks whose partial sums stay in the output buffer
-        chunk = min(n_steps, max(1.0, floor_ratio(out_avail, block_out)))
-    elif order == L.ORDER_VECTORS_ROWS_COLS:  # chunks whose inputs stay in the input buffer
-        chunk = min(n_steps, max(1.0, floor_ratio(in_avail, block_in)),
-                    max(1.0, floor_ratio(out_avail, col_folds * block_out)))
-    chunks = ceil_ratio(n_steps, chunk) if n_steps > 0 else 0.0
-    in_inside = row_folds * chunk if rows_inside else chunk  # input blocks alive between two column folds
-    psum_inside = chunk if rows_inside else col_folds * chunk  # partial-sum blocks alive between two row folds
-    in_kept = col_folds <= 1 or in_inside * block_in <= in_avail
-    in_passes = 1.0 if in_kept else col_folds  # each column fold re-reads the inputs it did not keep
-    psum_kept = row_folds <= 1 or psum_inside * block_out <= out_avail
-    out[orow, L.R_HOLD_IBUF] = in_inside * block_in if in_kept and col_folds > 1 else block_in
-    out[orow, L.R_HOLD_OBUF] = psum_inside * block_out if psum_kept and row_folds > 1 else block_out
-
-    # ----- the global buffer: resident maps first, then staged inputs, spilled partial sums, weights ----
     gbuf = pc[t_, PC_GBUF_BITS]
-    free = gbuf
+    gbuf_free = gbuf  # what the feature maps resident on chip leave of the global buffer
     if not in_dram:
-        free -= in_map
+        gbuf_free -= in_map
     if not out_spill:
-        free -= out_map
+        gbuf_free -= out_map
     cols_exp = stats[srow, soff + L.S_COL_TILES]
     fill_all = input_bits_read / layers[lrow, L.LAY_REUSE] * halo_factor(
         int(layers[lrow, L.LAY_E]), int(layers[lrow, L.LAY_STRIDE]), int(layers[lrow, L.LAY_WINDOW]), copies)
     in_bits = fill_all / cols_exp if cols_exp > 0 else 0.0  # the input one column of macros needs, once
-    fill = fill_all if not in_kept else in_bits * min(float(grid_cols), cols_exp)
-    source_in = in_bits * in_passes  # a grid row of macros shares one fetch
-    dram_in = 0.0
-    gb_in_read = 0.0
-    gb_in_write = 0.0
-    if not in_dram:
-        gb_in_read = source_in
-    elif in_passes > 1.0 and in_bits * in_inside / max(1.0, row_folds * n_steps) <= free:
-        staged = in_bits * in_inside / max(1.0, row_folds * n_steps)  # staged once, re-read on chip
-        free -= staged
-        dram_in = in_bits
-        gb_in_write = in_bits
-        gb_in_read = source_in
-    else:
-        dram_in = source_in
-    spill = 0.0  # partial sums written out (and read back) between row folds
-    spill_gb = False
-    if not psum_kept:
-        psum_all = vectors * stats[srow, soff + L.S_OUT_NZ] * psum_bits
-        spill = psum_all * (row_folds - 1.0)
-        held = psum_all * psum_inside / max(1.0, col_folds * n_steps)
-        if held <= free:
-            free -= held
-            spill_gb = True
     weight_bits = stats[srow, soff + L.S_STORED] * W + stats[srow, soff + L.S_IDX_STORE]
-    reloads = max(0.0, chunks - 1.0)  # every chunk after the first loads every weight block again
-    cached = dynamic or (reloads > 0 and weight_bits <= free)
-    if cached and not dynamic and reloads > 0:
-        free -= weight_bits
-    out[orow, L.R_HOLD_GBUF] = gbuf - free
-
-    out[orow, L.A_INPUT_BUFFER_READ] = input_bits_read
-    out[orow, L.A_INPUT_BUFFER_WRITE] = fill
     out_nz = stats[srow, soff + L.S_OUT_NZ]
     partials = 0.0
     if out_nz > 0:
         partials = out_nz * np.ceil(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
     obuf_bits = vectors * partials * psum_bits
-    out[orow, L.A_OUTPUT_BUFFER_WRITE] = obuf_bits + spill
-    out[orow, L.A_OUTPUT_BUFFER_READ] = obuf_bits + spill
     result_bits = vectors * layers[lrow, L.LAY_K] * prm[t_, L.PRM_OUTPUT_BITS]
-    gb_read = gb_in_read
-    gb_write = gb_in_write
-    dram_read = dram_in
-    dram_write = 0.0
-    w_dram = 0.0  # weight bits read from DRAM, and from the global buffer
-    w_gb = 0.0
-    if dynamic:  # a dynamic operand is already on chip
-        w_gb = weight_bits * chunks
-    else:  # static weights come from DRAM through the global buffer; reloads from it when it keeps them
-        w_dram = weight_bits * (1.0 if cached else chunks)
-        w_gb = weight_bits * reloads if cached else 0.0
-        gb_write += w_dram
-    gb_read += w_dram + w_gb
-    dram_read += w_dram
-    if spill_gb:
-        gb_write += spill
-        gb_read += spill
-    else:
-        dram_write += spill
-        dram_read += spill
-    if out_spill:
-        dram_write += result_bits
-    else:
-        gb_write += result_bits
-    out[orow, L.A_GLOBAL_BUFFER_READ] = gb_read
-    out[orow, L.A_GLOBAL_BUFFER_WRITE] = gb_write
-    out[orow, L.A_DRAM_READ] = dram_read
-    out[orow, L.A_DRAM_WRITE] = dram_write
-    out[orow, L.A_WEIGHT_WRITE] = copies * tiles * X * Y * W * chunks
-
-    # ----- latency: weight loads, each followed by a load -> compute -> write-back pipeline ----------
     busy = 1
     if rounds:
         busy = max(1.0, min(float(macros), np.ceil(tiles * copies / rounds - 1e-9)))
     dram_bw = prm[t_, L.PRM_DRAM_BW]
     gbuf_bw = prm[t_, L.PRM_GBUF_BW]
     all_steps = rounds * n_steps
-    load = 0.0
-    write_back = 0.0
-    if all_steps:
-        back = spill / gbuf_bw if spill_gb else spill / dram_bw  # spilled partial sums coming back
-        load = max(dram_in / dram_bw, gb_in_read / gbuf_bw, back, fill / (busy * prm[t_, L.PRM_IBUF_BW])) / all_steps
-        sink_dram = dram_write / dram_bw
-        sink_gb = (gb_write - gb_in_write - w_dram) / gbuf_bw
-        write_back = max(out[orow, L.A_OUTPUT_BUFFER_WRITE] / (busy * prm[t_, L.PRM_OBUF_BW]), sink_dram,
-                         sink_gb) / all_steps
     compute = per_copy * t * f_crit / n_steps if n_steps else 0.0
-    loads = rounds * chunks
-    round_cycles = pipeline_cycles(n_steps / chunks if chunks else 0.0, load, compute, write_back, double_buffer)
-    weight_load = 0.0
-    if loads:
-        weight_load = max((w_dram / dram_bw + w_gb / gbuf_bw) / loads, pc[t_, PC_WEIGHT_WRITE])
-    latency = rounds_latency(loads, weight_load, round_cycles, prm[t_, L.PRM_WEIGHT_DOUBLE_BUFFER] != 0.0)
-    if rounds == 0:  # every weight block pruned: no MACs; the layer's outputs are zeros, written once
-        latency = result_bits / (dram_bw if out_spill else gbuf_bw)
-    out[orow, L.R_LATENCY] = latency
-    out[orow, L.R_COMPUTE] = rounds * per_copy * t * f_crit
-    out[orow, L.R_ROUNDS] = loads
-    out[orow, L.R_DUPLICATION] = copies
-    out[orow, L.R_USEFUL] = vectors * stats[srow, soff + L.S_STORED]
-    out[orow, L.R_CAPACITY] = float(macros) * X * Y * rounds * per_copy
-    out[orow, L.A_LEAKAGE] = leakage_macro_cycles(macros, latency)
-    if repeats != 1:
+
+    # The rest depends on the loop order: the orders order0 .. order0 + n_orders - 1 go to the rows
+    # orow + k * ostride, each starting from the counts above (row orow is scaled by the repeats only after
+    # the last order). An order whose nest degenerates into an earlier one's copies its row.
+    prev_chunks = -1.0
+    for k in range(n_orders):
+        r = orow + k * ostride
+        order = order0 + k
+        if k > 0:
+            for i in range(L.N_RESULTS):
+                out[r, i] = out[orow, i]
+
+        # ----- the loop nest: what each buffer keeps between iterations --------------------------------
+        rows_inside = order == L.ORDER_COLS_ROWS_VECTORS or order == L.ORDER_VECTORS_COLS_ROWS
+        chunk = n_steps  # steps under the row and column loops
+        if rounds == 0:  # nothing to compute: no chunks to order
+            pass
+        elif order == L.ORDER_VECTORS_COLS_ROWS:  # chunks whose partial sums stay in the output buffer
+            chunk = min(n_steps, max(1.0, floor_ratio(out_avail, block_out)))
+        elif order == L.ORDER_VECTORS_ROWS_COLS:  # chunks whose inputs stay in the input buffer
+            chunk = min(n_steps, max(1.0, floor_ratio(in_avail, block_in)),
+                        max(1.0, floor_ratio(out_avail, col_folds * block_out)))
+        chunks = ceil_ratio(n_steps, chunk) if n_steps > 0 else 0.0
+        twin = -1  # an earlier order with the same nest
+        if ((order == L.ORDER_ROWS_COLS_VECTORS or order == L.ORDER_VECTORS_ROWS_COLS) and k > 0
+                and (row_folds <= 1 or col_folds <= 1) and prev_chunks == chunks):
+            twin = order - 1  # a fold loop of one trip: the two fold loops commute
+        elif order >= L.ORDER_VECTORS_COLS_ROWS and chunks <= 1 and order - 2 >= order0:
+            twin = order - 2  # a single chunk: the vector loop is innermost after all
+        prev_chunks = chunks
+        if twin >= 0:
+            for i in range(L.N_RESULTS):
+                out[r, i] = out[orow + (twin - order0) * ostride, i]
+            continue
+        in_inside = row_folds * chunk if rows_inside else chunk  # input blocks alive between two column folds
+        psum_inside = chunk if rows_inside else col_folds * chunk  # partial-sum blocks alive between two row folds
+        in_kept = col_folds <= 1 or in_inside * block_in <= in_avail
+        in_passes = 1.0 if in_kept else col_folds  # each column fold re-reads the inputs it did not keep
+        psum_kept = row_folds <= 1 or psum_inside * block_out <= out_avail
+        free = gbuf_free
+        out[r, L.R_HOLD_IBUF] = in_inside * block_in if in_kept and col_folds > 1 else block_in
+        out[r, L.R_HOLD_OBUF] = psum_inside * block_out if psum_kept and row_folds > 1 else block_out
+
+        # ----- the global buffer: resident maps first, then staged inputs, spilled partial sums, weights ----
+        fill = fill_all if not in_kept else in_bits * min(float(grid_cols), cols_exp)
+        source_in = in_bits * in_passes  # a grid row of macros shares one fetch
+        dram_in = 0.0
+        gb_in_read = 0.0
+        gb_in_write = 0.0
+        if not in_dram:
+            gb_in_read = source_in
+        elif in_passes > 1.0 and in_bits * in_inside / max(1.0, row_folds * n_steps) <= free:
+            staged = in_bits * in_inside / max(1.0, row_folds * n_steps)  # staged once, re-read on chip
+            free -= staged
+            dram_in = in_bits
+            gb_in_write = in_bits
+            gb_in_read = source_in
+        else:
+            dram_in = source_in
+        spill = 0.0  # partial sums written out (and read back) between row folds
+        spill_gb = False
+        if not psum_kept:
+            psum_all = vectors * stats[srow, soff + L.S_OUT_NZ] * psum_bits
+            spill = psum_all * (row_folds - 1.0)
+            held = psum_all * psum_inside / max(1.0, col_folds * n_steps)
+            if held <= free:
+                free -= held
+                spill_gb = True
+        reloads = max(0.0, chunks - 1.0)  # every chunk after the first loads every weight block again
+        cached = dynamic or (reloads > 0 and weight_bits <= free)
+        if cached and not dynamic and reloads > 0:
+            free -= weight_bits
+        out[r, L.R_HOLD_GBUF] = gbuf - free
+        out[r, L.A_INPUT_BUFFER_READ] = input_bits_read
+        out[r, L.A_INPUT_BUFFER_WRITE] = fill
+        out[r, L.A_OUTPUT_BUFFER_WRITE] = obuf_bits + spill
+        out[r, L.A_OUTPUT_BUFFER_READ] = obuf_bits + spill
+        gb_read = gb_in_read
+        gb_write = gb_in_write
+        dram_read = dram_in
+        dram_write = 0.0
+        w_dram = 0.0  # weight bits read from DRAM, and from the global buffer
+        w_gb = 0.0
+        if dynamic:  # a dynamic operand is already on chip
+            w_gb = weight_bits * chunks
+        else:  # static weights come from DRAM through the global buffer; reloads from it when it keeps them
+            w_dram = weight_bits * (1.0 if cached else chunks)
+            w_gb = weight_bits * reloads if cached else 0.0
+            gb_write += w_dram
+        gb_read += w_dram + w_gb
+        dram_read += w_dram
+        if spill_gb:
+            gb_write += spill
+            gb_read += spill
+        else:
+            dram_write += spill
+            dram_read += spill
+        if out_spill:
+            dram_write += result_bits
+        else:
+            gb_write += result_bits
+        out[r, L.A_GLOBAL_BUFFER_READ] = gb_read
+        out[r, L.A_GLOBAL_BUFFER_WRITE] = gb_write
+        out[r, L.A_DRAM_READ] = dram_read
+        out[r, L.A_DRAM_WRITE] = dram_write
+        out[r, L.A_WEIGHT_WRITE] = copies * tiles * X * Y * W * chunks
+
+        # ----- latency: weight loads, each followed by a load -> compute -> write-back pipeline ----------
+        load = 0.0
+        write_back = 0.0
+        if all_steps:
+            back = spill / gbuf_bw if spill_gb else spill / dram_bw  # spilled partial sums coming back
+            load = max(dram_in / dram_bw, gb_in_read / gbuf_bw, back,
+                       fill / (busy * prm[t_, L.PRM_IBUF_BW])) / all_steps
+            sink_dram = dram_write / dram_bw
+            sink_gb = (gb_write - gb_in_write - w_dram) / gbuf_bw
+            write_back = max(out[r, L.A_OUTPUT_BUFFER_WRITE] / (busy * prm[t_, L.PRM_OBUF_BW]), sink_dram,
+                             sink_gb) / all_steps
+        loads = rounds * chunks
+        round_cycles = pipeline_cycles(n_steps / chunks if chunks else 0.0, load, compute, write_back, double_buffer)
+        weight_load = 0.0
+        if loads:
+            weight_load = max((w_dram / dram_bw + w_gb / gbuf_bw) / loads, pc[t_, PC_WEIGHT_WRITE])
+        latency = rounds_latency(loads, weight_load, round_cycles, prm[t_, L.PRM_WEIGHT_DOUBLE_BUFFER] != 0.0)
+        if rounds == 0:  # every weight block pruned: no MACs; the layer's outputs are zeros, written once
+            latency = result_bits / (dram_bw if out_spill else gbuf_bw)
+        out[r, L.R_LATENCY] = latency
+        out[r, L.R_COMPUTE] = rounds * per_copy * t * f_crit
+        out[r, L.R_ROUNDS] = loads
+        out[r, L.R_DUPLICATION] = copies
+        out[r, L.R_USEFUL] = vectors * stats[srow, soff + L.S_STORED]
+        out[r, L.R_CAPACITY] = float(macros) * X * Y * rounds * per_copy
+        out[r, L.A_LEAKAGE] = leakage_macro_cycles(macros, latency)
+
+    for k in range(n_orders):
+        r = orow + k * ostride
+        if repeats != 1:
+            for a in range(L.N_ACTIONS):
+                out[r, a] *= repeats
+            out[r, L.R_LATENCY] *= repeats
+            out[r, L.R_COMPUTE] *= repeats
+            out[r, L.R_USEFUL] *= repeats
+            out[r, L.R_CAPACITY] *= repeats
+            out[r, L.R_ROUNDS] *= repeats
+        total = out[r, L.R_LATENCY] + out[r, L.R_CAPACITY]  # every count is finite iff their sum is
         for a in range(L.N_ACTIONS):
-            out[orow, a] *= repeats
-        out[orow, L.R_LATENCY] *= repeats
-        out[orow, L.R_COMPUTE] *= repeats
-        out[orow, L.R_USEFUL] *= repeats
-        out[orow, L.R_CAPACITY] *= repeats
-        out[orow, L.R_ROUNDS] *= repeats
-    total = out[orow, L.R_LATENCY] + out[orow, L.R_CAPACITY]  # every count is finite iff their sum is
-    for a in range(L.N_ACTIONS):
-        total += out[orow, a]
-    if not math.isfinite(total) or total > MAX_COUNT:
-        out[orow, L.R_REASON] = L.REASON_OUT_OF_RANGE
+            total += out[r, a]
+        if not math.isfinite(total) or total > MAX_COUNT:
+            out[r, L.R_REASON] = L.REASON_OUT_OF_RANGE
 
 
 @jit(inline=True)
@@ -410,20 +443,21 @@ def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
 
 
 @jit(inline=True)
-def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, context, out,
-                 orow):
-    """The sparse counts of one layer into ``out[orow]``: :func:`input_skipping`, then :func:`layer_actions`."""
+def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                 ostride, context, out, orow):
+    """The sparse counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``):
+    :func:`input_skipping`, then :func:`layer_actions`."""
     log_zero, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
-    layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, log_zero,
-                  skip, context, out, orow)
+    layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                  ostride, log_zero, skip, context, out, orow)
 
 
 @jit(inline=True)
-def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, context, out,
-                orow):
-    """The dense twin of a layer (dense statistics, no input skipping) into ``out[orow]``."""
+def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                ostride, context, out, orow):
+    """The dense twin of a layer (dense statistics, no input skipping), like :func:`sparse_layer`."""
     layer_actions(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
-                  -math.inf, False, context, out, orow)
+                  n_orders, ostride, -math.inf, False, context, out, orow)
 
 
 @jit

@@ -287,7 +287,7 @@ ADDER_TREE_FULL = 1
 # ----------------------------------------------------------------------------------------------------
 # Results of one design point (a row of the backends' output array). Energies are the breakdown of the
 # chosen candidate (its counts times the point's energy table); DENSE_* price the dense weights on the
-# same hardware and mapping; the counts themselves follow.
+# same hardware at their own best mapping candidate; the counts themselves follow.
 # ----------------------------------------------------------------------------------------------------
 P_LATENCY = N_COMPONENTS + 0
 P_COMPUTE = N_COMPONENTS + 1
@@ -382,7 +382,9 @@ CP_DUPLICATE = 2
 CP_STEP = 3
 CP_VARIANT = 4  # which tile statistics (flatten x compress x rearrange x index format) it uses
 CP_ORDER = 5  # loop order (ORDER_*)
-N_CP = 6
+CP_ORDERS = 6  # loop orders this candidate prices at once: it and the next ones, which differ from it only by
+#                consecutive loop orders (0 for those followers: their leader fills their rows)
+N_CP = 7
 
 # One layer (of all the networks of a sweep, concatenated).
 LAY_VECTORS = 0  # input vectors per sample

@@ -102,31 +102,38 @@ def _mixed_index(ix, t, strides):
 @jit
 def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first, n_layers, cands, c, tot_s, lay_s,
                      tot_d, lay_d, dense_ready):
-    """Count a whole network under candidate ``c`` for thread ``t``: sparse totals into
-    ``tot_s[t*n_cand + c]`` and layers into ``lay_s[(t*n_cand + c)*max_layers + li]``; the dense twin into
-    ``tot_d`` and ``lay_d`` at the same rows unless ``dense_ready`` (it depends on no sparsity key, so the
-    previous point's may still hold)."""
+    """Count a whole network under candidate ``c`` and the loop-order siblings it leads (``CP_ORDERS``) for
+    thread ``t``: sparse totals into ``tot_s[t*n_cand + c + k]`` and layers into
+    ``lay_s[(t*n_cand + c + k)*max_layers + li]``; the dense twin into ``tot_d`` and ``lay_d`` at the same
+    rows unless ``dense_ready`` (it depends on no sparsity key, so the previous point's may still hold)."""
+    n_orders = int(cands[c, L.CP_ORDERS])
+    if n_orders == 0:  # a follower: its leader priced it
+        return
     n_cand = cands.shape[0]
     r = t * n_cand + c
     r0 = r * max_layers
-    _clear(tot_s, r)
+    for k in range(n_orders):
+        _clear(tot_s, r + k)
     grid_rows, grid_cols, duplicate, step, order = candidate_grid(prm, t, cands, c)
     row0 = (variant_base + int(cands[c, L.CP_VARIANT])) * max_layers
     spilled = True
     for li in range(n_layers):
         sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
-                     layer_context(li, n_layers, spilled), lay_s, r0 + li)
-        spilled = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0
-        accumulate(tot_s, r, lay_s, r0 + li)
+                     n_orders, max_layers, layer_context(li, n_layers, spilled), lay_s, r0 + li)
+        spilled = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0  # the same for every order
+        for k in range(n_orders):
+            accumulate(tot_s, r + k, lay_s, r0 + k * max_layers + li)
     if dense_ready:
         return
-    _clear(tot_d, r)
+    for k in range(n_orders):
+        _clear(tot_d, r + k)
     spilled = True
     for li in range(n_layers):
         dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
-                    layer_context(li, n_layers, spilled), lay_d, r0 + li)
+                    n_orders, max_layers, layer_context(li, n_layers, spilled), lay_d, r0 + li)
         spilled = lay_d[r0 + li, L.R_OUT_SPILL] != 0.0
-        accumulate(tot_d, r, lay_d, r0 + li)
+        for k in range(n_orders):
+            accumulate(tot_d, r + k, lay_d, r0 + k * max_layers + li)
 
 
 # Scratch rows are padded to whole cache lines so that two threads never write the same line.
@@ -166,7 +173,8 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     ``select`` is ``SELECT_BEST`` (one row per point: the candidate with the lowest network objective),
     ``SELECT_BEST_PER_LAYER`` (each layer picks its own) or ``SELECT_ALL`` (one row per point and
     candidate, candidate fastest). The dense twin picks its own best candidate the same way (with
-    ``SELECT_ALL``, each candidate is compared with dense weights under the same candidate). ``out_layers`` has zero layers when per-layer results are not kept.
+    ``SELECT_ALL``, each candidate is compared with dense weights under the same candidate). ``out_layers``
+    has zero layers when per-layer results are not kept.
     ``n_threads`` is ``numba.get_num_threads()``: scratch rows per thread are allocated once, outside the
     loop, and addressed by row number (no array views in the loop).
     """

@@ -53,10 +53,10 @@ def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_
         ctx = layer_context(li, n_layers, spilled)
         if dense:
             dense_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                        order, ctx, row, 0)
+                        order, 1, 1, ctx, row, 0)
         else:
             sparse_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                         order, ctx, row, 0)
+                         order, 1, 1, ctx, row, 0)
         spilled = row[0, L.R_OUT_SPILL] != 0.0
         accumulate(total, 0, row, 0)
         if out_row >= 0:
@@ -162,7 +162,8 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 for c in range(n_cand):
                     gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                     srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, ctx, row, 0)
+                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx,
+                                 row, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
                     obj = objective_of(row, 0, ae, 0, objective)
                     if takes_over(c, feasible, chosen, obj, best_obj):
@@ -181,7 +182,8 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 for c in range(n_cand):
                     gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                     srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                    dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, ctx, row, 0)
+                    dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx,
+                                row, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
                     obj = objective_of(row, 0, ae, 0, objective)
                     if takes_over(c, feasible, dense_chosen, obj, best_obj):
