@@ -96,6 +96,9 @@ def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
     if sweep.output.actions:
         specs.append(VarSpec("action_count", ("action",), "f8",
                              _attrs("1", "how many times each action happens (units: the action coordinate's)")))
+        specs.append(VarSpec("dram_compulsory", (), "f8",
+                             _attrs("bit", "DRAM reads + writes if the inputs touched, the weights and the outputs "
+                                           "that live in DRAM moved once each (compare dram_read + dram_write)")))
     if sweep.candidate_axes:
         specs.append(VarSpec("mapping", (), "i2",
                              _attrs("1", "index of the winning mapping candidate (-1: chosen per layer)")))
@@ -203,6 +206,7 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
             out["latency_s"] = np.where(freq > 0, out["latency"] / (freq * 1e6), nan)
     if sweep.output.actions:
         out["action_count"] = where(pts[:, L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS])
+        out["dram_compulsory"] = where(pts[:, L.P_DRAM_COMPULSORY])
     if sweep.candidate_axes:
         out["mapping"] = np.nan_to_num(pts[:, L.P_CANDIDATE], nan=-1).astype(np.int16)
     if res.layers is not None:

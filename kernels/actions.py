@@ -272,6 +272,14 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     gbuf_bw = prm[t_, L.PRM_GBUF_BW]
     all_steps = rounds * n_steps
     compute = per_copy * t * f_crit / n_steps if n_steps else 0.0
+    compulsory = 0.0  # what a perfect loop nest would move to and from DRAM
+    if in_dram and cols_exp > 0:
+        compulsory += input_bits_read / layers[lrow, L.LAY_REUSE] / cols_exp  # the inputs touched, once
+    if not dynamic:
+        compulsory += weight_bits
+    if out_spill:
+        compulsory += result_bits
+    out[orow, L.R_DRAM_COMPULSORY] = compulsory
 
     # The rest depends on the loop order: the orders order0 .. order0 + n_orders - 1 go to the rows
     # orow + k * ostride, each starting from the counts above (row orow is scaled by the repeats only after
@@ -416,6 +424,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
             out[r, L.R_USEFUL] *= repeats
             out[r, L.R_CAPACITY] *= repeats
             out[r, L.R_ROUNDS] *= repeats
+            out[r, L.R_DRAM_COMPULSORY] *= repeats
         total = out[r, L.R_LATENCY] + out[r, L.R_CAPACITY]  # every count is finite iff their sum is
         for a in range(L.N_ACTIONS):
             total += out[r, a]
@@ -473,6 +482,7 @@ def accumulate(total, t, part, p):
     total[t, L.R_USEFUL] += part[p, L.R_USEFUL]
     total[t, L.R_CAPACITY] += part[p, L.R_CAPACITY]
     total[t, L.R_ROUNDS] += part[p, L.R_ROUNDS]
+    total[t, L.R_DRAM_COMPULSORY] += part[p, L.R_DRAM_COMPULSORY]
     if total[t, L.R_REASON] == L.REASON_OK:
         total[t, L.R_REASON] = part[p, L.R_REASON]
 

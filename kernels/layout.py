@@ -260,7 +260,8 @@ R_OUT_SPILL = N_ACTIONS + 7  # 1 when the layer's output went to DRAM (read by t
 R_HOLD_IBUF = N_ACTIONS + 8  # bits one macro's input buffer holds at once (<= its usable share)
 R_HOLD_OBUF = N_ACTIONS + 9  # bits one macro's output buffer holds at once
 R_HOLD_GBUF = N_ACTIONS + 10  # bits the global buffer holds at once (resident maps, staged inputs, spills, weights)
-N_RESULTS = N_ACTIONS + 11
+R_DRAM_COMPULSORY = N_ACTIONS + 11  # DRAM bits if the inputs touched, the weights and the outputs moved once each
+N_RESULTS = N_ACTIONS + 12
 
 # Context of a layer in its network (``layer_actions``' ``context`` flags).
 CTX_IN_DRAM = 1  # the layer's input is in DRAM (the network's input, or a spilled map)
@@ -297,7 +298,8 @@ P_DENSE_ENERGY = N_COMPONENTS + 4
 P_DENSE_LATENCY = N_COMPONENTS + 5
 P_REASON = N_COMPONENTS + 6
 P_CANDIDATE = N_COMPONENTS + 7  # index of the winning mapping candidate, -1 when chosen per layer or none
-P_ACTIONS = N_COMPONENTS + 8  # the chosen candidate's action counts, N_ACTIONS columns (when kept)
+P_DRAM_COMPULSORY = N_COMPONENTS + 8  # the chosen candidate's compulsory DRAM bits (R_DRAM_COMPULSORY)
+P_ACTIONS = N_COMPONENTS + 9  # the chosen candidate's action counts, N_ACTIONS columns (when kept)
 N_POINT_BASE = P_ACTIONS  # a row without the counts
 N_POINT = P_ACTIONS + N_ACTIONS
 

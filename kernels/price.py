@@ -54,6 +54,7 @@ def _write_point(out, o, sparse, rs, dense, rd, ae, t):
     out[o, L.P_DENSE_ENERGY] = energy_pj(dense, rd, ae, t)
     out[o, L.P_DENSE_LATENCY] = dense[rd, L.R_LATENCY]
     out[o, L.P_REASON] = sparse[rs, L.R_REASON]
+    out[o, L.P_DRAM_COMPULSORY] = sparse[rs, L.R_DRAM_COMPULSORY]
 
 
 @jit

@@ -160,3 +160,25 @@ def test_no_level_ever_holds_more_than_it_has(nest):
 
             for level, bits in cost.holds.items():
                 assert 0 <= bits <= room[level] * (1 + 1e-12), (mapping.loop_order, level, bits, room[level])
+
+
+def test_the_result_reports_compulsory_dram_traffic():
+    """``[output] actions = true`` adds ``dram_compulsory``: the default search reaches it on a standalone layer,
+    the weight-stationary order alone does not (it spills partial sums to DRAM)."""
+    from ciminus.sweep import evaluate
+
+    text = """
+name = "compulsory"
+[workload]
+layer = [{name = "l", kind = "conv", C = 64, K = 64, R = 3, S = 3, H = 56, W = 56, pad = 1}]
+[mapping]
+loop_order = ORDER
+[output]
+actions = true
+"""
+    for order, ratio in (('"auto"', 1.0), ('"cols-rows-vectors"', 8.3)):
+        ds = evaluate(parse_sweep(text.replace("ORDER", order)))
+        moved = ds.action_count.sel(action=["dram_read", "dram_write"]).sum("action")
+        assert ds.dram_compulsory.attrs["units"] == "bit"
+        assert float(ds.dram_compulsory) == (64 * 56 * 56 + 64 * 64 * 9 + 64 * 56 * 56) * 8
+        assert float(moved / ds.dram_compulsory) == pytest.approx(ratio, abs=0.05)

@@ -48,6 +48,7 @@ class ReferenceEngine:
             row[L.P_DENSE_ENERGY] = out.dense.total_energy
             row[L.P_DENSE_LATENCY] = out.dense.latency
             row[L.P_REASON] = out.cost.reason
+            row[L.P_DRAM_COMPULSORY] = out.cost.row[0, L.R_DRAM_COMPULSORY]
             if sweep.output.actions:
                 row[L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS] = out.cost.counts
             candidate = out.candidate
