@@ -46,7 +46,7 @@ ratio = [0.0, 0.6]
 input_density = [1.0, 0.4]
 [mapping]
 rearrange = ["pad", "slice"]
-macro_grid = ["auto", "2x2", "4x4"]
+macro_grid = ["square", "2x2", "4x4"]
 select = "SELECT"
 [output]
 per_layer = PER_LAYER

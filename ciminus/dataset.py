@@ -87,6 +87,9 @@ def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
         VarSpec("dense_energy", (), "f8", _attrs("pJ", "energy of the dense weights at their own best mapping candidate")),
         VarSpec("dense_latency", (), "f8", _attrs("cycles", "latency of the dense weights at their own best mapping candidate")),
         VarSpec("feasible", (), "bool", _attrs("1", "the design point can run")),
+        VarSpec("macro_grid_rows", (), "f8",
+                _attrs("1", "rows of the chosen macro organisation (its columns: macros / rows; NaN when each "
+                            "layer chooses its own)")),
         VarSpec("reason", (), "u1", _attrs("1", "why a point is infeasible (0: feasible)",
                                            flag_values=np.arange(len(L.REASON_NAMES), dtype=np.uint8),
                                            flag_meanings=" ".join(L.REASON_NAMES))),
@@ -200,6 +203,7 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
             "dense_latency": where(pts[:, L.P_DENSE_LATENCY]),
             "feasible": feasible,
             "reason": reason,
+            "macro_grid_rows": where(pts[:, L.P_GRID_ROWS]),
         }
         if has_clock(sweep):
             freq = _row_freq(sweep, row0, n)

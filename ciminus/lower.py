@@ -184,7 +184,7 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
         v = stats_variant(m)
         if v not in variants:
             variants.append(v)
-        rows, cols = m.grid if m.grid is not None else (0, 0)
+        rows, cols = m.grid
         cands[c] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors, variants.index(v),
                     LOOP_ORDER_CODES[m.spec.loop_order], 1)
     variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]

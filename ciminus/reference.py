@@ -10,6 +10,7 @@ functions compiled over flat arrays; tests hold the two equal.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +141,7 @@ class PointResult:
     candidate: int
     layers: list[Cost] = field(default_factory=list)
     layer_candidates: list[int] = field(default_factory=list)
+    grid_rows: float = math.nan  # rows of the kept candidate's macro organisation (NaN: chosen per layer)
 
     @property
     def feasible(self) -> bool:
@@ -190,7 +192,8 @@ def price_point(specs: PointSpecs, candidates: list[MappingSpec], select: str, o
     kept, best = _choose([p[0] for p in priced], objective)
     cost, _, layers, _ = priced[kept]
     dense_kept, _ = _choose([p[1] for p in priced], objective)  # the dense twin: its own best candidate
-    return PointResult(cost, priced[dense_kept][1], best, layers, [best] * len(layers))
+    grid_rows = grid_of(candidates[kept], int(point.prm[0, L.PRM_MACROS]))[0]
+    return PointResult(cost, priced[dense_kept][1], best, layers, [best] * len(layers), grid_rows)
 
 
 def _best_per_layer(priced: list, objective: str, point: Point) -> PointResult:

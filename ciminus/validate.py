@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -314,7 +315,6 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
             else:
                 fixed[t][key] = v
 
-    _search_loop_orders(ck, fixed, axes, cand_axes, select)
     layers = _check_layers(ck, tables["workload"].get("layer"))
     _check_workload(ck, fixed, axes, layers)
     files = _check_files(ck, fixed, axes, base or Path.cwd())
@@ -329,6 +329,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         sampling, sampled = _check_sampling(ck, doc["sweep"], fixed, axes, select)
     pseudo = [Axis(t, k, tuple(dict.fromkeys(v))) for (t, k), v in sampled.items()]  # for combination checks
     _check_combinations(ck, fixed, [*axes, *pseudo], cand_axes, output)
+    _search_mapping(ck, fixed, axes, cand_axes, select, taken_values("arch", "macros", fixed, [*axes, *pseudo]))
     if sampling is not None and sampled:
         axes = [Axis(SAMPLE_TABLE, "sample", tuple(range(len(next(iter(sampled.values()))))))]
 
@@ -350,20 +351,32 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
     )
 
 
-def _search_loop_orders(ck: _Checker, fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis],
-                        select: str) -> None:
-    """``mapping.loop_order = "auto"`` (the default) searches every loop order: it becomes a candidate axis
-    (a swept one with ``select = "all"``), so each point keeps the best order and records it."""
-    listed = [a for a in [*axes, *cand_axes] if a.table == "mapping" and a.key == "loop_order"]
-    if listed:
-        if "auto" in listed[0].values:
-            ck.add("mapping.loop_order", list(listed[0].values), '"auto" inside a list',
-                   "a list of " + ", ".join(LOOP_ORDERS) + ', or "auto" alone')
-        return
-    if fixed["mapping"].get("loop_order", "auto") != "auto":
-        return
-    fixed["mapping"].pop("loop_order", None)
-    (axes if select == "all" else cand_axes).append(Axis("mapping", "loop_order", LOOP_ORDERS))
+def _divisors(n: int) -> int:
+    """How many divisors ``n`` has (the macro organisations of ``n`` macros)."""
+    pairs = sum(2 for i in range(1, math.isqrt(n) + 1) if n % i == 0)
+    return pairs - (1 if math.isqrt(n) ** 2 == n else 0)
+
+
+def _search_mapping(ck: _Checker, fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis],
+                    select: str, macros: tuple[int, ...]) -> None:
+    """Mapping keys left to ``"auto"`` (their default) are searched: ``macro_grid`` over every organisation of
+    the macros (``"auto:k"``, the k-th by rows, as many as the point with the most divisors has), then
+    ``loop_order`` over the four orders. Each becomes a candidate axis (a swept one with ``select = "all"``),
+    so each point keeps the best candidate and records it."""
+    counts = [_divisors(m) for m in set(macros) if isinstance(m, int) and m > 0]
+    searches = (("macro_grid", tuple(f"auto:{k}" for k in range(1, max(counts, default=1) + 1)),
+                 '"ROWSxCOLS" grids or "square" (the squarest organisation), or "auto" alone'),
+                ("loop_order", LOOP_ORDERS, "a list of " + ", ".join(LOOP_ORDERS) + ', or "auto" alone'))
+    for key, values, allowed in searches:
+        listed = [a for a in [*axes, *cand_axes] if a.table == "mapping" and a.key == key]
+        if listed:
+            if "auto" in listed[0].values:
+                ck.add(f"mapping.{key}", list(listed[0].values), '"auto" inside a list', allowed)
+            continue
+        if fixed["mapping"].get(key, "auto") != "auto":
+            continue
+        fixed["mapping"].pop(key, None)
+        (axes if select == "all" else cand_axes).append(Axis("mapping", key, values))
 
 
 # ----- workload -------------------------------------------------------------------------------------
@@ -617,15 +630,15 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
     # Each macro grid must hold the macros of at least one point (all of them when macros is fixed).
     macros = _values("macros", "arch", fixed, every)
     for g in _values("macro_grid", "mapping", fixed, every):
-        if g == "auto":
+        if g in ("auto", "square"):
             continue
         rc = parse_grid(g)
         if rc is None or rc[0] < 1 or rc[1] < 1:
-            ck.add("mapping.macro_grid", g, "not a grid", '"ROWSxCOLS" such as "4x2", or "auto"')
+            ck.add("mapping.macro_grid", g, "not a grid", '"ROWSxCOLS" such as "4x2", "square" or "auto"')
         elif macros and rc[0] * rc[1] not in macros:
             ck.add("mapping.macro_grid", g, f"{rc[0]} x {rc[1]} = {rc[0] * rc[1]} macros, but arch.macros = "
                    f"{toml_repr(list(macros)) if len(macros) > 1 else macros[0]}",
-                   "a grid with as many macros as arch.macros, or \"auto\"")
+                   "a grid with as many macros as arch.macros, \"square\" or \"auto\"")
     # IntraBlock keeps at most a whole segment.
     for n, m in itertools.product(_values("nm_n", "sparsity", fixed, every) or (2,),
                                   _values("nm_m", "sparsity", fixed, every) or (4,)):

@@ -27,6 +27,7 @@ from .equations import (
     floor_ratio,
     folds,
     halo_factor,
+    kth_divisor,
     leakage_macro_cycles,
     log_zero_bit,
     mux_selections,
@@ -532,9 +533,12 @@ def candidate_grid(prm, t_, cands, c):
     macros = int(prm[t_, L.PRM_MACROS])
     grid_rows = int(cands[c, L.CP_GRID_ROWS])
     grid_cols = int(cands[c, L.CP_GRID_COLS])
-    if grid_rows == 0:
+    if grid_rows == 0:  # the squarest organisation
         grid_rows = auto_grid_rows(macros)
         grid_cols = macros // grid_rows
+    elif grid_rows < 0:  # the -grid_rows-th organisation of a search (0 x 0, a mismatch, past the last)
+        grid_rows = kth_divisor(macros, -grid_rows)
+        grid_cols = macros // grid_rows if grid_rows > 0 else 0
     return grid_rows, grid_cols, cands[c, L.CP_DUPLICATE] != 0.0, int(cands[c, L.CP_STEP]), int(cands[c, L.CP_ORDER])
 
 

@@ -162,6 +162,28 @@ def auto_grid_rows(macros):
 
 
 @jit
+def kth_divisor(macros, k):
+    """The ``k``-th smallest divisor of ``macros`` (k >= 1), or 0 when it has fewer: the rows of the
+    ``k``-th macro organisation a searched ``macro_grid`` tries. O(sqrt(macros)), no allocation."""
+    found = 0
+    i = 1
+    while i * i <= macros:
+        if macros % i == 0:
+            found += 1
+            if found == k:
+                return i
+        i += 1
+    i -= 1
+    while i >= 1:  # the divisors above sqrt(macros), ascending
+        if macros % i == 0 and i * i != macros:
+            found += 1
+            if found == k:
+                return macros // i
+        i -= 1
+    return 0
+
+
+@jit
 def whole_tiles(tiles):
     """Tiles rounded up to whole macros (expected counts are fractional), as a float."""
     return max(0.0, np.ceil(tiles - 1e-9))

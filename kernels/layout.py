@@ -299,7 +299,8 @@ P_DENSE_LATENCY = N_COMPONENTS + 5
 P_REASON = N_COMPONENTS + 6
 P_CANDIDATE = N_COMPONENTS + 7  # index of the winning mapping candidate, -1 when chosen per layer or none
 P_DRAM_COMPULSORY = N_COMPONENTS + 8  # the chosen candidate's compulsory DRAM bits (R_DRAM_COMPULSORY)
-P_ACTIONS = N_COMPONENTS + 9  # the chosen candidate's action counts, N_ACTIONS columns (when kept)
+P_GRID_ROWS = N_COMPONENTS + 9  # rows of the chosen candidate's macro organisation (NaN: chosen per layer)
+P_ACTIONS = N_COMPONENTS + 10  # the chosen candidate's action counts, N_ACTIONS columns (when kept)
 N_POINT_BASE = P_ACTIONS  # a row without the counts
 N_POINT = P_ACTIONS + N_ACTIONS
 
@@ -378,7 +379,7 @@ ENERGY_PRMS = (
 )
 
 # One mapping candidate.
-CP_GRID_ROWS = 0  # 0: the squarest grid of the point's macros
+CP_GRID_ROWS = 0  # 0: the squarest grid of the point's macros; -k: its k-th organisation (rows ascending)
 CP_GRID_COLS = 1
 CP_DUPLICATE = 2
 CP_STEP = 3

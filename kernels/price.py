@@ -224,6 +224,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
                 ok = tot_s[r, L.R_REASON] == L.REASON_OK
                 _write_point(out_points, row, tot_s, r, tot_d, r, ae, t)
                 out_points[row, L.P_CANDIDATE] = c if ok else -1
+                out_points[row, L.P_GRID_ROWS] = candidate_grid(prm, t, cands, c)[0]
                 if keep_layers:
                     _write_layers(out_layers, row, lay_s, r * ml, n_layers, lay_bc, c if ok else -1, ae, t)
         elif select == L.SELECT_BEST:
@@ -232,6 +233,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
             r = t * n_cand + kept
             _write_point(out_points, i, tot_s, r, tot_d, t * n_cand + kept_d, ae, t)
             out_points[i, L.P_CANDIDATE] = best
+            out_points[i, L.P_GRID_ROWS] = candidate_grid(prm, t, cands, kept)[0]
             if keep_layers:
                 _write_layers(out_layers, i, lay_s, r * ml, n_layers, lay_bc, best, ae, t)
         else:  # SELECT_BEST_PER_LAYER: every layer keeps its own best candidate.
@@ -250,3 +252,4 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
                     out_layers[i, li, L.LY_CANDIDATE] = best
             _write_point(out_points, i, best_s, t, best_d, t, ae, t)
             out_points[i, L.P_CANDIDATE] = -1
+            out_points[i, L.P_GRID_ROWS] = np.nan

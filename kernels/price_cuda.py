@@ -9,6 +9,8 @@ chosen on its sparse totals, then its dense twin and, if asked, its per-layer ro
 scratch fits in registers and local memory.
 """
 
+import math
+
 from numba import config, cuda, float64, int64
 
 from . import layout as L
@@ -111,6 +113,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 _write_point(out_points, out_row, total, 0, dense, 0, ae, 0)
                 ok = total[0, L.R_REASON] == L.REASON_OK
                 out_points[out_row, L.P_CANDIDATE] = c if ok else -1
+                out_points[out_row, L.P_GRID_ROWS] = gr
                 if keep_layers and not ok:
                     for li in range(n_layers):
                         out_layers[out_row, li, L.LY_CANDIDATE] = -1
@@ -151,6 +154,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                          row, out_layers, i, chosen)
             _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = chosen
+            out_points[i, L.P_GRID_ROWS] = gr
         else:  # SELECT_BEST_PER_LAYER: layers outside, candidates inside (the spill chain is candidate-free)
             _clear(best, 0)
             _clear(dense, 0)
@@ -195,4 +199,5 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 spilled = total[0, L.R_OUT_SPILL] != 0.0
             _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = -1
+            out_points[i, L.P_GRID_ROWS] = math.nan
         i += stride

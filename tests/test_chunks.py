@@ -30,6 +30,9 @@ global_buffer_kb = [64, 256, 1024]
 [sparsity]
 pattern = ["dense", "row-block", "nm", "hybrid", "column-wise"]
 ratio = [0.25, 0.5, 0.75]
+[mapping]  # one mapping: these tests are about chunks, not the search
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
 """
 
 # 50 times SLOW (tens of seconds with the reference backend): an interrupt after a few chunks always lands

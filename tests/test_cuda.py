@@ -72,7 +72,7 @@ ratio = 0.5
 input_density = [1.0, 0.4]
 [mapping]
 rearrange = ["pad", "slice"]
-macro_grid = ["auto", "2x2"]
+macro_grid = ["square", "2x2"]
 select = "SELECT"
 [output]
 per_layer = true

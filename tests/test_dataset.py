@@ -53,8 +53,13 @@ def test_dataset_follows_the_contract(tmp_path):
     assert np.allclose(good.layer_energy.sum("layer"), good.energy)
     assert np.allclose(good.latency_s, good.latency / 250e6)
     assert (good.speedup.sel(pattern="dense") == 1.0).all()
-    assert list(ds.candidate_rearrange.values) == ["pad"] * 4 + ["slice"] * 4  # x the loop orders searched
-    assert list(ds.candidate_loop_order.values) == list(LOOP_ORDERS) * 2
+    # rearrange (listed) x the 4 organisations of 4 or 8 macros x the 4 loop orders (searched), the last fastest
+    assert list(ds.candidate_rearrange.values) == ["pad"] * 16 + ["slice"] * 16
+    assert list(ds.candidate_macro_grid.values) == [f"auto:{k}" for k in range(1, 5) for _ in range(4)] * 2
+    assert list(ds.candidate_loop_order.values) == list(LOOP_ORDERS) * 8
+    # the chosen organisation is one of the point's own: 8 macros as 1x8, 2x4, 4x2 or 8x1; 4 as 1x4, 2x2, 4x1
+    rows = good.macro_grid_rows
+    assert set(rows.sel(macros=8).values.ravel()) <= {1, 2, 4, 8} and set(rows.sel(macros=4).values.ravel()) <= {1, 2, 4}
     assert ds.reason.attrs["flag_meanings"].split() == list(REASON_NAMES)
 
 

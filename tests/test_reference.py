@@ -34,7 +34,7 @@ template = "digital-28nm"
 
 def test_dense_linear_layer_priced_by_hand():
     """64 -> 32 linear layer, 100 tokens, on 8 macros of 32 x 16 (grid 4 x 2) at 25.619328 pJ/activation."""
-    r = price(FC)
+    r = price(FC + '[mapping]\nmacro_grid = "4x2"\n')
     c = r.cost
     assert c.reason == L.REASON_OK
     tiles = 2 * 2  # ceil(64/32) row tiles x ceil(32/16) column tiles
@@ -84,7 +84,7 @@ layer = [{name = "c", kind = "conv", C = 128, K = 128, R = 3, S = 3, H = 28, W =
 pattern = "row-block"
 ratio = RATIO
 """
-ORDER = '\n[mapping]\nloop_order = "cols-rows-vectors"\n'
+ORDER = '\n[mapping]\nloop_order = "cols-rows-vectors"\nmacro_grid = "4x2"\n'
 
 
 def test_row_block_half_speeds_up_a_compute_bound_layer_by_less_than_two():

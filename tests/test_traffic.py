@@ -172,6 +172,7 @@ name = "compulsory"
 [workload]
 layer = [{name = "l", kind = "conv", C = 64, K = 64, R = 3, S = 3, H = 56, W = 56, pad = 1}]
 [mapping]
+macro_grid = "square"
 loop_order = ORDER
 [output]
 actions = true

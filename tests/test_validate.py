@@ -71,9 +71,9 @@ def test_keys_that_cannot_be_swept():
 
 def test_grid_must_hold_the_macros():
     assert one(BASE + '[arch]\nmacros = 8\n[mapping]\nmacro_grid = "4x4"\n') == \
-        'mapping.macro_grid = "4x4": 4 x 4 = 16 macros, but arch.macros = 8; allowed: a grid with as many macros as arch.macros, or "auto"'
+        'mapping.macro_grid = "4x4": 4 x 4 = 16 macros, but arch.macros = 8; allowed: a grid with as many macros as arch.macros, "square" or "auto"'
     assert one(BASE + '[mapping]\nmacro_grid = "four by two"\n') == \
-        'mapping.macro_grid = "four by two": not a grid; allowed: "ROWSxCOLS" such as "4x2", or "auto"'
+        'mapping.macro_grid = "four by two": not a grid; allowed: "ROWSxCOLS" such as "4x2", "square" or "auto"'
     # A candidate list may mix grids as long as each fits some point.
     parse_sweep(BASE + '[arch]\nmacros = [8, 16]\n[mapping]\nmacro_grid = ["4x2", "4x4"]\n')
 

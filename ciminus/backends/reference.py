@@ -49,6 +49,7 @@ class ReferenceEngine:
             row[L.P_DENSE_LATENCY] = out.dense.latency
             row[L.P_REASON] = out.cost.reason
             row[L.P_DRAM_COMPULSORY] = out.cost.row[0, L.R_DRAM_COMPULSORY]
+            row[L.P_GRID_ROWS] = out.grid_rows
             if sweep.output.actions:
                 row[L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS] = out.cost.counts
             candidate = out.candidate

@@ -30,7 +30,9 @@ class MappingSpec:
     index_format: str = spec_field("auto", kind=CHOICE, choices=("auto", "coordinate", "bitmap"), stage=STATS,
                                    doc="block-index encoding; auto = the smaller per layer")
     macro_grid: str = spec_field("auto", kind=STR,
-                                 doc='macro organisation "ROWSxCOLS" (rows share partial-sum reduction, columns share inputs), or "auto"')
+                                 doc='macro organisation "ROWSxCOLS" (rows share partial-sum reduction, columns share '
+                                     'inputs), "square" (the squarest), or "auto": search every organisation of the '
+                                     'macros')
     duplicate: bool = spec_field(True, kind=BOOL, doc="copy the weights onto idle macros to split the input vectors")
     loop_order: str = spec_field("auto", kind=CHOICE, choices=("auto", *LOOP_ORDERS),
                                  doc='temporal loops around a step, outermost first ("vectors" outermost: chunks that '
@@ -43,8 +45,17 @@ class MappingSpec:
                                 doc="what the best candidate minimises")
 
 
+SEARCHED_GRID = re.compile(r"^auto:(\d+)$")  # the k-th organisation of a searched macro_grid (set by the engine)
+
+
+def searched_grid(text: str) -> int | None:
+    """``"auto:3"`` -> 3: the third organisation (rows ascending) of the point's macros; None otherwise."""
+    m = SEARCHED_GRID.match(text)
+    return int(m.group(1)) if m else None
+
+
 def parse_grid(text: str) -> tuple[int, int] | None:
-    """``"4x2"`` -> (4, 2); None for anything else (including "auto")."""
+    """``"4x2"`` -> (4, 2); None for anything else (including "auto" and "square")."""
     m = GRID_PATTERN.match(text)
     if not m:
         return None

@@ -1,0 +1,81 @@
+"""The default mapping search: every macro organisation and loop order, as good as an exhaustive explicit list."""
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ciminus.kernels import layout as L
+from ciminus.kernels.equations import kth_divisor
+from ciminus.kernels.jit import python
+from ciminus.sweep import evaluate
+from ciminus.validate import parse_sweep
+
+CONV = """
+name = "search"
+[workload]
+layer = [{name = "c", kind = "conv", C = 64, K = 64, R = 3, S = 3, H = 56, W = 56, pad = 1}]
+[arch]
+macros = MACROS
+[mapping]
+objective = "OBJECTIVE"
+"""
+
+
+@given(st.integers(1, 5000))
+def test_kth_divisor_walks_the_divisors_in_order(n):
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    kth = python(kth_divisor)
+    assert [kth(n, k) for k in range(1, len(divisors) + 1)] == divisors
+    assert kth(n, len(divisors) + 1) == 0
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_default_search_equals_the_exhaustive_list(objective):
+    """A dense 64->64 3x3 56x56 conv on 8 macros of 32x16 has 18 row tiles x 4 column tiles: the squarest grid
+    (4x2) needs 5 x 2 = 10 rounds where 2x4 needs 9. The default search finds the best of every grid and loop
+    order listed by hand, on every objective."""
+    text = CONV.replace("MACROS", "8").replace("OBJECTIVE", objective)
+    searched = evaluate(parse_sweep(text))
+    grids = '["1x8", "2x4", "4x2", "8x1"]'
+    listed = evaluate(parse_sweep(text + f"macro_grid = {grids}\nloop_order = {list(L.LOOP_ORDERS)!r}\n".replace("'", '"')))
+    square = evaluate(parse_sweep(text + 'macro_grid = "square"\n'))
+    key = {"latency": "latency", "energy": "energy"}.get(objective)
+    value = (lambda ds: float(ds[key])) if key else (lambda ds: float(ds.energy * ds.latency))
+    assert value(searched) == pytest.approx(value(listed), rel=1e-12)
+    assert value(searched) <= value(square) * (1 + 1e-12)
+    winner = int(listed.mapping)
+    grid, order = list(itertools.product(range(4), L.LOOP_ORDERS))[winner]
+    assert float(searched.macro_grid_rows) == [1, 2, 4, 8][grid]
+    assert str(searched.candidate_loop_order[int(searched.mapping)].values) == order
+
+
+def test_compute_bound_search_beats_the_squarest_grid():
+    """With bandwidth to spare the layer is compute-bound, and the search finds the 9-round organisation."""
+    fast = "\n".join(f"{k} = 8192" for k in ("dram_bw", "global_buffer_bw", "input_buffer_bw", "output_buffer_bw",
+                                             "weight_load_bw"))
+    text = CONV.replace("MACROS", "8\n" + fast).replace("OBJECTIVE", "latency")
+    searched = evaluate(parse_sweep(text))
+    square = evaluate(parse_sweep(text + 'macro_grid = "square"\n'))
+    assert float(searched.compute_cycles) < float(square.compute_cycles)  # 9 rounds instead of 10
+    assert float(searched.latency) < float(square.latency)
+
+
+def test_a_swept_macro_count_searches_its_own_organisations():
+    """macros = [6, 8]: 6 has 4 organisations (1x6, 2x3, 3x2, 6x1), 8 has 4; 12 would have 6. Each point
+    chooses among its own, and organisations past a point's last one are never chosen."""
+    ds = evaluate(parse_sweep(CONV.replace("MACROS", "[6, 8, 12]").replace("OBJECTIVE", "edp")))
+    assert ds.sizes["candidate"] == 6 * 4
+    for macros in (6, 8, 12):
+        rows = float(ds.macro_grid_rows.sel(macros=macros))
+        assert macros % rows == 0 and bool(ds.feasible.sel(macros=macros))
+
+
+def test_auto_inside_a_list_is_refused():
+    from ciminus.validate import SpecError
+
+    with pytest.raises(SpecError, match='"auto" inside a list'):
+        parse_sweep(CONV.replace("MACROS", "8").replace("OBJECTIVE", "edp") + 'macro_grid = ["auto", "4x2"]\n')
+    with pytest.raises(SpecError, match='"auto" inside a list'):
+        parse_sweep(CONV.replace("MACROS", "8").replace("OBJECTIVE", "edp") + 'loop_order = ["auto", "cols-rows-vectors"]\n')
