@@ -11,7 +11,10 @@ sweep), their ratio, the end-to-end wall time of ``ciminus sweep`` (start-up, JI
 written) with its peak RSS, CPU time / wall time and the time of each phase, and the machine. Two more
 sweeps run end to end: a designer's 10^6-point sweep of array geometry x macros x sparsity x DRAM energy
 (``geometry_1m.toml``: every point has its own tile statistics) and a mapping-candidate-heavy one
-(``mapping_heavy.toml``: 40 candidates per point). Paste the Markdown it prints into docs/performance.md.
+(``mapping_heavy.toml``: 40 listed candidates x 4 loop orders per point). These pin one mapping per point;
+``search_1e5.toml`` measures the default search (every macro organisation x every loop order), kernel and
+end to end, in design points/s and candidate evaluations/s. Paste the Markdown it prints into
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -166,6 +169,8 @@ def main() -> None:
         results["end_to_end_1m"] = end_to_end(sweep, Path(tmp) / "r.nc")
         results["geometry_1m"] = end_to_end(HERE / "geometry_1m.toml", Path(tmp) / "g.nc")
         results["mapping_heavy"] = end_to_end(HERE / "mapping_heavy.toml", Path(tmp) / "m.nc")
+        results["search_kernel"] = kernel_rate(HERE / "search_1e5.toml", args.repeats)
+        results["search"] = end_to_end(HERE / "search_1e5.toml", Path(tmp) / "s.nc")
         if args.huge:
             results["end_to_end_1e8"] = end_to_end(HERE / "huge_1e8.toml", Path(tmp) / "h.nc")
         if args.dask:
@@ -183,8 +188,12 @@ def main() -> None:
     print(f"| lowering (tile statistics) | {cpu['lowering_s']:.2f} s |")
     print(f"| reference, {ref['points']} points | {ref['evals_per_s']:.3g} evaluations/s |")
     print(f"| cpu / reference | {results['ratio']:,.0f}x |")
+    s = results["search_kernel"]
+    print(f"| default search, cpu kernel ({s['points']:,} points x {s['layers']} layers x {s['candidates']} "
+          f"candidates) | {s['points'] / s['best_s']:.3g} design points/s = {s['evals_per_s']:.3g} candidate "
+          f"evaluations/s ({s['best_s']:.2f} s) |")
     for key, title in (("end_to_end_1m", "10^6 points"), ("geometry_1m", "geometry x sparsity, 10^6 points"),
-                       ("mapping_heavy", "mapping-heavy")):
+                       ("mapping_heavy", "mapping-heavy"), ("search", "default search")):
         e = results[key]
         phases = ", ".join(f"{k} {v:.2f} s" for k, v in e["phases"].items())
         print(f"| `ciminus sweep` {title} ({e['points']:,} x {e['layers']} layers x {e['candidates']} candidates), "
