@@ -120,15 +120,15 @@ def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray
     stats = np.concatenate([sparse_st, dense_st]).reshape(1, -1)
     lay = layer_row(layer, densities).reshape(1, -1)
     grid_rows, grid_cols = grid_of(mapping, int(point.prm[0, L.PRM_MACROS]))
-    if dense:  # the dense twin: dense statistics, inputs never skipped
-        soff, log_zero, skip = L.N_STATS, -np.inf, False
+    if dense:  # the dense twin: dense statistics, dense inputs never skipped
+        soff, density, point_density, skip = L.N_STATS, 1.0, False, False
     else:
         soff = 0
-        log_zero, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
+        density, point_density, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
     cost = Cost(table=point.table)
     layer_actions(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, mapping.duplicate,
-                  mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, log_zero, skip, context,
-                  cost.row, 0)
+                  mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, density, point_density, skip,
+                  context, cost.row, 0)
     return cost
 
 

@@ -32,7 +32,10 @@ from ciminus.templates import TEMPLATE_NAMES, template_table
 DEFAULT_TEMPLATE = "digital-28nm"
 
 # ----- string -> code maps the kernels read ------------------------------------------------------------
-ADDER_MODELS = {"miredo": L.ADDER_TREE_MIREDO, "full": L.ADDER_TREE_FULL}
+ADDER_MODELS = {"ripple": L.ADDER_TREE_RIPPLE, "compressor": L.ADDER_TREE_COMPRESSOR, "miredo": L.ADDER_TREE_MIREDO,
+                "full": L.ADDER_TREE_RIPPLE}  # "full": the ripple tree's former name
+ACTIVITIES = {"data": L.ACTIVITY_DATA, "full": L.ACTIVITY_FULL}
+PROFILES = {"laplace": L.PROFILE_LAPLACE, "independent": L.PROFILE_INDEPENDENT}
 OBJECTIVES = {"energy": L.OBJECTIVE_ENERGY, "latency": L.OBJECTIVE_LATENCY, "edp": L.OBJECTIVE_EDP}
 SELECTS = {"best": L.SELECT_BEST, "best-per-layer": L.SELECT_BEST_PER_LAYER, "all": L.SELECT_ALL}
 LOOP_ORDER_CODES = {name: code for code, name in enumerate(L.LOOP_ORDERS)}
@@ -77,6 +80,10 @@ PARAMS: dict[tuple[str, str], int] = {
     ("energy", "mux_pj_per_level"): L.PRM_MUX,
     ("energy", "zero_detect_pj_per_bit"): L.PRM_ZERO_DETECT,
     ("energy", "adder_tree_model"): L.PRM_ADDER_MODEL,
+    ("energy", "activity"): L.PRM_ACTIVITY,
+    ("sparsity", "weight_bit_density"): L.PRM_WEIGHT_BIT_DENSITY,
+    ("sparsity", "input_profile"): L.PRM_INPUT_PROFILE,
+    ("sparsity", "input_clip"): L.PRM_INPUT_CLIP,
     ("sparsity", "input_density"): L.PRM_DENSITY,
     ("sparsity", "input_bit_density"): L.PRM_BIT_DENSITY,
     ("sparsity", "input_skip"): L.PRM_SKIP,
@@ -90,6 +97,10 @@ def encode(key: str, value: Any) -> float:
         return math.nan
     if key == "adder_tree_model":
         return float(ADDER_MODELS[value])
+    if key == "activity":
+        return float(ACTIVITIES[value])
+    if key == "input_profile":
+        return float(PROFILES[value])
     if key == "input_skip":
         return -1.0 if value == "auto" else float(bool(value))
     return float(value)

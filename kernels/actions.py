@@ -17,7 +17,6 @@ import numpy as np
 from . import layout as L
 from .equations import (
     accumulations,
-    active_cycle_fraction,
     adder_tree_adds,
     auto_grid_rows,
     ceil_ratio,
@@ -26,10 +25,11 @@ from .equations import (
     duplicates,
     floor_ratio,
     folds,
+    group_zero_probability,
     halo_factor,
     kth_divisor,
+    laplace_clip,
     leakage_macro_cycles,
-    log_zero_bit,
     mux_selections,
     pipeline_cycles,
     rounds_latency,
@@ -37,6 +37,7 @@ from .equations import (
     whole_tiles,
 )
 from .jit import jit
+from .tile_stats import ceil_div
 
 KIB_BITS = 8 * 1024
 MAX_COUNT = 1e300  # counts beyond this could overflow when summed over layers and multiplied by energies
@@ -53,8 +54,13 @@ PC_OUT_FIT = 7  # partial-sum rows of one vector that fit the output buffer
 PC_WEIGHT_WRITE = 8  # cycles to write one whole tile into a macro
 PC_GBUF_BITS = 9
 PC_INDEX_BITS = 10
-PC_LOG_ZERO = 11  # log P(input bit is 0) at the point's input density
-N_PC = 12
+PC_BIT_ONES = 11  # P(a bit of a non-zero input is 1), averaged over the bit positions
+PC_GROUPS = 12  # bit groups of one activation's cycles (ceil(I / bits per cycle))
+PC_KEY = 13  # the parameters the bit statistics below were computed from (6 slots): recomputed on change
+PC_GROUP_ZERO = 20  # P(a non-zero input has no 1 in group g), g < 32
+PC_GROUP_LOG_Z = 52  # log P(an input has no 1 in group g) at the point's input density, g < 32
+N_PC = 84
+MAX_GROUPS = 32
 
 
 @jit
@@ -142,12 +148,75 @@ def point_constants(prm, t_, pc):
     pc[t_, PC_WEIGHT_WRITE] = float(X) * Y * W / prm[t_, L.PRM_WLOAD_BW]
     pc[t_, PC_GBUF_BITS] = prm[t_, L.PRM_GBUF_KB] * KIB_BITS
     pc[t_, PC_INDEX_BITS] = prm[t_, L.PRM_INDEX_KB] * KIB_BITS
-    pc[t_, PC_LOG_ZERO] = log_zero_bit(prm[t_, L.PRM_DENSITY] * prm[t_, L.PRM_BIT_DENSITY])
+    bit_statistics(prm, t_, pc)
+
+
+@jit
+def bit_statistics(prm, t_, pc):
+    """The input-bit statistics of ``pc[t_]`` (``PC_BIT_ONES``, ``PC_GROUP_*``), from the input precision,
+    bits per cycle, bit profile, clipping, bit density and value density; skipped when these equal the ones
+    they were last computed from (a thread walks neighbouring points)."""
+    I = int(prm[t_, L.PRM_INPUT_BITS])
+    bpc = int(prm[t_, L.PRM_BITS_PER_CYCLE])
+    profile = int(prm[t_, L.PRM_INPUT_PROFILE])
+    clip = prm[t_, L.PRM_INPUT_CLIP]
+    bit_density = prm[t_, L.PRM_BIT_DENSITY]
+    density = prm[t_, L.PRM_DENSITY]
+    if (pc[t_, PC_KEY] == I and pc[t_, PC_KEY + 1] == bpc and pc[t_, PC_KEY + 2] == profile
+            and pc[t_, PC_KEY + 3] == bit_density and pc[t_, PC_KEY + 4] == density
+            and (pc[t_, PC_KEY + 5] == clip or (math.isnan(clip) and math.isnan(pc[t_, PC_KEY + 5])))):
+        return
+    if math.isnan(clip):
+        clip_used = laplace_clip(I)
+    else:
+        clip_used = clip
+    ones = 0.0
+    for b in range(I):
+        ones += 1.0 - group_zero_probability(profile, I, b, 1, bit_density, clip_used)
+    pc[t_, PC_BIT_ONES] = ones / I
+    groups = min(ceil_div(I, bpc), MAX_GROUPS)
+    pc[t_, PC_GROUPS] = groups
+    for g in range(groups):
+        lo = g * bpc
+        s = group_zero_probability(profile, I, lo, min(bpc, I - lo), bit_density, clip_used)
+        pc[t_, PC_GROUP_ZERO + g] = s
+        pc[t_, PC_GROUP_LOG_Z + g] = _log_or_minus_inf(1.0 - density + density * s)
+    pc[t_, PC_KEY] = I
+    pc[t_, PC_KEY + 1] = bpc
+    pc[t_, PC_KEY + 2] = profile
+    pc[t_, PC_KEY + 3] = bit_density
+    pc[t_, PC_KEY + 4] = density
+    pc[t_, PC_KEY + 5] = clip
+
+
+@jit(inline=True)
+def _log_or_minus_inf(x):
+    return math.log(x) if x > 0.0 else -math.inf
+
+
+@jit(inline=True)
+def skip_fractions(pc, t_, density, point_density, rows_energy, rows_crit):
+    """(mean, critical) fraction of bit-serial cycles that run: a cycle is skipped when none of the rows a
+    macro receives has a 1 in the cycle's bit group, rows independent: 1 - P(no 1 in group g)**rows,
+    averaged over the groups (``kernels.equations.group_zero_probability``)."""
+    groups = int(pc[t_, PC_GROUPS])
+    fe = 0.0
+    fc = 0.0
+    for g in range(groups):
+        if point_density:
+            lz = pc[t_, PC_GROUP_LOG_Z + g]
+        else:
+            lz = _log_or_minus_inf(1.0 - density + density * pc[t_, PC_GROUP_ZERO + g])
+        if rows_energy > 0.0:
+            fe += 1.0 if lz == -math.inf else -math.expm1(rows_energy * lz)
+        if rows_crit > 0.0:
+            fc += 1.0 if lz == -math.inf else -math.expm1(rows_crit * lz)
+    return fe / groups, fc / groups
 
 
 @jit(inline=True)
 def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors, order0,
-                  n_orders, ostride, log_zero, skip, context, out, orow):
+                  n_orders, ostride, density, point_density, skip, context, out, orow):
     """Fill ``out[orow]`` with the action counts (``A_*``) and latency terms (``R_*``) of one layer.
 
     The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
@@ -222,16 +291,23 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     rows_fed = stats[srow, soff + L.S_FETCH] / tiles if tiles > 0 else 0.0  # mean inputs per activation
     f_energy = 1.0
     f_crit = 1.0
-    if skip:  # a measured input profile, else independent bits at the input density
+    if skip:  # a measured input profile, else the bit statistics of the input model
         f_energy = stats[srow, soff + L.S_F_ENERGY]
-        if math.isnan(f_energy):
-            f_energy = active_cycle_fraction(rows_fed, I, bpc, log_zero)
         f_crit = stats[srow, soff + L.S_F_CRIT]
-        if math.isnan(f_crit):
-            f_crit = active_cycle_fraction(stats[srow, soff + L.S_CRIT_ROWS], I, bpc, log_zero)
+        if math.isnan(f_energy) or math.isnan(f_crit):
+            fe, fc = skip_fractions(pc, t_, density, point_density, rows_fed, stats[srow, soff + L.S_CRIT_ROWS])
+            if math.isnan(f_energy):
+                f_energy = fe
+            if math.isnan(f_crit):
+                f_crit = fc
     active = activations * f_energy
-    out[orow, L.A_CELL_MULT] = active * pc[t_, PC_CELL_MULTS]
-    out[orow, L.A_TREE_ADD] = active * pc[t_, PC_TREE_ADDS]
+    if prm[t_, L.PRM_ACTIVITY] == L.ACTIVITY_FULL:  # every gate of every cycle that runs
+        out[orow, L.A_CELL_MULT] = active * pc[t_, PC_CELL_MULTS]
+        out[orow, L.A_TREE_ADD] = active * pc[t_, PC_TREE_ADDS]
+    else:  # a bit cell's gate evaluates when its input bit is 1, an adder-tree input toggles when its product is
+        ones = density * pc[t_, PC_BIT_ONES] * rows_fed / X  # of the array's input bits, over the activation
+        out[orow, L.A_CELL_MULT] = activations * pc[t_, PC_CELL_MULTS] * ones
+        out[orow, L.A_TREE_ADD] = activations * pc[t_, PC_TREE_ADDS] * ones * prm[t_, L.PRM_WEIGHT_BIT_DENSITY]
     out[orow, L.A_SHIFT_ADD] = active * pc[t_, PC_SHIFT_ADDS]
 
     # ----- sparsity overheads ----------------------------------------------------------------------
@@ -435,21 +511,19 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
 
 @jit(inline=True)
 def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
-    """(log P(input bit is 0), whether zero bit planes are skipped) for a layer's sparse pricing: the
-    layer's own input density or the point's; ``input_skip = "auto"`` skips where inputs are sparse or
-    their profile was measured."""
+    """(input density, whether it is the point's, whether zero bit planes are skipped) for a layer's sparse
+    pricing: the layer's own input density or the point's; ``input_skip = "auto"`` skips where inputs are
+    sparse or their profile was measured."""
     density = layers[lrow, L.LAY_DENSITY]
-    if math.isnan(density):
+    point_density = math.isnan(density)
+    if point_density:
         density = prm[t_, L.PRM_DENSITY]
-        log_zero = pc[t_, PC_LOG_ZERO]
-    else:
-        log_zero = log_zero_bit(density * prm[t_, L.PRM_BIT_DENSITY])
     skip_mode = prm[t_, L.PRM_SKIP]
     if skip_mode < 0:
         skip = density < 1.0 or not math.isnan(stats[srow, L.S_F_ENERGY])
     else:
         skip = skip_mode > 0
-    return log_zero, skip
+    return density, point_density, skip
 
 
 @jit(inline=True)
@@ -457,17 +531,17 @@ def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, d
                  ostride, context, out, orow):
     """The sparse counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``):
     :func:`input_skipping`, then :func:`layer_actions`."""
-    log_zero, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
+    density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
     layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                  ostride, log_zero, skip, context, out, orow)
+                  ostride, density, point_density, skip, context, out, orow)
 
 
 @jit(inline=True)
 def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
                 ostride, context, out, orow):
-    """The dense twin of a layer (dense statistics, no input skipping), like :func:`sparse_layer`."""
+    """The dense twin of a layer (dense weights and inputs: no input skipping), like :func:`sparse_layer`."""
     layer_actions(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
-                  n_orders, ostride, -math.inf, False, context, out, orow)
+                  n_orders, ostride, 1.0, False, False, context, out, orow)
 
 
 @jit

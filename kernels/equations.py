@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .jit import jit
-from .layout import ADDER_TREE_MIREDO
+from .layout import ADDER_TREE_COMPRESSOR, ADDER_TREE_MIREDO, PROFILE_INDEPENDENT
 from .tile_stats import ceil_div, log2_ceil
 
 
@@ -33,17 +33,27 @@ def cell_mults(weight_bits, input_bits_per_cycle, rows, cols, cycles):
 
 @jit
 def adder_tree_adds(rows, cols, input_bits, weight_bits, input_bits_per_cycle, model):
-    """1-bit additions per cycle in the column adder trees.
+    """1-bit additions (full adders) per cycle in the column adder trees: each of the ``cols`` weight columns
+    sums, for each of the cycle's input bits, the ``rows`` products of ``weight_bits`` bits.
 
-    ``miredo``: the published count X*(I+1) - (I + ceil(log2 I) + 1)*Y (MIREDO's 28 nm template), which
-    reproduces 25.619328 pJ per 32 x 16 activation; it is not positive for very wide, short arrays.
-    ``full``: a ripple adder tree per column summing X products of W bits, X*(W+1) - (W + ceil(log2 X) + 1)
-    1-bit adds per column, per input bit of the cycle.
+    ``ripple``: a binary tree of ripple-carry adders; level l adds pairs of (p + l - 1)-bit numbers, in all
+    X*(p+1) - (p + ceil(log2 X) + 1) full adders for X inputs of p bits.
+    ``compressor``: a carry-save tree of 3:2 compressors, each removing one bit of the X*p it starts from,
+    down to two rows of p + ceil(log2 X) bits, then one carry-propagate adder of that width:
+    X*p - (p + ceil(log2 X)) full adders.
+    ``miredo`` (legacy): the published template's X*(I+1) - (I + ceil(log2 I) + 1)*Y, which reproduces
+    25.619328 pJ per 32 x 16 activation but drops the per-column factor of its first term and puts the
+    input width where log2 X belongs: exact only at Y = 1, shrinking per MAC as 1/Y, not positive for
+    square arrays (docs/model.md §4.1).
     """
     if model == ADDER_TREE_MIREDO:
         return float(rows * (input_bits + 1) - (input_bits + log2_ceil(input_bits) + 1) * cols)
-    per_col = rows * (weight_bits + 1) - (weight_bits + log2_ceil(rows) + 1)
-    return float(cols * input_bits_per_cycle * per_col)
+    p = weight_bits
+    if model == ADDER_TREE_COMPRESSOR:
+        per_col = rows * p - (p + log2_ceil(rows))
+    else:
+        per_col = rows * (p + 1) - (p + log2_ceil(rows) + 1)
+    return float(cols * input_bits_per_cycle * max(per_col, 0))
 
 
 @jit
@@ -51,6 +61,49 @@ def shift_adds(input_bits, weight_bits, rows, cols, cycles):
     """1-bit shift-and-add steps merging the bit planes of one activation: (I + W + ceil(log2 X)) * t * Y.
     Each step is an addition and a register write."""
     return float(input_bits + weight_bits + log2_ceil(rows)) * cycles * cols
+
+
+# ----- input bits by position -------------------------------------------------------------------------
+@jit
+def laplace_clip(input_bits):
+    """The clipping value, in units of the Laplace scale, that minimises the mean squared error of an
+    ``input_bits``-bit uniform quantiser: the root of u = 3 * 4**M * exp(-u) (Banner, Nahshan, Soudry,
+    NeurIPS 2019, "ACIQ": 2.83, 3.89, 5.03 ... 9.89 for M = 2, 3, 4 ... 8). Newton's method from ln(c)."""
+    log_c = math.log(3.0) + input_bits * math.log(4.0)
+    u = max(1.0, log_c)
+    for _ in range(50):
+        g = u - math.exp(log_c - u)
+        u_next = u - g / (1.0 + math.exp(log_c - u))
+        if abs(u_next - u) < 1e-12:
+            return u_next
+        u = u_next
+    return u
+
+
+@jit
+def group_zero_probability(profile, input_bits, lo, width, bit_density, clip):
+    """P(bits lo .. lo+width-1 of a non-zero input code are all 0).
+
+    ``PROFILE_INDEPENDENT``: every bit is 1 with probability ``bit_density``. ``PROFILE_LAPLACE``: the value
+    before quantisation is exponential (the positive half of a Laplace: a ReLU output), clipped at ``clip``
+    scales and quantised to codes 0 .. Q = 2**I - 1; given a non-zero code, q = k has probability
+    r**(k-1) * (1 - r) below Q and r**(Q-1) at Q, with r = exp(-clip / Q). The codes whose bits lo ..
+    lo+w-1 are 0 form blocks of 2**lo codes every P = 2**(lo+w), which sums the geometric law in closed form:
+    (1 - r**(2**lo - 1)) from the first block (code 0 excluded) plus
+    (1 - r**(2**lo)) * r**(P-1) * (1 - r**(2**I - P)) / (1 - r**P) from the others, each 1 - r**n taken as
+    -expm1(-n * step) so that neither a clip near 0 nor a huge one loses precision.
+    """
+    if profile == PROFILE_INDEPENDENT:
+        return (1.0 - bit_density) ** width
+    step = clip / (2.0 ** input_bits - 1.0)  # one code's width, in Laplace scales: r = exp(-step)
+    block = 2.0 ** lo
+    period = 2.0 ** (lo + width)
+    first = -math.expm1(-step * (block - 1.0))
+    if period >= 2.0 ** input_bits:  # the group reaches the top bit: one block only
+        return first
+    rest = (-math.expm1(-step * block) * math.exp(-step * (period - 1.0))
+            * -math.expm1(-step * (2.0 ** input_bits - period)) / -math.expm1(-step * period))
+    return min(1.0, first + rest)
 
 
 @jit

@@ -281,9 +281,19 @@ OBJECTIVE_ENERGY = 0
 OBJECTIVE_LATENCY = 1
 OBJECTIVE_EDP = 2
 
-# Adder-tree energy models.
-ADDER_TREE_MIREDO = 0
-ADDER_TREE_FULL = 1
+# Adder-tree counts.
+ADDER_TREE_MIREDO = 0  # the published template's count (legacy: exact on its 32 x 16 home only)
+ADDER_TREE_RIPPLE = 1  # a tree of ripple-carry adders per column
+ADDER_TREE_COMPRESSOR = 2  # a carry-save (3:2 compressor) tree per column and one final carry-propagate adder
+ADDER_TREE_FULL = ADDER_TREE_RIPPLE  # the former name of the ripple tree
+
+# Switching activity of the macro's gates.
+ACTIVITY_DATA = 0  # gates switch with the data: input bits that are 1, products that are 1
+ACTIVITY_FULL = 1  # every gate of every cycle that runs (the template's own rule)
+
+# Bit-position profiles of a non-zero input.
+PROFILE_LAPLACE = 0  # post-ReLU Laplace (exponential) values, clipped and quantised uniformly
+PROFILE_INDEPENDENT = 1  # every bit 1 with probability input_bit_density, independently
 
 # ----------------------------------------------------------------------------------------------------
 # Results of one design point (a row of the backends' output array). Energies are the breakdown of the
@@ -355,7 +365,11 @@ PRM_DENSITY = 38
 PRM_BIT_DENSITY = 39
 PRM_SKIP = 40  # -1 auto (skip where the layer's input density < 1), 0 off, 1 on
 PRM_BATCH = 41
-N_PRM = 42
+PRM_ACTIVITY = 42  # ACTIVITY_*: switching from the data, or every gate every cycle
+PRM_WEIGHT_BIT_DENSITY = 43  # fraction of 1 bits in a non-zero weight
+PRM_INPUT_PROFILE = 44  # PROFILE_*: how the bits of a non-zero input are distributed over bit positions
+PRM_INPUT_CLIP = 45  # clipping of the Laplace profile, in units of its scale (NaN: the MSE-optimal clip)
+N_PRM = 46
 # The columns the per-action energy table is made of (``kernels.actions.action_energies`` reads only these).
 ENERGY_PRMS = (
     PRM_MULT,

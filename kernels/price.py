@@ -12,6 +12,7 @@ from numba import prange
 
 from . import layout as L
 from .actions import (
+    N_PC,
     accumulate,
     action_energies,
     candidate_grid,
@@ -183,7 +184,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     keep_layers = out_layers.shape[1] > 0
     ml = max_layers
     prm = np.empty((n_threads, 64))
-    pc = np.empty((n_threads, ROW))
+    pc = np.full((n_threads, N_PC + 4), np.nan)  # NaN: no bit statistics computed yet
     ae = np.empty((n_threads, ROW))
     ix = np.zeros((n_threads, max(8, axis_len.shape[0] + 8)), dtype=np.int64)
     tot_s = np.empty((n_threads * n_cand, ROW))

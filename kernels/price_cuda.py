@@ -16,6 +16,7 @@ from numba import config, cuda, float64, int64
 from . import layout as L
 from .actions import (
     N_PC,
+    PC_KEY,
     accumulate,
     action_energies,
     candidate_grid,
@@ -90,6 +91,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
     i = cuda.grid(1)
     stride = cuda.gridsize(1)
     last[0] = -2
+    pc[0, PC_KEY] = math.nan  # no bit statistics computed yet
     while i < count:
         pt = start + i
         _axis_indices(pt, ix, 0, axis_len, axis_stride, last)

@@ -40,6 +40,11 @@ class EnergySpec:
                                                 doc="one 2:1 multiplexer level per selected bit (default: reg_1b_pj)")
     zero_detect_pj_per_bit: float | None = spec_field(None, **_PJ_BIT,
                                                       doc="zero detection per input bit examined (default: mult_1b_pj, one gate)")
-    adder_tree_model: str = spec_field("miredo", kind=CHOICE, choices=("miredo", "full"),
-                                       doc='adder-tree count: the published template\'s ("miredo") or a full ripple tree per column ("full")')
+    adder_tree_model: str = spec_field("ripple", kind=CHOICE, choices=("ripple", "compressor", "miredo", "full"),
+                                       doc='adder tree per column: ripple-carry adders ("ripple"), a carry-save '
+                                           'compressor tree ("compressor"), or the legacy published count '
+                                           '("miredo", exact on its 32 x 16 template only); "full" = "ripple"')
+    activity: str = spec_field("data", kind=CHOICE, choices=("data", "full"),
+                               doc='switching of the bit cells and adder trees: from the data (input bits and '
+                                   'products that are 1), or every gate of every cycle that runs ("full")')
 

@@ -43,8 +43,16 @@ class SparsitySpec:
     nm_m: int = spec_field(4, kind=INT, lo=2, hi=1024, stage=STATS, doc="IntraBlock: column-segment length")
     input_density: float = spec_field(1.0, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
                                       doc="fraction of non-zero input activations")
+    input_profile: str = spec_field("laplace", kind=CHOICE, choices=("laplace", "independent"),
+                                    doc='bits of a non-zero input by position: quantised post-ReLU Laplace values '
+                                        '("laplace"), or every bit 1 at input_bit_density ("independent")')
+    input_clip: float | None = spec_field(None, kind=FLOAT, lo=0.0, hi=1000.0, lo_open=True,
+                                          doc="laplace profile: clipping of the quantiser in units of the Laplace "
+                                              "scale (default: the MSE-optimal clip for input_bits)")
     input_bit_density: float = spec_field(0.5, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
-                                          doc="fraction of 1 bits in a non-zero input")
+                                          doc='"independent" profile: fraction of 1 bits in a non-zero input')
+    weight_bit_density: float = spec_field(0.5, kind=FLOAT, lo=0.0, hi=1.0,
+                                           doc="fraction of 1 bits in a non-zero weight (adder-tree activity)")
     input_skip: bool | str = spec_field("auto", kind=BOOL_OR_AUTO,
                                         doc='skip all-zero input bit planes (zero detection); "auto" = where the '
                                             "input density is below 1 or activations are given")

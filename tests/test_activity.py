@@ -1,0 +1,141 @@
+"""The macro's switching: adder trees from geometry, input bits by position, activity from the data."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ciminus.kernels import equations as eq
+from ciminus.kernels import layout as L
+from ciminus.kernels.jit import python
+from ciminus.sweep import evaluate
+from ciminus.validate import parse_sweep
+
+adds = python(eq.adder_tree_adds)
+zero = python(eq.group_zero_probability)
+clip_of = python(eq.laplace_clip)
+
+
+def test_adder_trees_by_hand():
+    # Two 8-bit products: one 8-bit ripple adder, 8 one-bit adders; counted by bits, a full adder turns 3 bits
+    # into 2, so 16 bits become the 9-bit sum with 7 full adders (the lowest position needs a half adder only).
+    assert adds(2, 1, 8, 8, 1, L.ADDER_TREE_RIPPLE) == 8
+    assert adds(2, 1, 8, 8, 1, L.ADDER_TREE_COMPRESSOR) == 7
+    # Four 1-bit products: two 1-bit adders, then one 2-bit adder (4); 4 bits to a 3-bit sum: 1 full adder.
+    assert adds(4, 1, 1, 1, 1, L.ADDER_TREE_RIPPLE) == 4
+    assert adds(4, 1, 1, 1, 1, L.ADDER_TREE_COMPRESSOR) == 1
+    # A 32 x 16 array of 8-bit weights, one input bit per cycle: per column X(p+1) - (p + log2 X + 1).
+    assert adds(32, 16, 8, 8, 1, L.ADDER_TREE_RIPPLE) == 16 * (32 * 9 - 14)
+    assert adds(32, 16, 8, 8, 1, L.ADDER_TREE_COMPRESSOR) == 16 * (32 * 8 - 13)
+    assert adds(32, 16, 8, 8, 2, L.ADDER_TREE_RIPPLE) == 2 * adds(32, 16, 8, 8, 1, L.ADDER_TREE_RIPPLE)
+    # The legacy count: exact on its home, not proportional to the columns, not positive on square arrays.
+    assert adds(32, 16, 8, 8, 1, L.ADDER_TREE_MIREDO) == 32 * 9 - (8 + 3 + 1) * 16
+    assert adds(128, 128, 8, 8, 1, L.ADDER_TREE_MIREDO) <= 0
+
+
+@given(st.integers(2, 512), st.integers(1, 16))
+def test_trees_grow_with_rows_and_compressors_need_fewer_adders(rows, bits):
+    ripple = adds(rows, 1, 8, bits, 1, L.ADDER_TREE_RIPPLE)
+    compressor = adds(rows, 1, 8, bits, 1, L.ADDER_TREE_COMPRESSOR)
+    assert 0 <= compressor <= ripple and (compressor > 0 or rows * bits <= 2)
+    assert adds(rows + 1, 1, 8, bits, 1, L.ADDER_TREE_RIPPLE) > ripple
+
+
+def test_laplace_clip_is_the_aciq_optimum():
+    # Banner, Nahshan, Soudry (NeurIPS 2019), optimal clipping of a Laplace(b) for M bits, in units of b.
+    for bits, published in ((2, 2.83), (3, 3.89), (4, 5.03), (8, 9.89)):
+        assert clip_of(bits) == pytest.approx(published, abs=0.01)
+
+
+@given(st.integers(1, 10), st.floats(0.05, 60.0), st.data())
+def test_group_zero_probability_equals_the_law_it_sums(bits, clip, data):
+    lo = data.draw(st.integers(0, bits - 1))
+    width = data.draw(st.integers(1, bits - lo))
+    q = 2**bits - 1
+    step = clip / q
+    k = np.arange(1, q + 1)
+    law = np.where(k < q, np.exp(-step * (k - 1)) * -math.expm1(-step), math.exp(-step * (q - 1)))
+    brute = law[((k >> lo) & ((1 << width) - 1)) == 0].sum()
+    assert zero(L.PROFILE_LAPLACE, bits, lo, width, 0.5, clip) == pytest.approx(brute, abs=1e-9)
+    assert zero(L.PROFILE_INDEPENDENT, bits, lo, width, 0.3, clip) == pytest.approx(0.7**width)
+
+
+RESNET = """
+name = "in"
+[workload]
+network = "resnet18"
+dataset = "imagenet"
+[sparsity]
+input_density = [1.0, 0.7, 0.5, 0.3, 0.1]
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+"""
+SWITCHING = ["array", "adder_tree", "shift_add"]
+
+
+def test_sparse_inputs_switch_less_and_never_run_longer():
+    ds = evaluate(parse_sweep(RESNET))
+    switching = ds.energy_breakdown.sel(component=SWITCHING).sum("component")
+    assert float(switching.sel(input_density=0.3) / switching.sel(input_density=1.0)) <= 0.85
+    # the densities are listed falling: switching energy falls with them, compute cycles never rise
+    assert (np.diff(switching.values) < 0).all()
+    assert (np.diff(ds.compute_cycles.values) <= 0).all()
+
+
+def test_full_activity_charges_every_gate_of_every_running_cycle():
+    full = evaluate(parse_sweep(RESNET + '[energy]\nactivity = "full"\n'))
+    data = evaluate(parse_sweep(RESNET))
+    for comp in ("array", "adder_tree"):
+        assert (data.energy_breakdown.sel(component=comp) < full.energy_breakdown.sel(component=comp)).all()
+    # shift-adds run once per cycle that runs, whatever the activity
+    np.testing.assert_allclose(data.energy_breakdown.sel(component="shift_add"),
+                               full.energy_breakdown.sel(component="shift_add"), rtol=1e-12)
+    np.testing.assert_array_equal(data.compute_cycles, full.compute_cycles)
+
+
+def test_the_legacy_setting_reproduces_the_template_activation():
+    """adder_tree_model = "miredo" at activity = "full": 25.619328 pJ per 32 x 16 activation, dense inputs."""
+    ds = evaluate(parse_sweep("""
+name = "legacy"
+[workload]
+layer = [{name = "fc", kind = "linear", C = 32, K = 16, tokens = 1}]
+[arch]
+macros = 1
+[energy]
+adder_tree_model = "miredo"
+activity = "full"
+"""))
+    macro = float(ds.energy_breakdown.sel(component=SWITCHING).sum())
+    assert macro == pytest.approx(25.619328, abs=1e-9)
+
+
+def test_measured_samples_and_the_fitted_model_agree_on_compute_cycles(tmp_path):
+    """Samples drawn from the default model's own law (post-ReLU Laplace, clipped at the MSE-optimal value,
+    zeros at a given rate), measured through ``sparsity.activations``, against the model with the density
+    and clip fitted to the same samples: compute cycles within 5 %."""
+    rng = np.random.default_rng(11)
+    clip = clip_of(8)
+    x = np.minimum(rng.exponential(size=(4000, 256)), clip)
+    x[rng.random(x.shape) < 0.6] = 0.0
+    x[0, 0] = clip  # the quantiser's full scale is the clip
+    np.savez(tmp_path / "acts.npz", fc=x)
+    codes = np.rint(x / clip * 255)
+    density = float((codes > 0).mean())
+    base = """
+name = "fit"
+[workload]
+layer = [{name = "fc", kind = "linear", C = 256, K = 64, tokens = 64}]
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+[sparsity]
+input_skip = true
+"""
+    measured = evaluate(parse_sweep(base + f'activations = "{tmp_path / "acts.npz"}"\n'))
+    model = evaluate(parse_sweep(base + f"input_density = {density!r}\ninput_clip = {clip!r}\n"))
+    dense = evaluate(parse_sweep(base))
+    assert float(measured.compute_cycles) < float(dense.compute_cycles)  # the top bit planes are skipped
+    assert float(model.compute_cycles) == pytest.approx(float(measured.compute_cycles), rel=0.05)
