@@ -222,8 +222,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ciminus.validation import comparisons, format_table
+    from ciminus.validation import as_records, comparisons, format_table
 
+    if args.json:
+        import json
+
+        print(json.dumps(as_records(comparisons()), indent=2))
+        return 0
     print(format_table(comparisons(), width=args.width))
     return 0
 
@@ -267,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_plot)
     v = sub.add_parser("validate", help="the model against published reference points, with errors")
     v.add_argument("--width", type=int, default=220, help="truncate lines to this many characters")
+    v.add_argument("--json", action="store_true", help="one JSON object per reference point instead of the table")
     v.set_defaults(func=cmd_validate)
     return p
 

@@ -63,3 +63,22 @@ def test_validate_command(cli):
     assert run.returncode == 0, run.stderr
     assert "miredo-28nm-8b8b-per-mac" in run.stdout and "points modelled" in run.stdout
     assert run.stdout.count("TOPS/W") >= 6
+
+
+def test_validate_json_follows_the_contract(cli):
+    import json
+
+    run = cli("validate", "--json")
+    assert run.returncode == 0, run.stderr
+    records = json.loads(run.stdout)
+    assert len(records) == len(load_points())
+    for r in records:
+        assert {"point", "kind", "dense", "metric", "reported", "predicted", "error_pct", "source"} <= set(r)
+        assert isinstance(r["dense"], bool) and r["reported"] > 0
+        assert (r["predicted"] is None) == (r["error_pct"] is None)
+        if r["predicted"] is not None:
+            assert r["error_pct"] == pytest.approx(100 * (r["predicted"] - r["reported"]) / r["reported"])
+    template = next(r for r in records if r["point"] == "miredo-28nm-8b8b-per-mac")
+    assert template["metric"] == "energy_per_mac_fj" and template["reported"] == pytest.approx(50.038)
+    assert template["predicted_by_adder_tree"]["miredo"] == pytest.approx(50.038, abs=1e-3)
+    assert sum(r["kind"] == "digital-sram" and r["predicted"] is not None for r in records) >= 6

@@ -27,7 +27,12 @@ TEMPLATE = "digital-28nm"
 TEMPLATE_NODE_NM = 28.0
 TEMPLATE_VOLTAGE_V = 0.9
 MACRO_KINDS = ("energy_per_mac", "macro_efficiency")
-ADDER_TREE_MODELS = ADDER_MODELS
+ADDER_TREE_MODELS = {"miredo": ADDER_MODELS["miredo"], "full": ADDER_MODELS["ripple"]}  # the table's two columns
+JSON_MODEL = "full"  # the prediction ``--json`` reports: the sweeps' default tree (ripple), every gate switching
+# kind in the data file -> (metric name of --json, factor from the data file's unit to that metric's)
+METRICS = {"energy_per_mac": ("energy_per_mac_fj", 1000.0), "macro_efficiency": ("tops_per_w", 1.0),
+           "system_efficiency": ("tops_per_w", 1.0), "energy_saving": ("energy_saving", 1.0),
+           "speedup": ("speedup", 1.0)}
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,35 @@ def compare(point: dict) -> Comparison:
 
 def comparisons(path: Path = POINTS) -> list[Comparison]:
     return [compare(p) for p in load_points(path)]
+
+
+def as_records(rows: list[Comparison], path: Path = POINTS) -> list[dict]:
+    """One plain object per reference point (``ciminus validate --json``): ``point``, ``kind`` (the kind of
+    hardware), ``dense`` (measured on dense data), ``metric``, ``reported``, ``predicted`` and ``error_pct``
+    (null when the point is not modelled), ``source``, and the prediction of every adder-tree count."""
+    points = {p["id"]: p for p in load_points(path)}
+    out = []
+    for c in rows:
+        p = points[c.id]
+        metric, factor = METRICS[c.kind]
+        value = c.predicted.get(JSON_MODEL)
+        err = c.error_pct(JSON_MODEL)
+        out.append({
+            "point": c.id,
+            "kind": "digital-sram" if c.kind in MACRO_KINDS else "digital-sram-accelerator",
+            "dense": c.kind in MACRO_KINDS and not p.get("sparse_measurement", False),
+            "metric": metric,
+            "reported": c.reported * factor,
+            "predicted": None if value is None else value * factor,
+            "error_pct": err,
+            "model": "ripple adder tree, full activity" if value is not None else None,
+            "predicted_by_adder_tree": {("ripple" if k == "full" else k): (None if v is None else v * factor)
+                                        for k, v in c.predicted.items()},
+            "why_not_modelled": c.why_not or None,
+            "confidence": c.confidence,
+            "source": c.source,
+        })
+    return out
 
 
 def format_table(rows: list[Comparison], width: int = 220) -> str:
