@@ -94,10 +94,18 @@ def action_energies(prm, t_, ae):
     ae[t_, L.A_OUTPUT_BUFFER_WRITE] = prm[t_, L.PRM_OBUF_W]
     ae[t_, L.A_GLOBAL_BUFFER_READ] = prm[t_, L.PRM_GBUF_R]
     ae[t_, L.A_GLOBAL_BUFFER_WRITE] = prm[t_, L.PRM_GBUF_W]
+    ae[t_, L.A_WEIGHT_WRITE] = prm[t_, L.PRM_WEIGHT_WRITE]
+    # On-chip energies move with the node and supply: switching ~ C V^2 with C ~ node, leakage ~ V I with
+    # I ~ node (docs/model.md §4.4); DRAM is off chip and keeps its own.
+    node = prm[t_, L.PRM_NODE] / prm[t_, L.PRM_REF_NODE]
+    volt = prm[t_, L.PRM_VDD] / prm[t_, L.PRM_REF_VDD]
+    dynamic = node * volt * volt
+    if dynamic != 1.0:
+        for a in range(L.N_ACTIONS):
+            ae[t_, a] *= dynamic
+    ae[t_, L.A_LEAKAGE] = prm[t_, L.PRM_LEAKAGE] * node * volt
     ae[t_, L.A_DRAM_READ] = prm[t_, L.PRM_DRAM_R]
     ae[t_, L.A_DRAM_WRITE] = prm[t_, L.PRM_DRAM_W]
-    ae[t_, L.A_WEIGHT_WRITE] = prm[t_, L.PRM_WEIGHT_WRITE]
-    ae[t_, L.A_LEAKAGE] = prm[t_, L.PRM_LEAKAGE]
 
 
 @jit

@@ -369,7 +369,11 @@ PRM_ACTIVITY = 42  # ACTIVITY_*: switching from the data, or every gate every cy
 PRM_WEIGHT_BIT_DENSITY = 43  # fraction of 1 bits in a non-zero weight
 PRM_INPUT_PROFILE = 44  # PROFILE_*: how the bits of a non-zero input are distributed over bit positions
 PRM_INPUT_CLIP = 45  # clipping of the Laplace profile, in units of its scale (NaN: the MSE-optimal clip)
-N_PRM = 46
+PRM_NODE = 46  # technology node (nm) and supply (V) of the chip ...
+PRM_VDD = 47
+PRM_REF_NODE = 48  # ... and of the energy table
+PRM_REF_VDD = 49
+N_PRM = 50
 # The columns the per-action energy table is made of (``kernels.actions.action_energies`` reads only these).
 ENERGY_PRMS = (
     PRM_MULT,
@@ -390,6 +394,10 @@ ENERGY_PRMS = (
     PRM_INDEX_W,
     PRM_MUX,
     PRM_ZERO_DETECT,
+    PRM_NODE,
+    PRM_VDD,
+    PRM_REF_NODE,
+    PRM_REF_VDD,
 )
 
 # One mapping candidate.

@@ -139,3 +139,34 @@ input_skip = true
     dense = evaluate(parse_sweep(base))
     assert float(measured.compute_cycles) < float(dense.compute_cycles)  # the top bit planes are skipped
     assert float(model.compute_cycles) == pytest.approx(float(measured.compute_cycles), rel=0.05)
+
+
+def test_node_and_supply_scale_on_chip_energies_only():
+    """arch.node_nm and arch.vdd move every on-chip energy by (node / 28) * (V / 0.9)^2 (leakage by
+    (node / 28) * (V / 0.9)) from the template's reference; DRAM stays; no count changes."""
+    ds = evaluate(parse_sweep("""
+name = "node"
+[workload]
+layer = [{name = "fc", kind = "linear", C = 32, K = 16, tokens = 1}]
+[arch]
+macros = 1
+node_nm = [28, 56]
+vdd = [0.9, 0.45]
+[energy]
+adder_tree_model = "miredo"
+activity = "full"
+[mapping]
+macro_grid = "square"
+loop_order = "cols-rows-vectors"
+[output]
+actions = true
+"""))
+    macro = ds.energy_breakdown.sel(component=SWITCHING).sum("component")
+    assert float(macro.sel(node_nm=28, vdd=0.9)) == pytest.approx(25.619328, abs=1e-9)
+    assert float(macro.sel(node_nm=56, vdd=0.45)) == pytest.approx(25.619328 * 2 * 0.25, rel=1e-12)
+    dram = ds.energy_breakdown.sel(component="dram")
+    assert float(dram.max()) == float(dram.min()) > 0
+    static = ds.energy_breakdown.sel(component="static")
+    assert float(static.sel(node_nm=56, vdd=0.45) / static.sel(node_nm=28, vdd=0.9)) == pytest.approx(1.0)
+    counts = ds.action_count
+    assert (counts == counts.sel(node_nm=28, vdd=0.9)).all()

@@ -52,6 +52,10 @@ class ArchSpec:
     dram_bw: float = spec_field(kind=FLOAT, lo=0, hi=1e9, lo_open=True, unit="bit/cycle", doc="DRAM bandwidth")
     weight_load_bw: float = spec_field(kind=FLOAT, lo=0, hi=1e9, lo_open=True, unit="bit/cycle",
                                        doc="weight-write bandwidth into one macro")
+    node_nm: float = spec_field(kind=FLOAT, lo=1.0, hi=1000.0, unit="nm",
+                                doc="technology node; on-chip energies scale from energy.reference_node_nm (model.md §4.4)")
+    vdd: float = spec_field(kind=FLOAT, lo=0.1, hi=5.0, unit="V",
+                            doc="supply voltage; on-chip energies scale from energy.reference_vdd")
     freq_mhz: float = spec_field(0.0, kind=FLOAT, lo=0, hi=1e6, unit="MHz",
                                  doc="clock frequency; 0 reports latency in cycles only")
     double_buffer: bool = spec_field(kind=BOOL, doc="input/output buffers double-buffered (load/compute/write-back overlap)")

@@ -18,6 +18,10 @@ _PJ_BIT = dict(kind=FLOAT, lo=0.0, hi=1e9, unit="pJ/bit")
 class EnergySpec:
     """Energy per action. ``None`` means "derive it" (``ciminus.kernels.actions.action_energies``)."""
 
+    reference_node_nm: float = spec_field(kind=FLOAT, lo=1.0, hi=1000.0, unit="nm",
+                                          doc="the node the on-chip energies of this table are given at")
+    reference_vdd: float = spec_field(kind=FLOAT, lo=0.1, hi=5.0, unit="V",
+                                      doc="the supply the on-chip energies of this table are given at")
     mult_1b_pj: float = spec_field(**_PJ, doc="1-bit multiply (AND) in a bit cell")
     add_1b_pj: float = spec_field(**_PJ, doc="1-bit full addition")
     reg_1b_pj: float = spec_field(**_PJ, doc="1-bit register write")

@@ -24,8 +24,6 @@ from ciminus.templates import template_table
 
 POINTS = Path(__file__).with_name("reference_points.toml")
 TEMPLATE = "digital-28nm"
-TEMPLATE_NODE_NM = 28.0
-TEMPLATE_VOLTAGE_V = 0.9
 MACRO_KINDS = ("energy_per_mac", "macro_efficiency")
 ADDER_TREE_MODELS = {"miredo": ADDER_MODELS["miredo"], "full": ADDER_MODELS["ripple"]}  # the table's two columns
 JSON_MODEL = "full"  # the prediction ``--json`` reports: the sweeps' default tree (ripple), every gate switching
@@ -68,15 +66,16 @@ def load_points(path: Path = POINTS) -> list[dict]:
 
 def macro_energy_per_mac(rows: int, cols: int, weight_bits: int, input_bits: int, bits_per_cycle: int,
                          node_nm: float, voltage_v: float, adder_tree: str) -> float | None:
-    """pJ per MAC of one macro activation (array, adder tree, shift-add); None where the adder-tree count
-    does not apply. The template's 1-bit energies are scaled by (node / 28 nm) * (V / 0.9 V)^2."""
-    scale = (node_nm / TEMPLATE_NODE_NM) * (voltage_v / TEMPLATE_VOLTAGE_V) ** 2
+    """pJ per MAC of one macro activation (array, adder tree, shift-add) at full activity; None where the
+    adder-tree count does not apply. The template's energies move to the macro's node and supply by the
+    sweeps' own rule (``arch.node_nm``, ``arch.vdd``: switching ~ (node / 28 nm) * (V / 0.9 V)^2)."""
     prm = np.ones((1, L.N_PRM))
     for key, value in template_table(TEMPLATE, "energy").items():
-        prm[0, PARAMS[("energy", key)]] = encode(key, value) * (scale if key.endswith("_pj") else 1.0)
+        prm[0, PARAMS[("energy", key)]] = encode(key, value)
     for p, value in ((L.PRM_ROWS, rows), (L.PRM_COLS, cols), (L.PRM_WEIGHT_BITS, weight_bits),
                      (L.PRM_INPUT_BITS, input_bits), (L.PRM_BITS_PER_CYCLE, bits_per_cycle),
-                     (L.PRM_ADDER_MODEL, ADDER_TREE_MODELS[adder_tree])):
+                     (L.PRM_ADDER_MODEL, ADDER_TREE_MODELS[adder_tree]), (L.PRM_NODE, node_nm),
+                     (L.PRM_VDD, voltage_v)):
         prm[0, p] = value
     pc, table = np.zeros((1, A.N_PC)), np.zeros((1, L.N_ACTIONS))
     python(A.point_constants)(prm, 0, pc)
