@@ -167,6 +167,7 @@ input_density = [1.0, 0.4]
 [mapping]
 rearrange = ["pad", "slice"]
 macro_grid = ["square", "2x2", "4x4"]
+loop_order = ["cols-rows-vectors", "vectors-cols-rows"]  # the search of all four: the property test above
 objective = "energy"
 """)
     assert_same(evaluate(sweep, "cpu"), evaluate(sweep, "reference"))
