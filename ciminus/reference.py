@@ -28,7 +28,7 @@ from ciminus.specs.sweep import PointSpecs
 point_constants = _py(A.point_constants)
 action_energies = _py(A.action_energies)
 input_skipping = _py(A.input_skipping)
-layer_actions = _py(A.layer_actions)
+expected_layer = _py(A.expected_layer)
 accumulate = _py(A.accumulate)
 energy_pj = _py(A.energy_pj)
 objective_of = _py(A.objective_of)
@@ -126,9 +126,9 @@ def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray
         soff = 0
         density, point_density, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
     cost = Cost(table=point.table)
-    layer_actions(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, mapping.duplicate,
-                  mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, density, point_density, skip,
-                  context, cost.row, 0)
+    expected_layer(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, mapping.duplicate,
+                   mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, density, point_density, skip,
+                   context, cost.row, 0, np.zeros((1, L.N_RESULTS)), 0)
     return cost
 
 

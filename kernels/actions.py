@@ -34,7 +34,6 @@ from .equations import (
     pipeline_cycles,
     rounds_latency,
     shift_adds,
-    whole_tiles,
 )
 from .jit import jit
 from .tile_stats import ceil_div
@@ -224,12 +223,13 @@ def skip_fractions(pc, t_, density, point_density, rows_energy, rows_crit):
 
 @jit(inline=True)
 def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors, order0,
-                  n_orders, ostride, density, point_density, skip, context, out, orow):
+                  n_orders, ostride, density, point_density, skip, context, whole_rows, whole_cols, out, orow):
     """Fill ``out[orow]`` with the action counts (``A_*``) and latency terms (``R_*``) of one layer.
 
     The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
-    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``; ``context`` says where the layer's
-    input is and its output must go (``CTX_*``). ``n_orders`` loop orders (``ORDER_*``) from ``order0`` on
+    ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``, laid out as ``whole_rows`` x
+    ``whole_cols`` whole tiles (:func:`expected_layer` weighs the integers around an expected count);
+    ``context`` says where the layer's input is and its output must go (``CTX_*``). ``n_orders`` loop orders (``ORDER_*``) from ``order0`` on
     are priced at once, into ``out[orow + k*ostride]``: they share everything but the data movement, so a
     search over loop orders costs little more than one order.
     Rows are addressed by index, never sliced, so the hot loop creates no array views (whose shared
@@ -279,8 +279,6 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     vectors = layers[lrow, L.LAY_VECTORS] * (1 if dynamic else batch)
     repeats = layers[lrow, L.LAY_COUNT] * (batch if dynamic else 1)
     t = int(pc[t_, PC_T])
-    whole_rows = whole_tiles(stats[srow, soff + L.S_ROW_TILES])
-    whole_cols = whole_tiles(stats[srow, soff + L.S_COL_TILES])
     row_folds = folds(whole_rows, grid_rows)
     col_folds = folds(whole_cols, grid_cols)
     rounds = row_folds * col_folds
@@ -369,7 +367,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     # The rest depends on the loop order: the orders order0 .. order0 + n_orders - 1 go to the rows
     # orow + k * ostride, each starting from the counts above (row orow is scaled by the repeats only after
     # the last order). An order whose nest degenerates into an earlier one's copies its row.
-    prev_chunks = -1.0
+    prev_chunk = -1.0
     for k in range(n_orders):
         r = orow + k * ostride
         order = order0 + k
@@ -389,12 +387,12 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
                         max(1.0, floor_ratio(out_avail, col_folds * block_out)))
         chunks = ceil_ratio(n_steps, chunk) if n_steps > 0 else 0.0
         twin = -1  # an earlier order with the same nest
-        if ((order == L.ORDER_ROWS_COLS_VECTORS or order == L.ORDER_VECTORS_ROWS_COLS) and k > 0
-                and (row_folds <= 1 or col_folds <= 1) and prev_chunks == chunks):
-            twin = order - 1  # a fold loop of one trip: the two fold loops commute
+        if ((order == L.ORDER_ROWS_COLS_VECTORS or order == L.ORDER_VECTORS_ROWS_COLS) and k > 0 and rounds > 0
+                and (row_folds == 1 or col_folds == 1) and prev_chunk == chunk):
+            twin = order - 1  # a fold loop of one trip and the same chunks: the two fold loops commute
         elif order >= L.ORDER_VECTORS_COLS_ROWS and chunks <= 1 and order - 2 >= order0:
             twin = order - 2  # a single chunk: the vector loop is innermost after all
-        prev_chunks = chunks
+        prev_chunk = chunk
         if twin >= 0:
             for i in range(L.N_RESULTS):
                 out[r, i] = out[orow + (twin - order0) * ostride, i]
@@ -518,6 +516,55 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
 
 
 @jit(inline=True)
+def two_point(mean):
+    """(n, p): an expected count of whole tiles as the law on n and n + 1 with that mean (P(n + 1) = p): the
+    integers around it, exact when the count takes two neighbouring values (a tile more or less)."""
+    m = max(0.0, mean)
+    n = np.floor(m + 1e-9)
+    p = m - n
+    return n, (p if p > 1e-9 else 0.0)
+
+
+@jit(inline=True)
+def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
+                   n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow):
+    """:func:`layer_actions` at the expected numbers of row and column tiles. Rounds, copies and folds jump at
+    whole tiles, so a fractional expectation (random masks) is not rounded up: the layer is priced at the
+    whole counts around it and the results are weighted by the two-point laws (row and column counts taken
+    independent). ``mix[mrow .. mrow + n_orders - 1]`` is scratch."""
+    n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
+    n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
+    if p_r == 0.0 and p_c == 0.0:
+        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
+                      n_orders, ostride, density, point_density, skip, context, n_r, n_c, out, orow)
+        return
+    for k in range(n_orders):
+        for i in range(L.N_RESULTS):
+            out[orow + k * ostride, i] = 0.0
+    for s in range(4):
+        dr = s & 1
+        dc = s >> 1
+        w = (p_r if dr else 1.0 - p_r) * (p_c if dc else 1.0 - p_c)
+        if w == 0.0:
+            continue
+        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
+                      n_orders, 1, density, point_density, skip, context, n_r + dr, n_c + dc, mix, mrow)
+        for k in range(n_orders):
+            r = orow + k * ostride
+            m = mrow + k
+            for i in range(L.N_RESULTS):
+                if i == L.R_REASON:
+                    if out[r, i] == L.REASON_OK:
+                        out[r, i] = mix[m, i]
+                elif i == L.R_OUT_SPILL:
+                    out[r, i] = mix[m, i]
+                elif i >= L.R_HOLD_IBUF and i <= L.R_HOLD_GBUF:
+                    out[r, i] = max(out[r, i], mix[m, i])
+                else:
+                    out[r, i] += w * mix[m, i]
+
+
+@jit(inline=True)
 def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
     """(input density, whether it is the point's, whether zero bit planes are skipped) for a layer's sparse
     pricing: the layer's own input density or the point's; ``input_skip = "auto"`` skips where inputs are
@@ -536,20 +583,20 @@ def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
 
 @jit(inline=True)
 def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                 ostride, context, out, orow):
+                 ostride, context, out, orow, mix, mrow):
     """The sparse counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``):
-    :func:`input_skipping`, then :func:`layer_actions`."""
+    :func:`input_skipping`, then :func:`expected_layer` (``mix[mrow:]``: its scratch rows)."""
     density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
-    layer_actions(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                  ostride, density, point_density, skip, context, out, orow)
+    expected_layer(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                   ostride, density, point_density, skip, context, out, orow, mix, mrow)
 
 
 @jit(inline=True)
 def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                ostride, context, out, orow):
+                ostride, context, out, orow, mix, mrow):
     """The dense twin of a layer (dense weights and inputs: no input skipping), like :func:`sparse_layer`."""
-    layer_actions(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
-                  n_orders, ostride, 1.0, False, False, context, out, orow)
+    expected_layer(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
+                   n_orders, ostride, 1.0, False, False, context, out, orow, mix, mrow)
 
 
 @jit

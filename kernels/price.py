@@ -103,7 +103,7 @@ def _mixed_index(ix, t, strides):
 
 @jit
 def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first, n_layers, cands, c, tot_s, lay_s,
-                     tot_d, lay_d, dense_ready):
+                     tot_d, lay_d, dense_ready, mix):
     """Count a whole network under candidate ``c`` and the loop-order siblings it leads (``CP_ORDERS``) for
     thread ``t``: sparse totals into ``tot_s[t*n_cand + c + k]`` and layers into
     ``lay_s[(t*n_cand + c + k)*max_layers + li]``; the dense twin into ``tot_d`` and ``lay_d`` at the same
@@ -121,7 +121,7 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     spilled = True
     for li in range(n_layers):
         sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
-                     n_orders, max_layers, layer_context(li, n_layers, spilled), lay_s, r0 + li)
+                     n_orders, max_layers, layer_context(li, n_layers, spilled), lay_s, r0 + li, mix, 4 * t)
         spilled = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0  # the same for every order
         for k in range(n_orders):
             accumulate(tot_s, r + k, lay_s, r0 + k * max_layers + li)
@@ -132,7 +132,7 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     spilled = True
     for li in range(n_layers):
         dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
-                    n_orders, max_layers, layer_context(li, n_layers, spilled), lay_d, r0 + li)
+                    n_orders, max_layers, layer_context(li, n_layers, spilled), lay_d, r0 + li, mix, 4 * t)
         spilled = lay_d[r0 + li, L.R_OUT_SPILL] != 0.0
         for k in range(n_orders):
             accumulate(tot_d, r + k, lay_d, r0 + k * max_layers + li)
@@ -193,6 +193,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     lay_d = np.empty((n_threads * n_cand * ml, ROW))
     best_s = np.empty((n_threads, ROW))
     best_d = np.empty((n_threads, ROW))
+    mix = np.empty((n_threads * 4, ROW))  # scratch of the whole-tile mixture: a row per loop order
     lay_bc = np.empty(n_threads * ml + 8)
     dense_key = np.full(n_threads * 8, -1, dtype=np.int64)
     count_key = np.full(n_threads * 8, -1, dtype=np.int64)
@@ -216,7 +217,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
             base = (_mixed_index(ix, t, stat_stride) - stat_offset) * n_variants
             for c in range(n_cand):
                 _price_candidate(prm, pc, t, stats, base, ml, layers, lay0, n_layers, cands, c, tot_s, lay_s,
-                                 tot_d, lay_d, dense_ready)
+                                 tot_d, lay_d, dense_ready, mix)
         s0 = t * ml
         if select == L.SELECT_ALL:
             for c in range(n_cand):

@@ -47,7 +47,7 @@ else:
 
 @cuda.jit(device=True)
 def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step, order,
-             dense, total, row, out_layers, out_row, candidate):
+             dense, total, row, out_layers, out_row, candidate, mix):
     """Sum a whole network (sparse, or ``dense``) into ``total[0]`` using the scratch ``row[0]``; write
     per-layer results to ``out_layers[out_row]`` when ``out_row >= 0``."""
     _clear(total, 0)
@@ -56,10 +56,10 @@ def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_
         ctx = layer_context(li, n_layers, spilled)
         if dense:
             dense_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                        order, 1, 1, ctx, row, 0)
+                        order, 1, 1, ctx, row, 0, mix, 0)
         else:
             sparse_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                         order, 1, 1, ctx, row, 0)
+                         order, 1, 1, ctx, row, 0, mix, 0)
         spilled = row[0, L.R_OUT_SPILL] != 0.0
         accumulate(total, 0, row, 0)
         if out_row >= 0:
@@ -86,6 +86,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
     best = cuda.local.array((1, _ROW), float64)
     dense = cuda.local.array((1, _ROW), float64)
     row = cuda.local.array((1, _ROW), float64)
+    mix = cuda.local.array((1, _ROW), float64)  # scratch of the whole-tile mixture
     n_cand = cands.shape[0]
     keep_layers = out_layers.shape[1] > 0
     i = cuda.grid(1)
@@ -109,9 +110,9 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
                 out_row = i * n_cand + c
                 _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total, row,
-                         out_layers, out_row if keep_layers else -1, c)
+                         out_layers, out_row if keep_layers else -1, c, mix)
                 _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, True, dense, row,
-                         out_layers, -1, c)
+                         out_layers, -1, c, mix)
                 _write_point(out_points, out_row, total, 0, dense, 0, ae, 0)
                 ok = total[0, L.R_REASON] == L.REASON_OK
                 out_points[out_row, L.P_CANDIDATE] = c if ok else -1
@@ -126,7 +127,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
                 _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total, row,
-                         out_layers, -1, c)
+                         out_layers, -1, c, mix)
                 feasible = total[0, L.R_REASON] == L.REASON_OK
                 obj = objective_of(total, 0, ae, 0, objective)
                 if takes_over(c, feasible, chosen, obj, best_obj):
@@ -140,7 +141,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                 gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                 row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
                 _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, True, total, row,
-                         out_layers, -1, c)
+                         out_layers, -1, c, mix)
                 feasible = total[0, L.R_REASON] == L.REASON_OK
                 obj = objective_of(total, 0, ae, 0, objective)
                 if takes_over(c, feasible, dense_chosen, obj, best_obj):
@@ -153,7 +154,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
             row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
             if keep_layers:  # the winner's layers again, written out
                 _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total,
-                         row, out_layers, i, chosen)
+                         row, out_layers, i, chosen, mix)
             _write_point(out_points, i, best, 0, dense, 0, ae, 0)
             out_points[i, L.P_CANDIDATE] = chosen
             out_points[i, L.P_GRID_ROWS] = gr
@@ -169,7 +170,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                     gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                     srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
                     sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx,
-                                 row, 0)
+                                 row, 0, mix, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
                     obj = objective_of(row, 0, ae, 0, objective)
                     if takes_over(c, feasible, chosen, obj, best_obj):
@@ -189,7 +190,7 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                     gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
                     srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
                     dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx,
-                                row, 0)
+                                row, 0, mix, 0)
                     feasible = row[0, L.R_REASON] == L.REASON_OK
                     obj = objective_of(row, 0, ae, 0, objective)
                     if takes_over(c, feasible, dense_chosen, obj, best_obj):
