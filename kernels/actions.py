@@ -229,9 +229,9 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
     ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``, laid out as ``whole_rows`` x
     ``whole_cols`` whole tiles (:func:`expected_layer` weighs the integers around an expected count);
-    ``context`` says where the layer's input is and its output must go (``CTX_*``). ``n_orders`` loop orders (``ORDER_*``) from ``order0`` on
-    are priced at once, into ``out[orow + k*ostride]``: they share everything but the data movement, so a
-    search over loop orders costs little more than one order.
+    ``context`` says where the layer's input is and its output must go (``CTX_*``). ``n_orders`` loop
+    orders (``ORDER_*``) from ``order0`` on are priced at once, into ``out[orow + k*ostride]``: they share
+    everything but the data movement, so a search over loop orders costs far less than one call per order.
     Rows are addressed by index, never sliced, so the hot loop creates no array views (whose shared
     reference counts threads would fight over).
     """

@@ -39,7 +39,8 @@ def test_default_search_equals_the_exhaustive_list(objective):
     text = CONV.replace("MACROS", "8").replace("OBJECTIVE", objective)
     searched = evaluate(parse_sweep(text))
     grids = '["1x8", "2x4", "4x2", "8x1"]'
-    listed = evaluate(parse_sweep(text + f"macro_grid = {grids}\nloop_order = {list(L.LOOP_ORDERS)!r}\n".replace("'", '"')))
+    orders = str(list(L.LOOP_ORDERS)).replace("'", '"')
+    listed = evaluate(parse_sweep(text + f"macro_grid = {grids}\nloop_order = {orders}\n"))
     square = evaluate(parse_sweep(text + 'macro_grid = "square"\n'))
     key = {"latency": "latency", "energy": "energy"}.get(objective)
     value = (lambda ds: float(ds[key])) if key else (lambda ds: float(ds.energy * ds.latency))
@@ -78,4 +79,5 @@ def test_auto_inside_a_list_is_refused():
     with pytest.raises(SpecError, match='"auto" inside a list'):
         parse_sweep(CONV.replace("MACROS", "8").replace("OBJECTIVE", "edp") + 'macro_grid = ["auto", "4x2"]\n')
     with pytest.raises(SpecError, match='"auto" inside a list'):
-        parse_sweep(CONV.replace("MACROS", "8").replace("OBJECTIVE", "edp") + 'loop_order = ["auto", "cols-rows-vectors"]\n')
+        parse_sweep(CONV.replace("MACROS", "8").replace("OBJECTIVE", "edp")
+                    + 'loop_order = ["auto", "cols-rows-vectors"]\n')

@@ -99,7 +99,17 @@ def test_default_search_moves_compulsory_dram_traffic(C, K, R, H, stride, pad):
     text = f"""
 name = "alone"
 [workload]
-layer = [{{name = "l", kind = "conv", C = {C}, K = {K}, R = {R}, S = {R}, H = {H}, W = {H}, stride = {stride}, pad = {pad}}}]
+[[workload.layer]]
+name = "l"
+kind = "conv"
+C = {C}
+K = {K}
+R = {R}
+S = {R}
+H = {H}
+W = {H}
+stride = {stride}
+pad = {pad}
 [arch]
 template = "digital-28nm"
 """
