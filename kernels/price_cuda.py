@@ -68,6 +68,28 @@ def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_
             out_layers[out_row, li, L.LY_CANDIDATE] = candidate
 
 
+@cuda.jit(device=True)
+def _best_network(prm, pc, ae, stats, base, max_layers, layers, first, n_layers, cands, objective, dense, keep, total,
+                  row, out_layers, mix):
+    """Price the network (sparse, or ``dense``) under every candidate and keep the one ``takes_over`` picks in
+    ``keep[0]``; returns the best feasible candidate, or -1."""
+    chosen = -1
+    best_obj = 0.0
+    for c in range(cands.shape[0]):
+        gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
+        row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
+        _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, dense, total, row,
+                 out_layers, -1, c, mix)
+        feasible = total[0, L.R_REASON] == L.REASON_OK
+        obj = objective_of(total, 0, ae, 0, objective)
+        if takes_over(c, feasible, chosen, obj, best_obj):
+            _copy(keep, 0, total, 0)
+            if feasible:
+                chosen = c
+                best_obj = obj
+    return chosen
+
+
 @cuda.jit
 def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
                       layer_first, layer_count, layers, stats, max_layers, cands, select, objective, out_points,
@@ -121,34 +143,10 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
                     for li in range(n_layers):
                         out_layers[out_row, li, L.LY_CANDIDATE] = -1
         elif select == L.SELECT_BEST:
-            chosen = -1
-            best_obj = 0.0
-            for c in range(n_cand):
-                gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
-                row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
-                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, False, total, row,
-                         out_layers, -1, c, mix)
-                feasible = total[0, L.R_REASON] == L.REASON_OK
-                obj = objective_of(total, 0, ae, 0, objective)
-                if takes_over(c, feasible, chosen, obj, best_obj):
-                    _copy(best, 0, total, 0)
-                    if feasible:
-                        chosen = c
-                        best_obj = obj
-            dense_chosen = -1  # the dense twin: its own best candidate
-            best_obj = 0.0
-            for c in range(n_cand):
-                gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
-                row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
-                _network(prm, pc, ae, stats, row0, layers, first, n_layers, gr, gc, dup, step, lo, True, total, row,
-                         out_layers, -1, c, mix)
-                feasible = total[0, L.R_REASON] == L.REASON_OK
-                obj = objective_of(total, 0, ae, 0, objective)
-                if takes_over(c, feasible, dense_chosen, obj, best_obj):
-                    _copy(dense, 0, total, 0)
-                    if feasible:
-                        dense_chosen = c
-                        best_obj = obj
+            chosen = _best_network(prm, pc, ae, stats, base, max_layers, layers, first, n_layers, cands, objective,
+                                   False, best, total, row, out_layers, mix)
+            _best_network(prm, pc, ae, stats, base, max_layers, layers, first, n_layers, cands, objective, True,
+                          dense, total, row, out_layers, mix)  # the dense twin: its own best candidate
             c = max(chosen, 0)
             gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
             row0 = (base + int(cands[c, L.CP_VARIANT])) * max_layers
