@@ -148,7 +148,7 @@ def action_energy(sweep: Sweep) -> tuple[tuple[str, ...], np.ndarray, dict[str, 
     return dims, table, _attrs("pJ", "energy per action (the energy table the point was priced with)")
 
 
-def global_attrs(sweep: Sweep, backend: str) -> dict[str, str]:
+def global_attrs(sweep: Sweep, backend: str) -> dict[str, str | int]:
     return {
         "title": f"CIMinus sweep {sweep.name}",
         "name": sweep.name,
@@ -162,6 +162,9 @@ def global_attrs(sweep: Sweep, backend: str) -> dict[str, str]:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "Conventions": "CF-1.8",
         "axes": json.dumps([f"{a.table}.{a.key}" for a in sweep.axes]),
+        # the mapping space each point searched: candidates, and the keys they combine (searched or listed)
+        "mapping_candidates_per_point": sweep.n_candidates,
+        "mapping_searched": json.dumps({a.key: len(a.values) for a in sweep.candidate_axes}),
     }
 
 

@@ -68,6 +68,8 @@ def test_a_swept_macro_count_searches_its_own_organisations():
     chooses among its own, and organisations past a point's last one are never chosen."""
     ds = evaluate(parse_sweep(CONV.replace("MACROS", "[6, 8, 12]").replace("OBJECTIVE", "edp")))
     assert ds.sizes["candidate"] == 6 * 4
+    assert ds.attrs["mapping_candidates_per_point"] == 24  # the size of the space searched, in the result
+    assert ds.attrs["mapping_searched"] == '{"macro_grid": 6, "loop_order": 4}'
     for macros in (6, 8, 12):
         rows = float(ds.macro_grid_rows.sel(macros=macros))
         assert macros % rows == 0 and bool(ds.feasible.sel(macros=macros))
