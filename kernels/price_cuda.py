@@ -90,6 +90,32 @@ def _best_network(prm, pc, ae, stats, base, max_layers, layers, first, n_layers,
     return chosen
 
 
+@cuda.jit(device=True)
+def _best_layer(prm, pc, ae, stats, base, max_layers, layers, first, li, cands, objective, dense, ctx, keep, row,
+                mix):
+    """Price layer ``li`` (sparse, or ``dense``) under every candidate and keep the one ``takes_over`` picks
+    in ``keep[0]``; returns the best feasible candidate, or -1."""
+    chosen = -1
+    best_obj = 0.0
+    for c in range(cands.shape[0]):
+        gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
+        srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
+        if dense:
+            dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx, row, 0,
+                        mix, 0)
+        else:
+            sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx, row, 0,
+                         mix, 0)
+        feasible = row[0, L.R_REASON] == L.REASON_OK
+        obj = objective_of(row, 0, ae, 0, objective)
+        if takes_over(c, feasible, chosen, obj, best_obj):
+            _copy(keep, 0, row, 0)
+            if feasible:
+                chosen = c
+                best_obj = obj
+    return chosen
+
+
 @cuda.jit
 def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
                       layer_first, layer_count, layers, stats, max_layers, cands, select, objective, out_points,
@@ -162,40 +188,15 @@ def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, s
             spilled = True
             for li in range(n_layers):
                 ctx = layer_context(li, n_layers, spilled)
-                chosen = -1
-                best_obj = 0.0
-                for c in range(n_cand):
-                    gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
-                    srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                    sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx,
-                                 row, 0, mix, 0)
-                    feasible = row[0, L.R_REASON] == L.REASON_OK
-                    obj = objective_of(row, 0, ae, 0, objective)
-                    if takes_over(c, feasible, chosen, obj, best_obj):
-                        _copy(total, 0, row, 0)
-                        if feasible:
-                            chosen = c
-                            best_obj = obj
-                c = max(chosen, 0)
+                chosen = _best_layer(prm, pc, ae, stats, base, max_layers, layers, first, li, cands, objective,
+                                     False, ctx, total, row, mix)
                 accumulate(best, 0, total, 0)
                 if keep_layers:
                     out_layers[i, li, L.LY_ENERGY] = energy_pj(total, 0, ae, 0)
                     out_layers[i, li, L.LY_LATENCY] = total[0, L.R_LATENCY]
                     out_layers[i, li, L.LY_CANDIDATE] = chosen
-                dense_chosen = -1  # the dense twin: its own best candidate for this layer
-                best_obj = 0.0
-                for c in range(n_cand):
-                    gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
-                    srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-                    dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx,
-                                row, 0, mix, 0)
-                    feasible = row[0, L.R_REASON] == L.REASON_OK
-                    obj = objective_of(row, 0, ae, 0, objective)
-                    if takes_over(c, feasible, dense_chosen, obj, best_obj):
-                        _copy(total, 0, row, 0)
-                        if feasible:
-                            dense_chosen = c
-                            best_obj = obj
+                _best_layer(prm, pc, ae, stats, base, max_layers, layers, first, li, cands, objective, True, ctx,
+                            total, row, mix)  # the dense twin: its own best candidate for this layer
                 accumulate(dense, 0, total, 0)
                 spilled = total[0, L.R_OUT_SPILL] != 0.0
             _write_point(out_points, i, best, 0, dense, 0, ae, 0)
