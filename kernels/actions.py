@@ -534,21 +534,22 @@ def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid
     independent). ``mix[mrow .. mrow + n_orders - 1]`` is scratch."""
     n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
     n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
-    if p_r == 0.0 and p_c == 0.0:
-        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
-                      n_orders, ostride, density, point_density, skip, context, n_r, n_c, out, orow)
-        return
-    for k in range(n_orders):
-        for i in range(L.N_RESULTS):
-            out[orow + k * ostride, i] = 0.0
+    whole = p_r == 0.0 and p_c == 0.0  # one layout: priced straight into ``out``
+    if not whole:
+        for k in range(n_orders):
+            for i in range(L.N_RESULTS):
+                out[orow + k * ostride, i] = 0.0
     for s in range(4):
         dr = s & 1
         dc = s >> 1
         w = (p_r if dr else 1.0 - p_r) * (p_c if dc else 1.0 - p_c)
         if w == 0.0:
             continue
+        target, trow, tstride = (out, orow, ostride) if whole else (mix, mrow, 1)
         layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
-                      n_orders, 1, density, point_density, skip, context, n_r + dr, n_c + dc, mix, mrow)
+                      n_orders, tstride, density, point_density, skip, context, n_r + dr, n_c + dc, target, trow)
+        if whole:
+            return
         for k in range(n_orders):
             r = orow + k * ostride
             m = mrow + k
@@ -582,21 +583,38 @@ def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
 
 
 @jit(inline=True)
+def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                 ostride, context, dense, out, orow, mix, mrow):
+    """The counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``): its
+    sparse weights (:func:`input_skipping`), or its ``dense`` twin (dense weights and inputs, never skipped),
+    through :func:`expected_layer` (``mix[mrow:]``: its scratch rows). One call site for both keeps a single
+    inlined copy of the model in a loop that prices both."""
+    if dense:
+        soff = L.N_STATS
+        density = 1.0
+        point_density = False
+        skip = False
+    else:
+        soff = 0
+        density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
+    expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
+                   n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow)
+
+
+@jit(inline=True)
 def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
                  ostride, context, out, orow, mix, mrow):
-    """The sparse counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``):
-    :func:`input_skipping`, then :func:`expected_layer` (``mix[mrow:]``: its scratch rows)."""
-    density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
-    expected_layer(prm, pc, t_, stats, srow, 0, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                   ostride, density, point_density, skip, context, out, orow, mix, mrow)
+    """The sparse counts of one layer: :func:`priced_layer` of the sparse weights."""
+    priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                 ostride, context, False, out, orow, mix, mrow)
 
 
 @jit(inline=True)
 def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
                 ostride, context, out, orow, mix, mrow):
-    """The dense twin of a layer (dense weights and inputs: no input skipping), like :func:`sparse_layer`."""
-    expected_layer(prm, pc, t_, stats, srow, L.N_STATS, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
-                   n_orders, ostride, 1.0, False, False, context, out, orow, mix, mrow)
+    """The dense twin of a layer (dense weights and inputs: no input skipping): :func:`priced_layer`."""
+    priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+                 ostride, context, True, out, orow, mix, mrow)
 
 
 @jit

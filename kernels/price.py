@@ -18,11 +18,10 @@ from .actions import (
     candidate_grid,
     choose,
     component_energies,
-    dense_layer,
     energy_pj,
     layer_context,
     point_constants,
-    sparse_layer,
+    priced_layer,
 )
 from .jit import jit, parallel
 
@@ -114,28 +113,24 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     n_cand = cands.shape[0]
     r = t * n_cand + c
     r0 = r * max_layers
-    for k in range(n_orders):
-        _clear(tot_s, r + k)
     grid_rows, grid_cols, duplicate, step, order = candidate_grid(prm, t, cands, c)
     row0 = (variant_base + int(cands[c, L.CP_VARIANT])) * max_layers
-    spilled = True
-    for li in range(n_layers):
-        sparse_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
-                     n_orders, max_layers, layer_context(li, n_layers, spilled), lay_s, r0 + li, mix, 4 * t)
-        spilled = lay_s[r0 + li, L.R_OUT_SPILL] != 0.0  # the same for every order
+    for twin in range(2):  # the sparse weights, then their dense twin: one call site, one inlined model
+        dense = twin == 1
+        if dense and dense_ready:
+            return
+        tot = tot_d if dense else tot_s
+        lay = lay_d if dense else lay_s
         for k in range(n_orders):
-            accumulate(tot_s, r + k, lay_s, r0 + k * max_layers + li)
-    if dense_ready:
-        return
-    for k in range(n_orders):
-        _clear(tot_d, r + k)
-    spilled = True
-    for li in range(n_layers):
-        dense_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
-                    n_orders, max_layers, layer_context(li, n_layers, spilled), lay_d, r0 + li, mix, 4 * t)
-        spilled = lay_d[r0 + li, L.R_OUT_SPILL] != 0.0
-        for k in range(n_orders):
-            accumulate(tot_d, r + k, lay_d, r0 + k * max_layers + li)
+            _clear(tot, r + k)
+        spilled = True
+        for li in range(n_layers):
+            priced_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
+                         order, n_orders, max_layers, layer_context(li, n_layers, spilled), dense, lay, r0 + li, mix,
+                         4 * t)
+            spilled = lay[r0 + li, L.R_OUT_SPILL] != 0.0  # the same for every order
+            for k in range(n_orders):
+                accumulate(tot, r + k, lay, r0 + k * max_layers + li)
 
 
 # Scratch rows are padded to whole cache lines so that two threads never write the same line.
