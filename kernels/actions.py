@@ -588,7 +588,7 @@ def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, d
     """The counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``): its
     sparse weights (:func:`input_skipping`), or its ``dense`` twin (dense weights and inputs, never skipped),
     through :func:`expected_layer` (``mix[mrow:]``: its scratch rows). One call site for both keeps a single
-    inlined copy of the model in a loop that prices both."""
+    inlined copy of the model in a loop that prices both (the CPU and CUDA loops call only this)."""
     if dense:
         soff = L.N_STATS
         density = 1.0
@@ -599,22 +599,6 @@ def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, d
         density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
     expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
                    n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow)
-
-
-@jit(inline=True)
-def sparse_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                 ostride, context, out, orow, mix, mrow):
-    """The sparse counts of one layer: :func:`priced_layer` of the sparse weights."""
-    priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                 ostride, context, False, out, orow, mix, mrow)
-
-
-@jit(inline=True)
-def dense_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                ostride, context, out, orow, mix, mrow):
-    """The dense twin of a layer (dense weights and inputs: no input skipping): :func:`priced_layer`."""
-    priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
-                 ostride, context, True, out, orow, mix, mrow)
 
 
 @jit

@@ -20,12 +20,11 @@ from .actions import (
     accumulate,
     action_energies,
     candidate_grid,
-    dense_layer,
     energy_pj,
     layer_context,
     objective_of,
     point_constants,
-    sparse_layer,
+    priced_layer,
     takes_over,
 )
 from .price import ROW, _axis_indices, _clear, _copy, _decode, _mixed_index, _write_point
@@ -54,12 +53,8 @@ def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_
     spilled = True
     for li in range(n_layers):
         ctx = layer_context(li, n_layers, spilled)
-        if dense:
-            dense_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                        order, 1, 1, ctx, row, 0, mix, 0)
-        else:
-            sparse_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                         order, 1, 1, ctx, row, 0, mix, 0)
+        priced_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
+                     1, 1, ctx, dense, row, 0, mix, 0)
         spilled = row[0, L.R_OUT_SPILL] != 0.0
         accumulate(total, 0, row, 0)
         if out_row >= 0:
@@ -100,12 +95,8 @@ def _best_layer(prm, pc, ae, stats, base, max_layers, layers, first, li, cands, 
     for c in range(cands.shape[0]):
         gr, gc, dup, step, lo = candidate_grid(prm, 0, cands, c)
         srow = (base + int(cands[c, L.CP_VARIANT])) * max_layers + li
-        if dense:
-            dense_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx, row, 0,
-                        mix, 0)
-        else:
-            sparse_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx, row, 0,
-                         mix, 0)
+        priced_layer(prm, pc, 0, stats, srow, layers, first + li, gr, gc, dup, step, lo, 1, 1, ctx, dense, row, 0,
+                     mix, 0)
         feasible = row[0, L.R_REASON] == L.REASON_OK
         obj = objective_of(row, 0, ae, 0, objective)
         if takes_over(c, feasible, chosen, obj, best_obj):
