@@ -195,8 +195,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if args.kind == "breakdown":
             fig = plots.plot_breakdown(ds, sel=sel or None, by=args.by)
         elif args.kind == "pareto":
-            fig = plots.plot_pareto(ds.sel(sel) if sel else ds, x=args.x or "latency", y=args.y or "energy",
-                                    over=args.over, color=args.color,
+            view = ds.sel(sel) if sel else ds
+            color = args.color
+            if color is None and "area_mm2" in view and float(np.ptp(view["area_mm2"].values)) > 0:
+                color = "area_mm2"  # the third objective, where the sweep changes it
+            fig = plots.plot_pareto(view, x=args.x or "latency", y=args.y or "energy",
+                                    over=args.over, color=color,
                                     note=", ".join(f"{k}={v}" for k, v in sel.items()))
         elif args.kind == "heatmap":
             dims = [d for d in ds["energy"].dims if ds.sizes[d] > 1]
@@ -222,14 +226,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ciminus.validation import as_records, comparisons, format_table
+    from ciminus.validation import (
+        as_records,
+        comparisons,
+        format_silicon,
+        format_table,
+        silicon_comparisons,
+        silicon_records,
+    )
 
     if args.json:
         import json
 
-        print(json.dumps(as_records(comparisons()), indent=2))
+        print(json.dumps(as_records(comparisons()) + silicon_records(silicon_comparisons()), indent=2))
         return 0
     print(format_table(comparisons(), width=args.width))
+    print()
+    print(format_silicon(silicon_comparisons(), width=args.width))
     return 0
 
 
@@ -268,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--var", help="heatmap: the variable coloured (default energy)")
     f.add_argument("--by", help="breakdown: one bar per value of this dimension")
     f.add_argument("--over", nargs="*", help="pareto: the dimensions a front spans (others keep their own fronts)")
-    f.add_argument("--color", help="pareto: colour points by this dimension or variable")
+    f.add_argument("--color", help="pareto: colour points by this dimension or variable (default: area_mm2 where "
+                   "it varies)")
     f.set_defaults(func=cmd_plot)
     v = sub.add_parser("validate", help="the model against published reference points, with errors")
     v.add_argument("--width", type=int, default=220, help="truncate lines to this many characters")

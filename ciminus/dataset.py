@@ -19,7 +19,7 @@ import numpy as np
 
 from ciminus import __version__
 from ciminus.kernels import layout as L
-from ciminus.resolve import clock_mhz, energy_table
+from ciminus.resolve import clock_mhz, energy_table, silicon_table
 from ciminus.specs.sweep import Sweep
 
 if TYPE_CHECKING:  # xarray is imported where a dataset is built, not on the streaming path
@@ -67,8 +67,60 @@ def coord_values(values: tuple) -> np.ndarray:
 
 
 def has_clock(sweep: Sweep) -> bool:
-    """Whether any point has ``arch.freq_mhz`` > 0 (fixed, swept or sampled)."""
-    return any(float(v) > 0 for v in clock_mhz(sweep).values)
+    """Whether any point has a clock: ``arch.freq_mhz`` > 0 or "auto" (fixed, swept or sampled)."""
+    return any(v == "auto" or float(v) > 0 for v in clock_mhz(sweep).values)
+
+
+# ----- silicon: per design point, over only the axes the hardware varies along --------------------------
+_SILICON: dict[int, tuple[Sweep, tuple[int, ...], np.ndarray]] = {}
+
+
+def silicon(sweep: Sweep) -> tuple[tuple[int, ...], np.ndarray]:
+    """:func:`ciminus.resolve.silicon_table` of a sweep, computed once per sweep object (every chunk reads it)."""
+    hit = _SILICON.get(id(sweep))
+    if hit is None or hit[0] is not sweep:
+        if len(_SILICON) >= 4:
+            _SILICON.pop(next(iter(_SILICON)))
+        hit = (sweep, *silicon_table(sweep))
+        _SILICON[id(sweep)] = hit
+    return hit[1], hit[2]
+
+
+def silicon_rows(sweep: Sweep, row0: int, n: int) -> np.ndarray:
+    """The silicon (``SO_*`` columns) of output rows row0 .. row0+n-1."""
+    axes, table = silicon(sweep)
+    flat = table.reshape(-1, L.N_SO)
+    if not axes:
+        return np.broadcast_to(flat[0], (n, L.N_SO))
+    shape = sweep.shape
+    rows = np.arange(row0, row0 + n, dtype=np.int64)
+    index = np.zeros(n, dtype=np.int64)
+    for a in axes:
+        stride = int(np.prod(shape[a + 1:], dtype=np.int64))
+        index = index * shape[a] + (rows // stride) % shape[a]
+    return flat[index]
+
+
+def silicon_variables(sweep: Sweep) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
+    """Area and clock as data variables over the axes the hardware varies along (broadcast by xarray)."""
+    axes, table = silicon(sweep)
+    dims = tuple(sweep.axes[a].name for a in axes)
+    out = {
+        "area_mm2": (dims, table[..., : L.N_COMPONENTS].sum(axis=-1),
+                     _attrs("mm^2", "chip area: every macro with its buffers, and the global buffer")),
+        "area_breakdown": ((*dims, "component"), table[..., : L.N_COMPONENTS],
+                           _attrs("mm^2", "chip area by component")),
+        "macro_area_mm2": (dims, table[..., L.SO_MACRO_AREA],
+                           _attrs("mm^2", "one compute macro: array, adder trees, shift-add, input registers, "
+                                          "selection and zero detection (what macro papers report)")),
+        "tclk_ns": (dims, table[..., L.SO_TCLK],
+                    _attrs("ns", "clock period the macro pipeline allows (critical path, docs/model.md §9.2)")),
+    }
+    if has_clock(sweep):
+        out["clock_mhz"] = (dims, table[..., L.SO_CLOCK_MHZ],
+                            _attrs("MHz", 'clock latency_s is given at: arch.freq_mhz, or 1000 / tclk_ns where it '
+                                          'is "auto" (0: no clock)'))
+    return out
 
 
 def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
@@ -95,7 +147,8 @@ def variable_specs(sweep: Sweep, n_layers: int) -> list[VarSpec]:
                                            flag_meanings=" ".join(L.REASON_NAMES))),
     ]
     if has_clock(sweep):
-        specs.append(VarSpec("latency_s", (), "f8", _attrs("s", "latency at arch.freq_mhz")))
+        specs.append(VarSpec("latency_s", (), "f8", _attrs("s", "latency at clock_mhz")))
+        specs.append(VarSpec("power_mw", (), "f8", _attrs("mW", "average power over the workload: energy / latency_s")))
     if sweep.output.actions:
         specs.append(VarSpec("action_count", ("action",), "f8",
                              _attrs("1", "how many times each action happens (units: the action coordinate's)")))
@@ -168,27 +221,32 @@ def global_attrs(sweep: Sweep, backend: str) -> dict[str, str | int]:
     }
 
 
-def _row_freq(sweep: Sweep, row0: int, n: int) -> np.ndarray:
-    """arch.freq_mhz of output rows row0 .. row0+n-1 (fixed, swept or sampled)."""
-    clock = clock_mhz(sweep)
-    values = np.array(clock.values, dtype=float)
-    if clock.axis is None:
-        return np.full(n, values[0])
-    stride = int(np.prod(sweep.shape[clock.axis + 1:], dtype=np.int64))
-    rows = np.arange(row0, row0 + n, dtype=np.int64)
-    return values[(rows // stride) % len(values)]
-
-
 def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
     """Every data variable for the rows of ``res`` (which start at output row ``row0``), flat."""
     pts = res.points
     n = pts.shape[0]
     reason = np.nan_to_num(pts[:, L.P_REASON], nan=0).astype(np.uint8)
-    feasible = reason == L.REASON_OK
     breakdown = pts[:, : L.N_COMPONENTS]
     energy = breakdown.sum(axis=-1)
     latency = pts[:, L.P_LATENCY]
     nan = np.nan
+    clocked = has_clock(sweep)
+    budget = sweep.constraints
+    if clocked or budget.any:
+        chip = silicon_rows(sweep, row0, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            freq = chip[:, L.SO_CLOCK_MHZ]
+            seconds = np.where(freq > 0, latency / (freq * 1e6), nan)
+            power_mw = energy * 1e-9 / seconds  # pJ / s = 1e-12 W = 1e-9 mW
+        ok = reason == L.REASON_OK  # budgets are checked last, in this order
+        for bound, value, code in ((budget.area_mm2, chip[:, : L.N_COMPONENTS].sum(axis=-1), L.REASON_OVER_AREA),
+                                   (budget.power_mw, power_mw, L.REASON_OVER_POWER),
+                                   (budget.latency_s, seconds, L.REASON_OVER_LATENCY)):
+            if bound is not None:
+                over = ok & ~(value <= bound)
+                reason[over] = code
+                ok &= ~over
+    feasible = reason == L.REASON_OK
 
     def where(a: np.ndarray) -> np.ndarray:
         return np.where(feasible.reshape(-1, *([1] * (a.ndim - 1))), a, nan)
@@ -208,9 +266,9 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
             "reason": reason,
             "macro_grid_rows": where(pts[:, L.P_GRID_ROWS]),
         }
-        if has_clock(sweep):
-            freq = _row_freq(sweep, row0, n)
-            out["latency_s"] = np.where(freq > 0, out["latency"] / (freq * 1e6), nan)
+        if clocked:
+            out["latency_s"] = where(seconds)
+            out["power_mw"] = where(power_mw)
     if sweep.output.actions:
         out["action_count"] = where(pts[:, L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS])
         out["dram_compulsory"] = where(pts[:, L.P_DRAM_COMPULSORY])
@@ -238,6 +296,7 @@ def build_dataset(sweep: Sweep, res: Results, backend: str, layer_names: tuple[s
         data[spec.name] = ((*dims, *spec.suffix), arr, spec.attrs)
     if sweep.output.actions:
         data["action_energy_pj"] = action_energy(sweep)
+    data.update(silicon_variables(sweep))
     ds = xr.Dataset(data, coords=coordinates(sweep, layer_names))
     ds.attrs.update(global_attrs(sweep, backend))
     return ds
@@ -330,6 +389,11 @@ class NetcdfWriter:
             v = nc.createVariable("action_energy_pj", "f8", adims, fill_value=np.nan)
             v[...] = table
             for k, val in aattrs.items():
+                v.setncattr(k, val)
+        for name, (sdims, values, sattrs) in silicon_variables(sweep).items():  # per hardware: written up front
+            v = nc.createVariable(name, "f8", sdims, fill_value=np.nan)
+            v[...] = values
+            for k, val in sattrs.items():
                 v.setncattr(k, val)
         attrs = {**global_attrs(sweep, backend), "ciminus_status": "incomplete"}  # finish() marks it complete
         extra = [name for name, (dim, _, _) in coords.items() if name != dim]

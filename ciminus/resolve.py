@@ -24,7 +24,7 @@ from ciminus.specs.arch import ArchSpec
 from ciminus.specs.energy import EnergySpec
 from ciminus.specs.fields import spec_fields
 from ciminus.specs.mapping import MappingSpec
-from ciminus.specs.sparsity import SparsitySpec
+from ciminus.specs.sparsity import PATTERNS, SparsitySpec
 from ciminus.specs.sweep import PATH_KEYS, SAMPLE_TABLE, SPEC_CLASSES, TABLES, TEMPLATED, Axis, PointSpecs, Sweep
 from ciminus.specs.workload import WorkloadSpec
 from ciminus.templates import TEMPLATE_NAMES, template_table
@@ -36,7 +36,9 @@ ADDER_MODELS = {"ripple": L.ADDER_TREE_RIPPLE, "compressor": L.ADDER_TREE_COMPRE
                 "full": L.ADDER_TREE_RIPPLE}  # "full": the ripple tree's former name
 ACTIVITIES = {"data": L.ACTIVITY_DATA, "full": L.ACTIVITY_FULL}
 PROFILES = {"laplace": L.PROFILE_LAPLACE, "independent": L.PROFILE_INDEPENDENT}
-OBJECTIVES = {"energy": L.OBJECTIVE_ENERGY, "latency": L.OBJECTIVE_LATENCY, "edp": L.OBJECTIVE_EDP}
+# The silicon is the same for every mapping candidate of a point: E*D*A ranks them as E*D, and area ties.
+OBJECTIVES = {"energy": L.OBJECTIVE_ENERGY, "latency": L.OBJECTIVE_LATENCY, "edp": L.OBJECTIVE_EDP,
+              "edap": L.OBJECTIVE_EDP, "area": L.OBJECTIVE_EDP}
 SELECTS = {"best": L.SELECT_BEST, "best-per-layer": L.SELECT_BEST_PER_LAYER, "all": L.SELECT_ALL}
 LOOP_ORDER_CODES = {name: code for code, name in enumerate(L.LOOP_ORDERS)}
 
@@ -94,6 +96,35 @@ PARAMS: dict[tuple[str, str], int] = {
     ("workload", "batch"): L.PRM_BATCH,
 }
 
+# (table, key) -> the silicon parameter column (``kernels.layout.SI_*``): the area and timing tables, and the
+# keys that decide which hardware exists beside the PRM_* geometry (``kernels.layout.SILICON_PRMS``).
+SILICON_PARAMS: dict[tuple[str, str], int] = {
+    ("area", "reference_node_nm"): L.SI_AREA_REF_NODE,
+    ("area", "bitcell_um2"): L.SI_BITCELL,
+    ("area", "mult_gate_um2"): L.SI_MULT_GATE,
+    ("area", "gate_um2"): L.SI_GATE,
+    ("area", "full_adder_um2"): L.SI_FULL_ADDER,
+    ("area", "register_um2"): L.SI_REGISTER,
+    ("area", "mux2_um2"): L.SI_MUX2,
+    ("area", "sram_um2_per_bit"): L.SI_SRAM_BIT,
+    ("area", "driver_um2"): L.SI_DRIVER,
+    ("timing", "reference_node_nm"): L.SI_TIMING_REF_NODE,
+    ("timing", "reference_vdd"): L.SI_TIMING_REF_VDD,
+    ("timing", "gate_ns"): L.SI_T_GATE,
+    ("timing", "carry_ns"): L.SI_T_CARRY,
+    ("timing", "sum_ns"): L.SI_T_SUM,
+    ("timing", "register_ns"): L.SI_T_REGISTER,
+    ("timing", "bitcell_ns"): L.SI_T_BITCELL,
+    ("timing", "threshold_v"): L.SI_VTH,
+    ("timing", "alpha"): L.SI_ALPHA,
+    ("timing", "pipelined"): L.SI_PIPELINE,
+    ("sparsity", "pattern"): L.SI_PATTERN,
+    ("sparsity", "nm_n"): L.SI_NM_N,
+    ("sparsity", "nm_m"): L.SI_NM_M,
+    ("arch", "freq_mhz"): L.SI_FREQ,
+    ("arch", "cell_group"): L.SI_CELL_GROUP,
+}
+
 
 def encode(key: str, value: Any) -> float:
     """A spec value as the float the kernels read (NaN: a derived energy left to its default)."""
@@ -107,6 +138,10 @@ def encode(key: str, value: Any) -> float:
         return float(PROFILES[value])
     if key == "input_skip":
         return -1.0 if value == "auto" else float(bool(value))
+    if key == "pattern":
+        return float(PATTERNS.index(value))
+    if key == "freq_mhz" and value == "auto":
+        return -1.0
     return float(value)
 
 
@@ -247,6 +282,30 @@ def build_spec(cls: type, values: dict[str, Any]) -> Any:
 def clock_mhz(sweep: Sweep) -> Setting:
     """``arch.freq_mhz`` of every point (fixed, swept or sampled)."""
     return setting("arch", "freq_mhz", sweep.fixed, sweep.axes, sweep.sampled)
+
+
+def silicon_table(sweep: Sweep) -> tuple[tuple[int, ...], np.ndarray]:
+    """The silicon of a sweep's distinct hardware: (axes it varies along, array of shape (*those axes, N_SO)),
+    area by component, macro area, clock period and clock (``kernels.layout.SO_*``), computed by the kernels'
+    ``silicon`` from the same parameter columns the engine reads. Vectorised: one row per combination."""
+    from ciminus.kernels.silicon import silicon_table as compute
+
+    res = Resolver(sweep)
+    prm_keys = {k: p for k, p in PARAMS.items() if p in L.SILICON_PRMS}
+    axes = tuple(res.varying_axes([*prm_keys, *SILICON_PARAMS]))
+    shape = tuple(len(sweep.axes[a].values) for a in axes)
+    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    index = np.indices(shape).reshape(len(shape), n) if shape else np.zeros((0, 1), dtype=np.int64)
+    prm = np.zeros((n, L.N_PRM))
+    si = np.zeros((n, L.N_SI))
+    for target, columns in ((prm, prm_keys), (si, SILICON_PARAMS)):
+        for (table, key), col in columns.items():
+            s = res[(table, key)]
+            values = np.array([encode(key, v) for v in s.values])
+            target[:, col] = values[0] if s.axis is None else values[index[axes.index(s.axis)]]
+    out = np.empty((n, L.N_SO))
+    compute(prm, si, out)
+    return axes, out.reshape((*shape, L.N_SO))
 
 
 def energy_table(sweep: Sweep) -> tuple[tuple[int, ...], np.ndarray]:

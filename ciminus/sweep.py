@@ -23,7 +23,7 @@ from ciminus import __version__
 from ciminus.backends import BACKENDS, BackendUnavailable, make_engine, prepare_job
 from ciminus.backends import backend as backend_spec
 from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
-from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, variable_specs
+from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, silicon_rows, variable_specs
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import CACHE
 from ciminus.output import (
@@ -319,7 +319,7 @@ def sensitivity_attrs(indices: xr.Dataset) -> dict[str, object]:
 
 
 def sensitivity(sweep: Sweep, rows: np.ndarray) -> tuple[xr.Dataset | None, str]:
-    """SALib indices of energy, latency and EDP to every sampled key (rows: the raw results, in order).
+    """SALib indices of energy, latency, EDP, EDAP (and area where it varies) to every sampled key (rows: the raw results, in order).
 
     Sobol and Morris need every run: with infeasible samples the indices are not computed and the reason is
     returned instead (narrow the ranges); Latin hypercube regressions leave those runs out."""
@@ -330,10 +330,14 @@ def sensitivity(sweep: Sweep, rows: np.ndarray) -> tuple[xr.Dataset | None, str]
     X = np.column_stack([np.asarray(sweep.sampled[tuple(name.split(".", 1))], dtype=float) for name in spec.names])
     values = derive(sweep, Results(rows, None), 0)  # the dataset's own energy and latency (NaN if infeasible)
     feasible = values["feasible"]
+    area = silicon_rows(sweep, 0, len(rows))[:, : L.N_COMPONENTS].sum(axis=-1)
     outputs = {"energy": values["energy"], "latency": values["latency"],
-               "edp": values["energy"] * values["latency"]}
+               "edp": values["energy"] * values["latency"], "area_mm2": np.where(feasible, area, np.nan),
+               "edap": values["energy"] * values["latency"] * area}
+    # area is an output only where a sampled key changes it (a constant has no variance to apportion)
+    names = [k for k in OUTPUTS if k != "area_mm2" or np.ptp(area) > 0]
     try:
-        ds = analyse(spec.sample, spec.problem, X, {k: outputs[k] for k in OUTPUTS}, spec.seed)
+        ds = analyse(spec.sample, spec.problem, X, {k: outputs[k] for k in names}, spec.seed)
     except ValueError as exc:
         bad = int((~feasible).sum())
         return None, (f"{bad} of {len(rows)} samples are infeasible; {spec.sample} indices need every run "

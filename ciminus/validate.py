@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ciminus.resolve import taken_values
+from ciminus.specs.constraints import ConstraintsSpec
 from ciminus.specs.fields import (
     BOOL,
     CHOICE,
     FLOAT,
+    FLOAT_OR_CHOICE,
     INT,
     STR,
     Field,
@@ -38,7 +40,7 @@ from ciminus.templates import TEMPLATE_NAMES
 from ciminus.workloads.layers import KINDS, Layer
 from ciminus.workloads.networks import SEQUENCE_NETWORKS
 
-TOP_LEVEL = ("name", "description", *TABLES, "output", "sweep")
+TOP_LEVEL = ("name", "description", *TABLES, "output", "constraints", "sweep")
 INTRABLOCK_PATTERNS = ("nm", "hybrid", "flexblock")
 # Which block key each pattern reads (others ignore block_rows / block_cols).
 BLOCK_KEYS_USED = {
@@ -276,7 +278,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
     if not isinstance(name, str) or not name.strip():
         ck.add("name", name, "not a non-empty string", "a non-empty string")
         name = default_name
-    for t in (*TABLES, "output"):
+    for t in (*TABLES, "output", "constraints"):
         if t in doc and not isinstance(doc[t], dict):
             ck.add(t, doc[t], f"wrong type ({type_name(doc[t])})", f"a [{t}] table")
 
@@ -297,8 +299,8 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
             if key in extra:
                 continue
             if key == "template" and t != "arch":
-                ck.add(full, raw, "unknown key (arch.template sets [arch] and [energy] together)",
-                       "template in [arch]; override single [energy] values here")
+                ck.add(full, raw, "unknown key (arch.template sets [arch], [energy], [area] and [timing] together)",
+                       f"template in [arch]; override single [{t}] values here")
                 continue
             if key not in fields:
                 ck.add(full, raw, _suggest(key, [*fields, *extra]), f"keys of [{t}]: " + ", ".join([*fields, *extra]))
@@ -328,6 +330,8 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
     if "sweep" in doc:
         sampling, sampled = _check_sampling(ck, doc["sweep"], fixed, axes, select)
     pseudo = [Axis(t, k, tuple(dict.fromkeys(v))) for (t, k), v in sampled.items()]  # for combination checks
+    constraints = _check_constraints(ck, doc.get("constraints", {}) if isinstance(doc.get("constraints", {}), dict)
+                                     else {}, fixed, [*axes, *pseudo])
     _check_combinations(ck, fixed, [*axes, *pseudo], cand_axes, output)
     _search_mapping(ck, fixed, axes, cand_axes, select, taken_values("arch", "macros", fixed, [*axes, *pseudo]))
     if sampling is not None and sampled:
@@ -343,6 +347,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         axes=tuple(axes),
         candidate_axes=tuple(cand_axes),
         output=output,
+        constraints=constraints,
         layers=layers,
         layer_input_density=layer_density,
         files=files,
@@ -544,13 +549,14 @@ def _check_sampling(ck: _Checker, raw: Any, fixed: dict, axes: list[Axis],
     for name, bounds in ranges.items():
         key = f'sweep.ranges."{name}"'
         table, _, k = str(name).partition(".")
-        sampleable = {t: {n: f for n, f in spec_fields(SPEC_CLASSES[t]).items() if f.kind in (INT, FLOAT) and f.sweepable}
-                      for t in ("workload", "arch", "energy", "sparsity")}
+        sampleable = {t: {n: f for n, f in spec_fields(SPEC_CLASSES[t]).items() if f.kind in (INT, FLOAT, FLOAT_OR_CHOICE)
+                          and f.sweepable}
+                      for t in ("workload", "arch", "energy", "area", "timing", "sparsity")}
         if table not in sampleable or k not in sampleable[table]:
             options = [f"{t}.{n}" for t, fs in sampleable.items() for n in fs]
             close = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
             ck.add(key, bounds, "not a numeric key that can be sampled" + (f" (did you mean '{close[0]}'?)" if close else ""),
-                   "a numeric key of [workload], [arch], [energy] or [sparsity] as \"table.key\"")
+                   "a numeric key of [workload], [arch], [energy], [area], [timing] or [sparsity] as \"table.key\"")
             continue
         f = sampleable[table][k]
         if (not isinstance(bounds, list) or len(bounds) != 2
@@ -595,16 +601,33 @@ def _check_sampling(ck: _Checker, raw: Any, fixed: dict, axes: list[Axis],
 
 # ----- output ---------------------------------------------------------------------------------------
 def _check_output(ck: _Checker, raw: dict, name: str) -> OutputSpec:
-    fields = spec_fields(OutputSpec)
+    return _check_plain(ck, "output", OutputSpec, raw)
+
+
+def _check_plain(ck: _Checker, table: str, cls: type, raw: dict) -> Any:
+    """A table of fixed values only (``[output]``, ``[constraints]``) as its spec."""
+    fields = spec_fields(cls)
     vals: dict[str, Any] = {}
     for key, v in raw.items():
         if key not in fields:
-            ck.add(f"output.{key}", v, _suggest(key, fields), "keys of [output]: " + ", ".join(fields))
+            ck.add(f"{table}.{key}", v, _suggest(key, fields), f"keys of [{table}]: " + ", ".join(fields))
             continue
-        got = ck.value(f"output.{key}", v, fields[key])
+        got = ck.value(f"{table}.{key}", v, fields[key])
         if got is not _MISSING:
             vals[key] = got
-    return OutputSpec(**vals)
+    return cls(**vals)
+
+
+def _check_constraints(ck: _Checker, raw: dict, fixed: dict, axes: list[Axis]) -> ConstraintsSpec:
+    """Budgets; the power and latency budgets need every point to have a clock (seconds)."""
+    spec = _check_plain(ck, "constraints", ConstraintsSpec, raw)
+    clocks = _values("freq_mhz", "arch", fixed, axes)
+    if any(not isinstance(c, str) and c <= 0 for c in clocks):
+        for key in ("power_mw", "latency_s"):
+            if getattr(spec, key) is not None:
+                ck.add(f"constraints.{key}", getattr(spec, key), "needs a clock, and arch.freq_mhz is 0 at some points",
+                       'arch.freq_mhz > 0 or "auto" at every point (or no budget in seconds)')
+    return spec
 
 
 # ----- combinations ----------------------------------------------------------------------------------

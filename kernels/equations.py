@@ -260,3 +260,57 @@ def duplicates(whole, grid):
 def leakage_macro_cycles(macros, cycles):
     """Macro-cycles of leakage: every macro (with its share of the buffers) leaks for the whole latency."""
     return float(macros) * cycles
+
+
+# ----- silicon: area and clock of one design point -----------------------------------------------------
+@jit
+def area_scale(node_nm, reference_node_nm):
+    """A layout drawn at ``reference_node_nm`` moved to ``node_nm``: area ~ (node / reference)^2
+    (constant-field scaling, Dennard et al., IEEE JSSC 9(5), 1974)."""
+    ratio = node_nm / reference_node_nm
+    return ratio * ratio
+
+
+@jit
+def delay_scale(node_nm, reference_node_nm, vdd, reference_vdd, vth, alpha):
+    """A gate delay given at (reference node, reference supply) moved to (node, supply): proportional to the
+    node (Dennard 1974) and to V / (V - Vth)^alpha (the alpha-power law, Sakurai and Newton, IEEE JSSC
+    25(2), 1990). Infinite when a supply does not exceed the threshold (the logic does not switch)."""
+    if vdd <= vth or reference_vdd <= vth:
+        return math.inf
+    at = vdd / (vdd - vth) ** alpha
+    ref = reference_vdd / (reference_vdd - vth) ** alpha
+    return node_nm / reference_node_nm * at / ref
+
+
+@jit
+def tree_levels_3to2(inputs):
+    """Levels of 3:2 compressors that reduce ``inputs`` rows to two (Dadda's sequence 2, 3, 4, 6, 9, ...,
+    d' = floor(3 d / 2)): each level costs one full-adder delay."""
+    levels = 0
+    d = 2
+    while d < inputs:
+        d = (3 * d) // 2
+        levels += 1
+    return levels
+
+
+@jit
+def adder_tree_delay(rows, bits, model, t_sum, t_carry):
+    """Critical path of one column adder tree summing ``rows`` numbers of ``bits`` bits (the units of
+    ``t_sum``, a full adder's input-to-sum delay, and ``t_carry``, its carry-in-to-carry-out delay).
+
+    ``ripple``: level l adds two (bits + l - 1)-bit numbers with a ripple-carry adder. Bit i of level l
+    waits for bit i of level l - 1 (a sum) and for bit i - 1 of level l (a carry), so the slowest output,
+    the carry out of level D = ceil(log2 rows) at bit bits + D - 2, ends a path of D - 1 sums and
+    bits + D - 1 carries.
+    ``compressor``: the 3:2 levels (:func:`tree_levels_3to2`, a sum each) and a ripple-carry adder over the
+    final bits + D - 1 positions. The legacy ``miredo`` count is an energy count, not a netlist: its tree
+    is timed as the ripple tree it stands for. One row needs no adder (0).
+    """
+    depth = log2_ceil(rows)
+    if depth == 0:
+        return 0.0
+    if model == ADDER_TREE_COMPRESSOR:
+        return tree_levels_3to2(rows) * t_sum + (bits + depth - 1) * t_carry
+    return (depth - 1) * t_sum + (bits + depth - 1) * t_carry

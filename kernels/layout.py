@@ -108,6 +108,9 @@ REASON_OUTPUT_BUFFER = 6
 REASON_INDEX_MEMORY = 7
 REASON_WEIGHTS_FORMAT = 8
 REASON_OUT_OF_RANGE = 9
+REASON_OVER_AREA = 10  # beyond a [constraints] budget (decided per point, after pricing)
+REASON_OVER_POWER = 11
+REASON_OVER_LATENCY = 12
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -119,6 +122,9 @@ REASON_NAMES = (
     "index_memory_too_small",
     "weights_do_not_fit_intrablock",
     "counts_out_of_range",
+    "over_area_budget",
+    "over_power_budget",
+    "over_latency_budget",
 )
 
 # ----------------------------------------------------------------------------------------------------
@@ -429,3 +435,62 @@ N_LAY = 11
 SELECT_BEST = 0
 SELECT_BEST_PER_LAYER = 1
 SELECT_ALL = 2
+
+# ----------------------------------------------------------------------------------------------------
+# Silicon of one design point: area and clock (``kernels.silicon``), per point, never per layer.
+# The point's PRM_* row gives the geometry; this row gives the area and timing tables and the few
+# sparsity keys that decide which selection hardware exists.
+# ----------------------------------------------------------------------------------------------------
+SI_AREA_REF_NODE = 0  # node the [area] table is given at (nm)
+SI_BITCELL = 1  # um^2 of one SRAM bit cell of the array
+SI_MULT_GATE = 2  # um^2 of one 1-bit multiply gate (NaN: SI_GATE)
+SI_GATE = 3  # um^2 of one two-input logic gate
+SI_FULL_ADDER = 4  # um^2 of one 1-bit full adder
+SI_REGISTER = 5  # um^2 of one 1-bit flip-flop
+SI_MUX2 = 6  # um^2 of one 2:1 multiplexer
+SI_SRAM_BIT = 7  # um^2 per bit of a buffer SRAM, its periphery included
+SI_DRIVER = 8  # um^2 of one word-line or bit-line driver (NaN: SI_GATE)
+SI_TIMING_REF_NODE = 9  # node and supply the [timing] table is given at
+SI_TIMING_REF_VDD = 10
+SI_T_GATE = 11  # ns of one gate
+SI_T_CARRY = 12  # ns of one full adder, carry in to carry out
+SI_T_SUM = 13  # ns of one full adder, input to sum
+SI_T_REGISTER = 14  # ns of a register: clock to output plus set-up
+SI_T_BITCELL = 15  # ns of a bit cell read and its multiply (NaN: two gates)
+SI_VTH = 16  # threshold voltage of the alpha-power delay law (V)
+SI_ALPHA = 17  # its velocity-saturation index
+SI_PIPELINE = 18  # 1: the adder tree and the shift-add are separate pipeline stages
+SI_PATTERN = 19  # sparsity.pattern (PATTERN_*), nm_n, nm_m: is there an IntraBlock selection multiplexer?
+SI_NM_N = 20
+SI_NM_M = 21
+SI_FREQ = 22  # arch.freq_mhz: > 0 given, 0 none, -1 "auto" (the modelled clock)
+SI_CELL_GROUP = 23  # arch.cell_group: bit cells sharing one multiply gate (stored rows per active row)
+N_SI = 24
+
+# The PRM_* columns ``kernels.silicon.silicon`` reads (a point's hardware, nothing of its workload).
+SILICON_PRMS = (
+    PRM_MACROS,
+    PRM_ROWS,
+    PRM_COLS,
+    PRM_WEIGHT_BITS,
+    PRM_INPUT_BITS,
+    PRM_BITS_PER_CYCLE,
+    PRM_PSUM_BITS,
+    PRM_IBUF_KB,
+    PRM_OBUF_KB,
+    PRM_GBUF_KB,
+    PRM_INDEX_KB,
+    PRM_ADDER_MODEL,
+    PRM_SKIP,
+    PRM_NODE,
+    PRM_VDD,
+)
+
+# What ``kernels.silicon.silicon`` writes per point: chip area by component (mm^2, the ``component`` order),
+# then these.
+SO_MACRO_AREA = N_COMPONENTS + 0  # one compute macro (mm^2): array, adder trees, shift-add, input registers,
+#                                   selection and zero detection; no accumulators, index memory or buffers
+SO_TCLK = N_COMPONENTS + 1  # critical path of the macro pipeline (ns)
+SO_TREE_NS = N_COMPONENTS + 2  # its adder-tree part (ns)
+SO_CLOCK_MHZ = N_COMPONENTS + 3  # the clock latency_s is given at: arch.freq_mhz, 1000 / tclk (auto), or 0
+N_SO = N_COMPONENTS + 4

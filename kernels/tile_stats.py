@@ -756,6 +756,16 @@ def _block_side(sym, whole, kernel, array):
 
 
 @jit
+def intrablock_segment(pattern, nm_n, nm_m):
+    """The IntraBlock segment m of a pattern (0: no IntraBlock stage, so no selection multiplexer)."""
+    if pattern == PATTERN_NM:
+        return nm_m
+    if (pattern == PATTERN_HYBRID or pattern == PATTERN_FLEXBLOCK) and nm_n < nm_m:
+        return nm_m
+    return 0
+
+
+@jit
 def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kernel, channel_run, array_rows,
               array_cols, compress):
     """The FlexBlock of a layer as the hardware sees it: (block rows, block cols, ratio, IntraBlock keep,
@@ -763,14 +773,12 @@ def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kern
     0 block rows means no FullBlock stage. The presets are those of ``docs/sparsity.md``."""
     if pattern == PATTERN_DENSE:
         return 0, 0, 0.0, 0, 0, 1, COMPRESS_NONE
+    ib_segment = intrablock_segment(pattern, nm_n, nm_m)
     ib_keep = 0
-    ib_segment = 0
     if pattern == PATTERN_NM:
         ib_keep = nm_keep(ratio, nm_m)
-        ib_segment = nm_m
-    elif (pattern == PATTERN_HYBRID or pattern == PATTERN_FLEXBLOCK) and nm_n < nm_m:
+    elif ib_segment:
         ib_keep = nm_n
-        ib_segment = nm_m
     height = intrablock_height(rows, ib_keep, ib_segment) if ib_segment else rows
     natural = COMPRESS_COL if (pattern == PATTERN_COLUMN_WISE or pattern == PATTERN_COLUMN_BLOCK) else COMPRESS_ROW
     orient = natural if compress == COMPRESS_AUTO else compress

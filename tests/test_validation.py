@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from ciminus.validation import comparisons, load_points, macro_energy_per_mac
+from ciminus.validation import comparisons, load_points, load_silicon, macro_energy_per_mac, silicon_comparisons
 
 # Error (%) of each modelled point when this table was last reviewed (docs/validation.md discusses them).
 # A change to the model that moves a prediction further from the published figure fails here; one that
@@ -71,7 +71,8 @@ def test_validate_json_follows_the_contract(cli):
     run = cli("validate", "--json")
     assert run.returncode == 0, run.stderr
     records = json.loads(run.stdout)
-    assert len(records) == len(load_points())
+    assert len(records) == len(load_points()) + 2 * len(load_silicon())
+    assert {r["metric"] for r in records} >= {"area_mm2", "tclk_ns", "tops_per_w", "energy_per_mac_fj"}
     for r in records:
         assert {"point", "kind", "dense", "metric", "reported", "predicted", "error_pct", "source"} <= set(r)
         assert isinstance(r["dense"], bool) and r["reported"] > 0
@@ -82,3 +83,29 @@ def test_validate_json_follows_the_contract(cli):
     assert template["metric"] == "energy_per_mac_fj" and template["reported"] == pytest.approx(50.038)
     assert template["predicted_by_adder_tree"]["miredo"] == pytest.approx(50.038, abs=1e-3)
     assert sum(r["kind"] == "digital-sram" and r["predicted"] is not None for r in records) >= 6
+
+
+# Silicon (area, clock period) of published macros when last reviewed, error in % (docs/validation.md).
+REVIEWED_SILICON = {
+    ("redcim28-isscc22-15.5", "area_mm2"): -48.9,
+    ("redcim28-isscc22-15.5", "tclk_ns"): -53.2,
+    ("yan28-isscc22-11.7", "area_mm2"): -63.7,
+    ("yan28-isscc22-11.7", "tclk_ns"): -56.5,
+    ("guo28-isscc23-7.2", "area_mm2"): -55.7,
+    ("guo28-isscc23-7.2", "tclk_ns"): -48.9,
+    ("yue28-isscc23-16.3", "area_mm2"): -66.8,
+    ("yue28-isscc23-16.3", "tclk_ns"): -40.2,
+}
+
+
+def test_four_published_macros_have_area_and_clock():
+    rows = silicon_comparisons()
+    assert {(c.id, c.metric) for c in rows} == set(REVIEWED_SILICON)
+    for c in rows:
+        assert c.reported > 0 and c.predicted > 0 and c.source and c.peer_ratio > 0, c.id
+
+
+@pytest.mark.parametrize("key", sorted(REVIEWED_SILICON))
+def test_silicon_errors_do_not_grow(key):
+    c = next(c for c in silicon_comparisons() if (c.id, c.metric) == key)
+    assert abs(c.error_pct) <= abs(REVIEWED_SILICON[key]) + 1.0, f"{key}: {c.error_pct:+.1f} %"

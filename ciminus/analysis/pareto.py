@@ -18,7 +18,9 @@ import xarray as xr
 __all__ = ["nondominated", "objective", "over_dims", "pareto_front", "pareto_mask"]
 
 # Derived objectives: name -> (factors, long name). The product's units are the factors' units joined.
-DERIVED = {"edp": (("energy", "latency"), "energy-delay product (energy * latency)")}
+DERIVED = {"edp": (("energy", "latency"), "energy-delay product (energy * latency)"),
+           "edap": (("energy", "latency", "area_mm2"), "energy-delay-area product (energy * latency * area_mm2)")}
+ALIASES = {"area": "area_mm2"}  # short names of variables
 
 # Block size of the 3+-objective comparison: a block of points is compared with the front in one go.
 _BLOCK = 512
@@ -38,6 +40,8 @@ def objective(ds: xr.Dataset, name: str) -> xr.DataArray:
     ``"edp"`` (kept separate so plots and fronts agree on what a name means)."""
     if name in ds.data_vars or name in ds.coords:
         return ds[name]
+    if name in ALIASES and ALIASES[name] in ds.data_vars:
+        return ds[ALIASES[name]]
     if name in DERIVED:
         factors, long_name = DERIVED[name]
         missing = [f for f in factors if f not in ds]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ciminus.specs.fields import BOOL, CHOICE, FLOAT, INT, STATS, spec_field
+from ciminus.specs.fields import BOOL, CHOICE, FLOAT, FLOAT_OR_CHOICE, INT, STATS, spec_field
 from ciminus.templates import TEMPLATE_NAMES
 
 _BIG = 1 << 20
@@ -56,8 +56,13 @@ class ArchSpec:
                                 doc="technology node; on-chip energies scale from energy.reference_node_nm (model.md §4.4)")
     vdd: float = spec_field(kind=FLOAT, lo=0.1, hi=5.0, unit="V",
                             doc="supply voltage; on-chip energies scale from energy.reference_vdd")
-    freq_mhz: float = spec_field(0.0, kind=FLOAT, lo=0, hi=1e6, unit="MHz",
-                                 doc="clock frequency; 0 reports latency in cycles only")
+    freq_mhz: float | str = spec_field(0.0, kind=FLOAT_OR_CHOICE, lo=0, hi=1e6, unit="MHz", choices=("auto",),
+                                       doc='clock frequency; 0 reports latency in cycles only; "auto" runs at the '
+                                           "modelled clock (1000 / tclk_ns, docs/model.md §9.2)")
+    cell_group: int = spec_field(1, kind=INT, lo=1, hi=1024,
+                                 doc="bit cells sharing one multiply gate (their word lines take turns): the array "
+                                     "stores cell_group x array_rows rows, array_rows of them active per cycle; "
+                                     "area only (each tile is still loaded once per layer)")
     double_buffer: bool = spec_field(kind=BOOL, doc="input/output buffers double-buffered (load/compute/write-back overlap)")
     weight_double_buffer: bool = spec_field(kind=BOOL,
                                             doc="ping-pong weight store: the next weights load while the macro computes")

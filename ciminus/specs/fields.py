@@ -19,6 +19,7 @@ BOOL = "bool"
 STR = "str"
 CHOICE = "choice"
 INT_OR_CHOICE = "int_or_choice"  # an integer, or one of a few symbolic values ("all", "array", ...)
+FLOAT_OR_CHOICE = "float_or_choice"  # a number, or one of a few symbolic values ("auto", ...)
 BOOL_OR_AUTO = "bool_or_auto"
 
 # What a key influences: "stats" keys change the tile statistics of a layer, "price" keys only its cost.
@@ -56,7 +57,7 @@ class Field:
         text = f"{noun}{rng}"
         if self.unit:
             text += f" ({self.unit})"
-        if self.kind == INT_OR_CHOICE:
+        if self.kind in (INT_OR_CHOICE, FLOAT_OR_CHOICE):
             text += " or one of " + ", ".join(f'"{c}"' for c in self.choices)
         return text
 
@@ -74,7 +75,7 @@ class Field:
             if self.choices and value not in self.choices:
                 return "not allowed"
             return None
-        if self.kind == INT_OR_CHOICE and isinstance(value, str):
+        if self.kind in (INT_OR_CHOICE, FLOAT_OR_CHOICE) and isinstance(value, str):
             return None if value in self.choices else "not allowed"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return _wrong_type(value)
@@ -93,7 +94,7 @@ class Field:
         """The value in its canonical Python type (integral floats of integer keys become ints)."""
         if self.kind in (INT, INT_OR_CHOICE) and isinstance(value, float):
             return int(value)
-        if self.kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
+        if self.kind in (FLOAT, FLOAT_OR_CHOICE) and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         return value
 

@@ -41,8 +41,11 @@ class MappingSpec:
                                    doc="input vectors per load/compute/write-back step; 0 = as many as the buffers hold")
     select: str = spec_field("best", kind=CHOICE, choices=("best", "best-per-layer", "all"), sweepable=False,
                              doc="keep the best candidate per design point, per layer, or keep all")
-    objective: str = spec_field("edp", kind=CHOICE, choices=("energy", "latency", "edp"), sweepable=False,
-                                doc="what the best candidate minimises")
+    objective: str = spec_field("edp", kind=CHOICE, choices=("energy", "latency", "edp", "area", "edap"),
+                                sweepable=False,
+                                doc='what the best candidate minimises; a mapping does not change the silicon, so '
+                                    '"edap" (energy x delay x area) ranks a point\'s candidates as "edp" does, and '
+                                    '"area" (a tie) falls back to "edp"')
 
 
 SEARCHED_GRID = re.compile(r"^auto:(\d+)$")  # the k-th organisation of a searched macro_grid (set by the engine)

@@ -2,7 +2,7 @@
 
 A sampled sweep has one dimension, ``sample``; along it every key of ``[sweep.ranges]`` takes the value a
 SALib sampler drew (Sobol, Morris or Latin hypercube, seeded), and the result carries the sensitivity
-indices of the energy, latency and EDP to each key.
+indices of the energy, latency, EDP, area and EDAP to each key.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ciminus.specs.fields import CHOICE, INT, spec_field
 
-OUTPUTS = ("energy", "latency", "edp")
+OUTPUTS = ("energy", "latency", "edp", "area_mm2", "edap")  # area_mm2 only where a sampled key changes it
 MAX_RUNS = 1 << 22  # the indices need every run's results in memory at once (~0.7 GiB of rows)
 
 

@@ -12,23 +12,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ciminus.specs.arch import ArchSpec
+from ciminus.specs.area import AreaSpec
+from ciminus.specs.constraints import ConstraintsSpec
 from ciminus.specs.energy import EnergySpec
 from ciminus.specs.mapping import MappingSpec
 from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sparsity import SparsitySpec
+from ciminus.specs.timing import TimingSpec
 from ciminus.specs.workload import WorkloadSpec, network_layers
 from ciminus.workloads.layers import Layer
 
-TABLES = ("workload", "arch", "energy", "sparsity", "mapping")
+TABLES = ("workload", "arch", "energy", "area", "timing", "sparsity", "mapping")
 SPEC_CLASSES: dict[str, type] = {
     "workload": WorkloadSpec,
     "arch": ArchSpec,
     "energy": EnergySpec,
+    "area": AreaSpec,
+    "timing": TimingSpec,
     "sparsity": SparsitySpec,
     "mapping": MappingSpec,
 }
-TEMPLATED = ("arch", "energy")
+TEMPLATED = ("arch", "energy", "area", "timing")  # the tables a hardware template fills
 SAMPLE_TABLE = "sweep"  # the table of the one axis of a sampled sweep
 # Keys naming input files; their values are resolved to absolute paths in a point's specs.
 PATH_KEYS = (("workload", "onnx"), ("sparsity", "source"), ("sparsity", "activations"))
@@ -81,6 +86,7 @@ class Sweep:
     candidate_axes: tuple[Axis, ...]  # mapping keys listed as candidates (select = best / best-per-layer)
     output: OutputSpec
     layers: tuple[Layer, ...] = ()
+    constraints: ConstraintsSpec = field(default_factory=ConstraintsSpec)
     layer_input_density: Mapping[str, float] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # input file as written -> absolute path
     sampling: SamplingSpec | None = None  # a sampled sweep: one "sample" axis

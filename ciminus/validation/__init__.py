@@ -132,6 +132,85 @@ def comparisons(path: Path = POINTS) -> list[Comparison]:
     return [compare(p) for p in load_points(path)]
 
 
+# ----- silicon: macro area and clock period ---------------------------------------------------------
+SILICON_METRICS = {"area_mm2": "mm^2", "tclk_ns": "ns"}
+
+
+@dataclass(frozen=True)
+class SiliconComparison:
+    """A published macro's area or clock period beside the model's, and the peer tool's published ratio."""
+
+    id: str
+    metric: str
+    reported: float
+    predicted: float
+    peer_ratio: float | None
+    configuration: str
+    confidence: str
+    source: str
+
+    @property
+    def error_pct(self) -> float:
+        return 100.0 * (self.predicted - self.reported) / self.reported
+
+
+def load_silicon(path: Path = POINTS) -> list[dict]:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh).get("silicon", [])
+
+
+def macro_silicon(point: dict) -> tuple[float, float]:
+    """(area of all its banks in mm^2, clock period in ns) of a published macro, from its geometry and the digital-28nm
+    template's [area] and [timing] tables, by the sweeps' own ``kernels.silicon.silicon``."""
+    from ciminus.kernels.silicon import silicon
+    from ciminus.resolve import SILICON_PARAMS
+
+    prm = np.zeros((1, L.N_PRM))
+    si = np.full((1, L.N_SI), np.nan)
+    for table in ("area", "timing"):
+        for key, value in template_table(TEMPLATE, table).items():
+            si[0, SILICON_PARAMS[(table, key)]] = encode(key, value)
+    for col, value in ((L.SI_PATTERN, 0), (L.SI_NM_N, 2), (L.SI_NM_M, 4), (L.SI_FREQ, 0),
+                       (L.SI_CELL_GROUP, point["cell_group"]), (L.SI_PIPELINE, float(point["pipelined"]))):
+        si[0, col] = value
+    for col, value in ((L.PRM_MACROS, point["macros"]), (L.PRM_ROWS, point["rows"]), (L.PRM_COLS, point["cols"]),
+                       (L.PRM_WEIGHT_BITS, point["weight_bits"]), (L.PRM_INPUT_BITS, point["input_bits"]),
+                       (L.PRM_BITS_PER_CYCLE, point["input_bits_per_cycle"]), (L.PRM_PSUM_BITS, 16),
+                       (L.PRM_ADDER_MODEL, L.ADDER_TREE_RIPPLE), (L.PRM_SKIP, 0), (L.PRM_NODE, point["node_nm"]),
+                       (L.PRM_VDD, point["voltage_v"])):
+        prm[0, col] = value  # buffers, index memory 0: a macro paper's area has none of them
+    out = np.zeros((1, L.N_SO))
+    python(silicon)(prm, si, 0, out)
+    return float(out[0, L.SO_MACRO_AREA]) * point["macros"], float(out[0, L.SO_TCLK])  # every bank
+
+
+def silicon_comparisons(path: Path = POINTS) -> list[SiliconComparison]:
+    rows = []
+    for p in load_silicon(path):
+        area, tclk = macro_silicon(p)
+        config = (f"{p['macros']} x {p['rows']} rows x {p['cols']} weights ({p['weight_bits']}b, cell group "
+                  f"{p['cell_group']}), {p['input_bits_per_cycle']} input bit(s)/cycle, "
+                  f"{'pipelined' if p['pipelined'] else 'one stage'}, {p['node_nm']:g} nm, {p['voltage_v']:g} V")
+        for metric, value in (("area_mm2", area), ("tclk_ns", tclk)):
+            rows.append(SiliconComparison(p["id"], metric, float(p[metric]), value,
+                                          p.get(f"peer_{metric.split('_')[0]}_ratio"), config, p["confidence"],
+                                          p["source"]))
+    return rows
+
+
+def format_silicon(rows: list[SiliconComparison], width: int = 220) -> str:
+    """Area and clock period of published macros, ours beside the peer tool's model / reported ratio."""
+    lines = [(f"{'macro':26} {'metric':9} {'reported':>10} {'predicted':>10} {'error':>8} {'peer ratio':>10}  "
+              "configuration")]
+    for c in rows:
+        peer = f"{100 * c.peer_ratio:.0f}%" if c.peer_ratio is not None else "-"
+        lines.append(f"{c.id:26} {c.metric:9} {c.reported:>10.4g} {c.predicted:>10.4g} {c.error_pct:>+7.1f}% "
+                     f"{peer:>10}  {c.configuration}")
+    lines.append("\nSilicon from the digital-28nm [area] and [timing] tables (NanGate 45 nm cells, 45 nm bit cell), "
+                 "nothing fitted; peer ratio = ZigZag-IMC's model / reported (fitted to these macros).")
+    return "\n".join(line[:width] for line in lines)
+
+
 def as_records(rows: list[Comparison], path: Path = POINTS) -> list[dict]:
     """One plain object per reference point (``ciminus validate --json``): ``point``, ``kind`` (the kind of
     hardware), ``dense`` (measured on dense data), ``metric``, ``reported``, ``predicted`` and ``error_pct``
@@ -159,6 +238,25 @@ def as_records(rows: list[Comparison], path: Path = POINTS) -> list[dict]:
             "source": c.source,
         })
     return out
+
+
+def silicon_records(rows: list[SiliconComparison]) -> list[dict]:
+    """``ciminus validate --json`` objects of the silicon comparisons (metric ``area_mm2`` / ``tclk_ns``)."""
+    return [{
+        "point": c.id,
+        "kind": "digital-sram",
+        "dense": True,
+        "metric": c.metric,
+        "reported": c.reported,
+        "predicted": c.predicted,
+        "error_pct": c.error_pct,
+        "model": "digital-28nm [area] / [timing] tables",
+        "peer_ratio": c.peer_ratio,
+        "peer": "ZigZag-IMC (fitted to these macros)",
+        "why_not_modelled": None,
+        "confidence": c.confidence,
+        "source": c.source,
+    } for c in rows]
 
 
 def format_table(rows: list[Comparison], width: int = 220) -> str:
