@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,7 +234,52 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
     for note in workload_notes(sweep):
         report.note(note)
     todo = [k for k in range(len(chunks)) if k not in done]
-    last: tuple[int, Results | None] = (-1, None)  # the final chunk, if priced here: written without a reload
+    saving = Background()  # the final chunk is kept on disk while the file is written from memory
+    try:
+        feasible = _price_and_write(sweep, out, backend, cluster, chunks, todo, done, names, n_points, k_rows, folder,
+                                    digest, report, on_chunk, saving, start)
+    except BaseException:
+        saving.join(raise_error=False)  # never leave a chunk half-kept (an interrupt included)
+        raise
+    shutil.rmtree(folder)
+    return RunSummary(out, n_points, n_points * k_rows, feasible, len(chunks), len(done),
+                      time.perf_counter() - start, backend)
+
+
+class Background:
+    """One piece of I/O in a thread of its own (the GIL is released while it writes), joined before its
+    result is needed; its error, if any, is raised by :meth:`join`."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self, fn: Callable[..., None], *args: object) -> None:
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:  # noqa: BLE001 -- handed to the joining thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="ciminus-save-chunk", daemon=False)
+        self.thread.start()
+
+    def join(self, raise_error: bool = True) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        error, self.error = self.error, None
+        if error is not None and raise_error:
+            raise error
+
+
+def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | None, chunks: list, todo: list[int],
+                     done: set[int], names: tuple[str, ...], n_points: int, k_rows: int, folder: Path, digest: str,
+                     report: Report, on_chunk: Callable[[int], None] | None, saving: Background,
+                     start: float) -> int:
+    """Price the chunks still to do (keeping each on disk), then write the result file; return how many
+    points are feasible."""
+    last: tuple[int, Results | None] = (-1, None)
     if todo:
         compiling = None
         if backend == "cpu" and cluster is None:
@@ -257,9 +303,11 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
                           initial=sum(chunks[k][1] - chunks[k][0] for k in done)) as advance:
             for k, res in results:
                 if res is not None:  # else a worker on this disk has written the chunk file
-                    save_chunk(folder, k, res)
                     if k == len(chunks) - 1:
                         last = (k, res)
+                        saving.start(save_chunk, folder, k, res)  # kept while the file is written from memory
+                    else:
+                        save_chunk(folder, k, res)
                 advance(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)
@@ -284,15 +332,14 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
                 writer.set_attrs(sensitivity_error=problem)
         writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
         writer.finish()
+        saving.join()  # every chunk is on disk before the result takes its name
         os.replace(tmp, out)
     finally:
         if writer.nc.isopen():
             writer.close()
         if tmp.exists():
             tmp.unlink()
-    shutil.rmtree(folder)
-    return RunSummary(out, n_points, n_points * k_rows, feasible, len(chunks), len(done),
-                      time.perf_counter() - start, backend)
+    return feasible
 
 
 def evaluate(sweep: Sweep, backend: str = "cpu") -> xr.Dataset:

@@ -83,6 +83,20 @@ def test_a_partial_folder_is_never_deleted_silently(tmp_path):
     assert out.exists() and not partial_dir(out).exists()
 
 
+def test_the_last_chunk_is_kept_even_when_interrupted_while_it_is_written(tmp_path):
+    """The final chunk is kept on disk by a thread while the result file is written from memory; an
+    interrupt right after it is priced still leaves it whole, and --resume prices nothing again."""
+    sweep = parse_sweep(SWEEP)
+    out = tmp_path / "last.nc"
+    n_chunks = run_sweep(sweep, tmp_path / "probe.nc", progress=False, chunk_points=3).chunks
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, out, progress=False, chunk_points=3, on_chunk=_interrupt_after(n_chunks))
+    assert len(list(partial_dir(out).glob("chunk-*.npz"))) == n_chunks
+    assert not list(partial_dir(out).glob(".*.tmp.npz"))
+    summary = run_sweep(sweep, out, progress=False, chunk_points=3, resume=True)
+    assert summary.resumed_chunks == n_chunks and out.exists() and not partial_dir(out).exists()
+
+
 def test_a_second_sweep_to_a_busy_output_is_refused_naming_the_holder(cli, write_sweep, tmp_path):
     out = tmp_path / "busy.nc"
     with exclusive(out, parse_sweep(SWEEP)):
