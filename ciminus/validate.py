@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ciminus.kernels import layout as L
+from ciminus.kernels.jit import python
+from ciminus.kernels.tile_stats import sparsity_reason
 from ciminus.resolve import taken_values
 from ciminus.specs.constraints import ConstraintsSpec
 from ciminus.specs.fields import (
@@ -34,6 +37,7 @@ from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import MAX_RUNS as MAX_SAMPLED_RUNS
 from ciminus.specs.sampling import SamplingSpec
 from ciminus.specs.sampling import runs as sampling_runs
+from ciminus.specs.sparsity import PATTERNS
 from ciminus.specs.sweep import SAMPLE_TABLE, SPEC_CLASSES, TABLES, Axis, Sweep
 from ciminus.specs.workload import network_layers
 from ciminus.templates import TEMPLATE_NAMES
@@ -662,11 +666,24 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
             ck.add("mapping.macro_grid", g, f"{rc[0]} x {rc[1]} = {rc[0] * rc[1]} macros, but arch.macros = "
                    f"{toml_repr(list(macros)) if len(macros) > 1 else macros[0]}",
                    "a grid with as many macros as arch.macros, \"square\" or \"auto\"")
-    # IntraBlock keeps at most a whole segment.
-    for n, m in itertools.product(_values("nm_n", "sparsity", fixed, every) or (2,),
-                                  _values("nm_m", "sparsity", fixed, every) or (4,)):
-        if n > m:
-            ck.add("sparsity.nm_n", n, f"keeps more than the segment length sparsity.nm_m = {m}", f"an integer from 1 to {m}")
+    # A sparsity that no point can build is refused; a sweep where only some combinations cannot be built
+    # marks those points infeasible (kernels.tile_stats.sparsity_reason).
+    patterns = _values("pattern", "sparsity", fixed, every) or ("dense",)
+    ratios = _values("ratio", "sparsity", fixed, every) or (0.0,)
+    n_values = _values("nm_n", "sparsity", fixed, every) or (2,)
+    m_values = _values("nm_m", "sparsity", fixed, every) or (4,)
+    why = python(sparsity_reason)
+    codes = {name: code for code, name in enumerate(PATTERNS)}
+    combos = list(itertools.product(patterns, ratios, n_values, m_values))
+    if combos and all(why(codes[p], r, n, m) for p, r, n, m in combos):
+        first = next(c for c in combos)
+        if why(codes[first[0]], *first[1:]) == L.REASON_NM_N_OVER_M:
+            ck.add("sparsity.nm_n", first[2], f"keeps more than the segment length sparsity.nm_m = {first[3]}",
+                   f"an integer from 1 to {first[3]}")
+        else:
+            kept = ", ".join(f"{1 - k / first[3]:g}" for k in range(first[3], 0, -1))
+            ck.add("sparsity.ratio", first[1], f'is no whole k of sparsity.nm_m = {first[3]} for pattern "nm"',
+                   f"one of {kept}")
     pattern = _fixed("pattern", "sparsity", fixed, every)
     compress = _values("compress", "mapping", fixed, every)
     if pattern in INTRABLOCK_PATTERNS and compress and set(compress) == {"col"}:

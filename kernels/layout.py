@@ -108,9 +108,11 @@ REASON_OUTPUT_BUFFER = 6
 REASON_INDEX_MEMORY = 7
 REASON_WEIGHTS_FORMAT = 8
 REASON_OUT_OF_RANGE = 9
-REASON_OVER_AREA = 10  # beyond a [constraints] budget (decided per point, after pricing)
-REASON_OVER_POWER = 11
-REASON_OVER_LATENCY = 12
+REASON_NM_N_OVER_M = 10  # an IntraBlock stage that keeps more than its segment (nm_n > nm_m)
+REASON_NM_RATIO = 11  # pattern "nm" at a ratio that is no whole k of nm_m
+REASON_OVER_AREA = 12  # beyond a [constraints] budget (decided per point, after pricing)
+REASON_OVER_POWER = 13
+REASON_OVER_LATENCY = 14
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -122,6 +124,8 @@ REASON_NAMES = (
     "index_memory_too_small",
     "weights_do_not_fit_intrablock",
     "counts_out_of_range",
+    "intrablock_keeps_more_than_its_segment",
+    "nm_ratio_is_not_k_of_m",
     "over_area_budget",
     "over_power_budget",
     "over_latency_budget",

@@ -56,6 +56,8 @@ from .layout import (
     PATTERN_ROW_WISE,
     REARRANGE_SLICE,
     REASON_COMPRESSION_UNSUPPORTED,
+    REASON_NM_N_OVER_M,
+    REASON_NM_RATIO,
     REASON_OK,
     REASON_SUBARRAY_MISMATCH,
     S_COL_TILES,
@@ -738,6 +740,19 @@ def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_col
 
 # ----- FlexBlock of a layer, and stage 1 over a table of jobs ------------------------------------------
 @jit
+def sparsity_reason(pattern, ratio, nm_n, nm_m):
+    """Why a sparsity cannot be built (a ``REASON_*`` code; 0 when it can): an IntraBlock stage that keeps
+    more than its segment, or an ``nm`` ratio that is no whole k of m (0.9 with m = 4 is not 1:4)."""
+    if (pattern == PATTERN_HYBRID or pattern == PATTERN_FLEXBLOCK) and nm_n > nm_m:
+        return REASON_NM_N_OVER_M
+    if pattern == PATTERN_NM:
+        kept = (1.0 - ratio) * nm_m
+        if abs(kept - round(kept)) > 1e-9 * nm_m or round(kept) < 1:
+            return REASON_NM_RATIO
+    return REASON_OK
+
+
+@jit
 def nm_keep(ratio, segment):
     """Non-zeros kept per segment for an ``nm`` pattern at ``ratio`` zeros (at least one; ties to even)."""
     return max(1, segment - int(round(ratio * segment)))
@@ -830,6 +845,10 @@ def job_stats(jobs, i, out, o):
         expected_tile_stats(rows, cols, groups, X, Y, int(jobs[i, JOB_SUB_ROWS]), int(jobs[i, JOB_SUB_COLS]), bm, bn,
                             ratio, bm > 0, ib_keep, ib_segment, unit, compress, int(jobs[i, JOB_REARRANGE]),
                             int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+        why = sparsity_reason(int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_NM_N]),
+                              int(jobs[i, JOB_NM_M]))
+        if why != REASON_OK:
+            sparse[S_REASON] = why
     for k in range(N_STATS):
         out[o, k] = sparse[k]
         out[o, N_STATS + k] = dense[k]

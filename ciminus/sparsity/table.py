@@ -55,7 +55,9 @@ def canonical(jobs: np.ndarray) -> None:
     p[dynamic] = L.PATTERN_DENSE  # a run-time operand is priced dense whatever the pattern
     dense = p == L.PATTERN_DENSE
     intra = np.isin(p, (L.PATTERN_NM, L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK))
-    ib_off = ~intra | ((p != L.PATTERN_NM) & (jobs[:, L.JOB_NM_N] >= jobs[:, L.JOB_NM_M]))
+    # n = m keeps the whole segment (no IntraBlock stage); n > m cannot be built and keeps its columns so
+    # that stage 1 can say so (kernels.tile_stats.sparsity_reason)
+    ib_off = ~intra | ((p != L.PATTERN_NM) & (jobs[:, L.JOB_NM_N] == jobs[:, L.JOB_NM_M]))
     reads_rows = np.isin(p, (L.PATTERN_COLUMN_BLOCK, L.PATTERN_FLEXBLOCK))
     reads_cols = np.isin(p, (L.PATTERN_ROW_BLOCK, L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK))
     for column, unused in (
