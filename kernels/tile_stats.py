@@ -193,12 +193,56 @@ def _hypergeometric(pmf, pop, succ, draws, lo, hi):
     return first, last
 
 
+EXACT_ROWS_WORK = 500_000  # steps of the exact law of L below which it is computed exactly (small tiles)
+
+
+@jit
+def _kept_block_rows_exact(n_rows, n_blocks, n_kept, c, pmf):
+    """The exact law of L: the tile's block-rows taken one at a time, conditioned on the kept blocks seen so
+    far. With s kept among the first r rows' r*c blocks, the other n_kept - s are a uniform draw from the
+    n_blocks - r*c blocks not yet seen, so the next row holds j of them with probability
+    C(c, j) C(n_blocks - (r+1) c, n_kept - s - j) / C(n_blocks - r c, n_kept - s). State (s, rows with a
+    kept block so far); O(n_rows^2 * min(n_kept, n_rows c) * c) steps."""
+    top = min(n_kept, n_rows * c)
+    cur = np.zeros((top + 1, n_rows + 1))
+    nxt = np.zeros((top + 1, n_rows + 1))
+    cur[0, 0] = 1.0
+    for r in range(n_rows):
+        unseen = n_blocks - r * c
+        for s in range(top + 1):
+            for l in range(n_rows + 1):
+                nxt[s, l] = 0.0
+        for s in range(min(top, r * c) + 1):
+            left = n_kept - s
+            if left < 0 or left > unseen:
+                continue
+            base = _log_choose(float(unseen), float(left))
+            for j in range(min(c, left, top - s) + 1):
+                if left - j > unseen - c:
+                    continue
+                pj = math.exp(_log_choose(float(c), float(j)) + _log_choose(float(unseen - c), float(left - j)) - base)
+                hit = 1 if j > 0 else 0
+                for l in range(r + 1):
+                    if cur[s, l] > 0.0:
+                        nxt[s + j, l + hit] += cur[s, l] * pj
+        for s in range(top + 1):
+            for l in range(n_rows + 1):
+                cur[s, l] = nxt[s, l]
+    for l in range(n_rows + 1):
+        total = 0.0
+        for s in range(top + 1):
+            total += cur[s, l]
+        pmf[l] = total
+
+
 @jit
 def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
     """Distribution of L, the block-rows (of ``n_rows``) with at least one of their ``c`` blocks kept.
 
-    With ``c == 1`` L counts kept blocks in one block column: exactly hypergeometric. With ``c > 1`` its
-    mean and variance are exact and its shape is a hypergeometric fitted to them (``docs/model.md``).
+    With ``c == 1`` L counts kept blocks in one block column: exactly hypergeometric. With ``c > 1`` it is
+    exact for small tiles (:func:`_kept_block_rows_exact`, up to ``EXACT_ROWS_WORK`` steps), where few
+    rows or few kept blocks make it far from normal; for larger ones its mean and variance are exact and
+    its shape is a hypergeometric fitted to them (``docs/model.md`` §3.4).
     """
     for i in range(n_rows + 1):
         pmf[i] = 0.0
@@ -207,6 +251,9 @@ def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
         return
     if n_kept >= n_blocks:
         pmf[n_rows] = 1.0
+        return
+    if c > 1 and n_rows * n_rows * (min(n_kept, n_rows * c) + 1) * (c + 1) <= EXACT_ROWS_WORK:
+        _kept_block_rows_exact(n_rows, n_blocks, n_kept, c, pmf)
         return
     if c == 1:
         lo = max(0, n_rows - (n_blocks - n_kept))
