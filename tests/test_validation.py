@@ -14,8 +14,10 @@ REVIEWED = {
     ("miredo-28nm-8b8b-per-mac", "full"): 455.5,
     ("redcim28-int8-topsw", "miredo"): 17.0,
     ("redcim28-int8-topsw", "full"): -79.3,
-    ("yan28-adcless-int8-topsw", "miredo"): 169.0,
-    ("yan28-adcless-int8-topsw", "full"): -72.3,
+    ("yan28-adcless-int8-topsw", "miredo"): -23.9,  # 32 rows active of 512 (cell groups of 16)
+    ("yan28-adcless-int8-topsw", "full"): -73.7,
+    ("guo28-fpcim-int8-topsw", "miredo"): -28.3,
+    ("guo28-fpcim-int8-topsw", "full"): -61.1,
     ("kim65-isocc2019-1b-topsw", "full"): 129.3,
     ("kim65-isocc2019-16b-topsw", "miredo"): 360.8,
     ("kim65-isocc2019-16b-topsw", "full"): -7.1,
@@ -23,6 +25,7 @@ REVIEWED = {
     ("colonnade65-8b8b-0v6-per-mac", "full"): -5.7,
     ("colonnade65-8b8b-0v8-per-mac", "miredo"): -94.0,
     ("colonnade65-8b8b-0v8-per-mac", "full"): -58.1,
+    ("yue28-fpcim-int4-dense-topsw", "miredo"): -30.3,  # 128 x 64 bit columns active (cell groups of 2)
     ("yue28-fpcim-int4-dense-topsw", "full"): -90.1,
 }
 
