@@ -36,8 +36,15 @@ class Results:
 
     @classmethod
     def empty(cls, rows: int, n_layers: int = 0, actions: bool = False) -> Results:
-        pts = np.full((rows, L.N_POINT if actions else L.N_POINT_BASE), np.nan)
-        lay = np.full((rows, n_layers, L.N_LAYER), np.nan) if n_layers else None
+        """NaN-filled rows (a column no engine writes stays NaN), filled by every core."""
+        from ciminus.kernels.price import fill_nan
+
+        pts = np.empty((rows, L.N_POINT if actions else L.N_POINT_BASE))
+        fill_nan(pts.reshape(-1))
+        lay = None
+        if n_layers:
+            lay = np.empty((rows, n_layers, L.N_LAYER))
+            fill_nan(lay.reshape(-1))
         return cls(pts, lay)
 
 

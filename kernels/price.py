@@ -26,6 +26,14 @@ from .actions import (
 from .jit import jit, parallel
 
 
+@parallel
+def fill_nan(flat):
+    """NaN into every element of a flat array, one thread per core: the first touch of freshly allocated
+    result rows is most of what allocating them costs, and it parallelises."""
+    for i in prange(flat.shape[0]):
+        flat[i] = np.nan
+
+
 @jit
 def _copy(dst, d, src, s):
     for k in range(L.N_RESULTS):
