@@ -93,19 +93,50 @@ def silicon(sweep: Sweep) -> tuple[tuple[int, ...], np.ndarray]:
     return hit[1], hit[2]
 
 
-def silicon_rows(sweep: Sweep, row0: int, n: int) -> np.ndarray:
-    """The silicon (``SO_*`` columns) of output rows row0 .. row0+n-1."""
-    axes, table = silicon(sweep)
-    flat = table.reshape(-1, L.N_SO)
-    if not axes:
-        return np.broadcast_to(flat[0], (n, L.N_SO))
+def _table_index(sweep: Sweep, axes: tuple[int, ...], row0: int, n: int) -> np.ndarray:
+    """The flat index, in a table over ``axes`` (C order), of output rows row0 .. row0+n-1."""
     shape = sweep.shape
     rows = np.arange(row0, row0 + n, dtype=np.int64)
     index = np.zeros(n, dtype=np.int64)
     for a in axes:
         stride = int(np.prod(shape[a + 1:], dtype=np.int64))
         index = index * shape[a] + (rows // stride) % shape[a]
-    return flat[index]
+    return index
+
+
+def silicon_rows(sweep: Sweep, row0: int, n: int) -> np.ndarray:
+    """The silicon (``SO_*`` columns) of output rows row0 .. row0+n-1."""
+    axes, table = silicon(sweep)
+    flat = table.reshape(-1, L.N_SO)
+    if not axes:
+        return np.broadcast_to(flat[0], (n, L.N_SO))
+    return flat[_table_index(sweep, axes, row0, n)]
+
+
+def accuracy_rows(sweep: Sweep, row0: int, n: int) -> np.ndarray:
+    """The pruned model's accuracy at output rows row0 .. row0+n-1 (``[accuracy]`` sweeps only)."""
+    from ciminus.accuracy import accuracy_table
+
+    axes, table, _ = accuracy_table(sweep)
+    return table.reshape(-1)[_table_index(sweep, axes, row0, n)]
+
+
+def accuracy_variables(sweep: Sweep) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
+    """``accuracy`` and ``accuracy_drop`` over the axes that change the pruned weights (none without
+    ``[accuracy]``)."""
+    if sweep.accuracy is None:
+        return {}
+    from ciminus.accuracy import accuracy_table
+
+    axes, table, dense = accuracy_table(sweep)
+    dims = tuple(sweep.axes[a].name for a in axes)
+    metric, data = sweep.accuracy.metric, sweep.accuracy.data
+    return {
+        "accuracy": (dims, table, _attrs("1", f"{metric} of the pruned model on {data} (ONNX Runtime)",
+                                         metric=metric, data=data, dense_accuracy=dense)),
+        "accuracy_drop": (dims, dense - table, _attrs("1", f"dense {metric} minus the pruned model's",
+                                                      dense_accuracy=dense)),
+    }
 
 
 def silicon_variables(sweep: Sweep) -> dict[str, tuple[tuple[str, ...], np.ndarray, dict]]:
@@ -253,6 +284,9 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
                 over = ok & ~(value <= bound)
                 reason[over] = code
                 ok &= ~over
+        if budget.accuracy is not None:  # a lower bound
+            under = ok & ~(accuracy_rows(sweep, row0, n) >= budget.accuracy)
+            reason[under] = L.REASON_UNDER_ACCURACY
     feasible = reason == L.REASON_OK
 
     def where(a: np.ndarray) -> np.ndarray:
@@ -304,6 +338,7 @@ def build_dataset(sweep: Sweep, res: Results, backend: str, layer_names: tuple[s
     if sweep.output.actions:
         data["action_energy_pj"] = action_energy(sweep)
     data.update(silicon_variables(sweep))
+    data.update(accuracy_variables(sweep))
     ds = xr.Dataset(data, coords=coordinates(sweep, layer_names))
     ds.attrs.update(global_attrs(sweep, backend))
     return ds
@@ -397,7 +432,8 @@ class NetcdfWriter:
             v[...] = table
             for k, val in aattrs.items():
                 v.setncattr(k, val)
-        for name, (sdims, values, sattrs) in silicon_variables(sweep).items():  # per hardware: written up front
+        per_axes = {**silicon_variables(sweep), **accuracy_variables(sweep)}
+        for name, (sdims, values, sattrs) in per_axes.items():  # over their own axes: written up front
             v = nc.createVariable(name, "f8", sdims, fill_value=np.nan)
             v[...] = values
             for k, val in sattrs.items():

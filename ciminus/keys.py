@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ciminus.specs.accuracy import AccuracySpec
 from ciminus.specs.constraints import ConstraintsSpec
 from ciminus.specs.fields import STATS, spec_fields
 from ciminus.specs.output import OutputSpec
@@ -22,7 +23,7 @@ A scalar fixes a key; a list sweeps it (a dimension of the result named by the k
 `mapping.select`). Keys marked *stats* change a layer's tile statistics; the others only its cost.
 Default "template" means the value comes from `arch.template` (`ciminus/templates/*.toml`), which fills
 `[arch]`, `[energy]`, `[area]` and `[timing]`. `[constraints]` holds budgets: a point beyond one is infeasible
-with the reason named after it.
+with the reason named after it. `[accuracy]` names validation data on which every pruned model is run.
 """
 
 
@@ -42,7 +43,7 @@ def render() -> str:
 
     lines = [INTRO]
     for table, cls in [*SPEC_CLASSES.items(), ("output", OutputSpec), ("constraints", ConstraintsSpec),
-                       ("sweep", SamplingSpec)]:
+                       ("accuracy", AccuracySpec), ("sweep", SamplingSpec)]:
         lines.append(f"\n## `[{table}]`\n")
         lines.append("| key | accepts | default | sweepable | what it is |")
         lines.append("| --- | --- | --- | --- | --- |")

@@ -312,6 +312,13 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
                 if on_chunk is not None:
                     on_chunk(k)
 
+    if sweep.accuracy is not None:  # each distinct pruned model run once (cached on disk across sweeps)
+        from ciminus.accuracy import accuracy_table, n_variants
+
+        with report.phase("accuracy of the pruned models (ONNX Runtime)", n_variants(sweep),
+                          unit="sparsity variants") as adv:
+            accuracy_table(sweep, adv)
+
     # Every chunk is on disk: write the result under a temporary name, then rename it into place.
     tmp = temp_path(out)
     feasible = 0
@@ -383,6 +390,11 @@ def sensitivity(sweep: Sweep, rows: np.ndarray) -> tuple[xr.Dataset | None, str]
                "edap": values["energy"] * values["latency"] * area}
     # area is an output only where a sampled key changes it (a constant has no variance to apportion)
     names = [k for k in OUTPUTS if k != "area_mm2" or np.ptp(area) > 0]
+    if sweep.accuracy is not None:  # the pruned model's accuracy, where [accuracy] measures it
+        from ciminus.dataset import accuracy_rows
+
+        outputs["accuracy"] = np.where(feasible, accuracy_rows(sweep, 0, len(rows)), np.nan)
+        names.append("accuracy")
     try:
         ds = analyse(spec.sample, spec.problem, X, {k: outputs[k] for k in names}, spec.seed)
     except ValueError as exc:

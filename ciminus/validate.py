@@ -19,6 +19,7 @@ from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
 from ciminus.kernels.tile_stats import sparsity_reason
 from ciminus.resolve import taken_values
+from ciminus.specs.accuracy import AccuracySpec
 from ciminus.specs.constraints import ConstraintsSpec
 from ciminus.specs.fields import (
     BOOL,
@@ -44,7 +45,7 @@ from ciminus.templates import TEMPLATE_NAMES
 from ciminus.workloads.layers import KINDS, Layer
 from ciminus.workloads.networks import SEQUENCE_NETWORKS
 
-TOP_LEVEL = ("name", "description", *TABLES, "output", "constraints", "sweep")
+TOP_LEVEL = ("name", "description", *TABLES, "output", "constraints", "accuracy", "sweep")
 INTRABLOCK_PATTERNS = ("nm", "hybrid", "flexblock")
 # Which block key each pattern reads (others ignore block_rows / block_cols).
 BLOCK_KEYS_USED = {
@@ -282,7 +283,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
     if not isinstance(name, str) or not name.strip():
         ck.add("name", name, "not a non-empty string", "a non-empty string")
         name = default_name
-    for t in (*TABLES, "output", "constraints"):
+    for t in (*TABLES, "output", "constraints", "accuracy"):
         if t in doc and not isinstance(doc[t], dict):
             ck.add(t, doc[t], f"wrong type ({type_name(doc[t])})", f"a [{t}] table")
 
@@ -336,6 +337,12 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
     pseudo = [Axis(t, k, tuple(dict.fromkeys(v))) for (t, k), v in sampled.items()]  # for combination checks
     constraints = _check_constraints(ck, doc.get("constraints", {}) if isinstance(doc.get("constraints", {}), dict)
                                      else {}, fixed, [*axes, *pseudo])
+    accuracy = None
+    if isinstance(doc.get("accuracy"), dict):
+        accuracy = _check_accuracy(ck, doc["accuracy"], fixed, axes, cand_axes, select, files, base or Path.cwd())
+    if constraints.accuracy is not None and accuracy is None:
+        ck.add("constraints.accuracy", constraints.accuracy, "needs an [accuracy] table to measure it",
+               "an [accuracy] table with validation data, or no accuracy budget")
     _check_combinations(ck, fixed, [*axes, *pseudo], cand_axes, output)
     _search_mapping(ck, fixed, axes, cand_axes, select, taken_values("arch", "macros", fixed, [*axes, *pseudo]))
     if sampling is not None and sampled:
@@ -352,6 +359,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         candidate_axes=tuple(cand_axes),
         output=output,
         constraints=constraints,
+        accuracy=accuracy,
         layers=layers,
         layer_input_density=layer_density,
         files=files,
@@ -620,6 +628,48 @@ def _check_plain(ck: _Checker, table: str, cls: type, raw: dict) -> Any:
         if got is not _MISSING:
             vals[key] = got
     return cls(**vals)
+
+
+def _check_accuracy(ck: _Checker, raw: dict, fixed: dict, axes: list[Axis], cands: list[Axis], select: str,
+                    files: dict[str, str], base: Path) -> AccuracySpec | None:
+    """``[accuracy]``: its data read and checked against the model before any pricing."""
+    from ciminus.accuracy import AccuracyError, validation
+    from ciminus.sparsity.sources import resolve_path
+
+    problems = len(ck.problems)
+    if "data" not in raw:
+        ck.add("accuracy.data", "(missing)", "not given", 'the path of an .npz with "inputs" and "labels"')
+        return None
+    spec = _check_plain(ck, "accuracy", AccuracySpec, raw)
+    if len(ck.problems) > problems:
+        return None
+    models = _values("onnx", "workload", fixed, axes)
+    if len(models) != 1 or models[0] is None or models[0] not in files:
+        ck.add("accuracy.data", spec.data, "needs one ONNX model (workload.onnx) to run",
+               "one workload.onnx with weights, not a built-in network, inline layers or a list of models")
+        return None
+    sources = _values("source", "sparsity", fixed, axes)
+    if sources != ("weights",):
+        ck.add("sparsity.source", sources[0] if len(sources) == 1 else list(sources),
+               "[accuracy] runs the model's own weights pruned into each pattern", '"weights" (with prune = true)')
+    for a in cands:
+        if a.key in ("flatten", "compress") and select != "all":
+            ck.add(f"mapping.{a.key}", list(a.values), "a list of candidates: each point would be pruned as its "
+                   "winner is, which [accuracy] cannot know before pricing",
+                   'one value, or a swept dimension with mapping.select = "all"')
+    path = resolve_path(spec.data, base)
+    if path is None:
+        ck.add("accuracy.data", spec.data, "no such file (looked next to the sweep file and in the working directory)",
+               'the path of an .npz with "inputs" and "labels"')
+        return None
+    try:
+        validation(files[models[0]], str(path), spec.metric)
+    except AccuracyError as exc:
+        ck.add("accuracy.data", spec.data, str(exc), 'an .npz whose "inputs" the model runs on and whose "labels" '
+               "are its classes")
+        return None
+    files[spec.data] = str(path)
+    return spec
 
 
 def _check_constraints(ck: _Checker, raw: dict, fixed: dict, axes: list[Axis]) -> ConstraintsSpec:

@@ -113,6 +113,7 @@ REASON_NM_RATIO = 11  # pattern "nm" at a ratio that is no whole k of nm_m
 REASON_OVER_AREA = 12  # beyond a [constraints] budget (decided per point, after pricing)
 REASON_OVER_POWER = 13
 REASON_OVER_LATENCY = 14
+REASON_UNDER_ACCURACY = 15
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -129,6 +130,7 @@ REASON_NAMES = (
     "over_area_budget",
     "over_power_budget",
     "over_latency_budget",
+    "under_accuracy_floor",
 )
 
 # ----------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ FORMATS = (".png", ".svg", ".pdf")
 DPI = 100
 
 # Variables where larger is better: a front of them maximises them unless told otherwise.
-HIGHER_IS_BETTER = ("speedup", "energy_saving", "utilization")
+HIGHER_IS_BETTER = ("speedup", "energy_saving", "utilization", "accuracy")
 
 _PREFIXES = {"p": 1e-12, "n": 1e-9, "µ": 1e-6, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9,
              "T": 1e12}

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ciminus.specs.accuracy import AccuracySpec
 from ciminus.specs.arch import ArchSpec
 from ciminus.specs.area import AreaSpec
 from ciminus.specs.constraints import ConstraintsSpec
@@ -87,6 +88,7 @@ class Sweep:
     output: OutputSpec
     layers: tuple[Layer, ...] = ()
     constraints: ConstraintsSpec = field(default_factory=ConstraintsSpec)
+    accuracy: AccuracySpec | None = None  # validation data for the pruned models' accuracy
     layer_input_density: Mapping[str, float] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)  # input file as written -> absolute path
     sampling: SamplingSpec | None = None  # a sampled sweep: one "sample" axis

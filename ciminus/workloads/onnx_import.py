@@ -81,6 +81,10 @@ class OnnxWorkload:
     layers: tuple[Layer, ...]
     weights: dict[str, np.ndarray] = field(compare=False)
     post_ops: tuple[str, ...]
+    # layer name -> (initializer name, transpose, shape): the initializer is the layer's weight, transposed
+    # when ``transpose``, reshaped to ``shape`` (how pruned weights go back into the model); a weight that
+    # is not a graph initializer has no entry
+    origins: dict[str, tuple[str, bool, tuple[int, ...]]] = field(default_factory=dict, compare=False)
 
 
 def _onnx() -> Any:
@@ -200,6 +204,8 @@ class _Importer:
         numpy_helper = _onnx().numpy_helper
         for init in graph.initializer:
             self.consts[init.name] = numpy_helper.to_array(init)
+        self.initializers = set(self.consts)
+        self.origins: dict[str, tuple[str, bool, tuple[int, ...]]] = {}
         self.shapes: dict[str, Dims | None] = {}
         for vi in (*graph.input, *graph.value_info, *graph.output):
             self.shapes[vi.name] = _shape_of(vi)
@@ -249,14 +255,18 @@ class _Importer:
         """Divide a count that includes the batch by the batch the model was exported with (>= 1)."""
         return max(1, total // self.batch)
 
-    def add(self, node: onnx.NodeProto, index: int, weight: np.ndarray | None, **fields: Any) -> None:
-        """Record a layer and a read-only copy of its weight (the workload is frozen)."""
+    def add(self, node: onnx.NodeProto, index: int, weight: np.ndarray | None,
+            origin: tuple[str, bool] | None = None, **fields: Any) -> None:
+        """Record a layer and a read-only copy of its weight (the workload is frozen), and where the weight
+        lives in the model (``origin``: the tensor and whether the layer's weight is its transpose)."""
         name = self.unique_name(node, index)
         self.layers.append(Layer(name=name, **fields))
         if weight is not None:
             w = np.array(weight, copy=True)
             w.setflags(write=False)
             self.weights[name] = w
+            if origin is not None and origin[0] in self.initializers:
+                self.origins[name] = (origin[0], origin[1], tuple(int(d) for d in self.consts[origin[0]].shape))
 
     # the walk -----------------------------------------------------------------------------------
     def run(self, graph: onnx.GraphProto) -> OnnxWorkload:
@@ -274,7 +284,7 @@ class _Importer:
                 if reason:
                     raise self.error(node, reason)
                 self.post_ops.append(_post_op(node))
-        return OnnxWorkload(tuple(self.layers), self.weights, tuple(self.post_ops))
+        return OnnxWorkload(tuple(self.layers), self.weights, tuple(self.post_ops), self.origins)
 
     # Conv -----------------------------------------------------------------------------------------
     def conv(self, node: onnx.NodeProto, index: int) -> None:
@@ -318,7 +328,7 @@ class _Importer:
             dilations = [1, *dilations]
             w = w.reshape(K, w.shape[1], 1, kernel[1])
         pad = self.symmetric_pad(node, sizes, kernel, stride, dilations, begins, ends)
-        self.add(node, index, w, kind="conv", C=C, K=K, R=kernel[0], S=kernel[1], H=sizes[0],
+        self.add(node, index, w, (node.input[1], False), kind="conv", C=C, K=K, R=kernel[0], S=kernel[1], H=sizes[0],
                  W=sizes[1], stride=stride, pad=pad, dilation=dilation, groups=groups)
 
     def pads(self, node: onnx.NodeProto, a: dict[str, Any], sizes: list[int], kernel: list[int],
@@ -392,13 +402,15 @@ class _Importer:
         if values[1] is not None:  # x @ W: one vector per row of the activation
             w = self.matrix(node, values[1], "right")
             tokens = math.prod(self.fixed(node, left[:-1], "left operand", batch_first=True))
-            self.add(node, index, w.T, kind="linear", C=w.shape[0], K=w.shape[1],
+            flip = not (node.op_type == "Gemm" and _attrs(node).get("transB", 0))
+            self.add(node, index, w.T, (names[1], flip), kind="linear", C=w.shape[0], K=w.shape[1],
                      tokens=self.per_sample(tokens))
         elif values[0] is not None:  # W @ x: one vector per column of the activation
             w = self.matrix(node, values[0], "left")
             batch_dims = self.fixed(node, right[:-2], "right operand", batch_first=True)
             columns = self.fixed(node, right[-1:], "right operand")[0]
-            self.add(node, index, w, kind="linear", C=w.shape[1], K=w.shape[0],
+            flip = bool(node.op_type == "Gemm" and _attrs(node).get("transA", 0))
+            self.add(node, index, w, (names[0], flip), kind="linear", C=w.shape[1], K=w.shape[0],
                      tokens=self.per_sample(math.prod(batch_dims) * columns))
         else:
             C, K = self.fixed(node, [left[-1] if left[-1] is not None else right[-2], right[-1]],
