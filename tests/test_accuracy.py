@@ -171,3 +171,20 @@ def test_accuracy_needs_the_models_own_weights():
     with pytest.raises(SpecError) as err:
         parse_sweep(sweep_text().replace("[accuracy]", "[mapping]\nflatten = [\"CRS\", \"RSC\"]\n[accuracy]"))
     assert "mapping.flatten" in str(err.value)
+
+
+def test_sampled_sweeps_report_the_sensitivity_of_accuracy():
+    text = sweep_text(patterns='"row-block"', ratios="0.5").replace('ratio = 0.5\n', "") + """
+[sweep]
+sample = "lhs"
+samples = 12
+seed = 1
+[sweep.ranges]
+"sparsity.ratio" = [0.0, 0.9]
+"arch.macros" = [2, 16]
+"""
+    ds = evaluate(parse_sweep(text))
+    assert ds["accuracy"].dims == ("sample",) and "accuracy" in list(ds.output.values)
+    rho = ds["spearman"].sel(output="accuracy")
+    assert float(rho.sel(parameter="ratio")) < -0.9  # pruning more loses accuracy
+    assert abs(float(rho.sel(parameter="macros"))) < 0.5  # the hardware does not change the model
