@@ -47,7 +47,7 @@ class Validation:
 
     inputs: np.ndarray
     labels: np.ndarray | None
-    dense_top: np.ndarray  # the dense model's predicted class of every input
+    dense_top: np.ndarray  # the class "agreement" compares with: the dense model's, or the given outputs
     digest: str  # content of model, data and metric
 
 
@@ -131,9 +131,16 @@ def validation(onnx_path: str, data_path: str, metric: str) -> Validation:
         if labels.min(initial=0) < 0 or labels.max(initial=0) >= dense.shape[1]:
             raise AccuracyError(f'"labels" range over {labels.min()} .. {labels.max()}, but the model has '
                                 f"{dense.shape[1]} outputs (classes 0 .. {dense.shape[1] - 1})")
+    reference = dense.argmax(axis=1)
+    if metric == "agreement" and "outputs" in arrays:  # reference outputs given: agree with them instead
+        given = np.asarray(arrays["outputs"]).reshape(len(inputs), -1) if len(arrays["outputs"]) == len(inputs) \
+            else None
+        if given is None or given.shape[1] != dense.shape[1]:
+            raise AccuracyError(f'"outputs" of shape {list(np.shape(arrays["outputs"]))} do not match the model\'s '
+                                f"{len(inputs)} x {dense.shape[1]} outputs")
+        reference = given.argmax(axis=1)
     data_bytes = Path(data_path).read_bytes()
-    return Validation(inputs, labels, dense.argmax(axis=1), _digest(_model_bytes(onnx_path), data_bytes,
-                                                                       metric.encode()))
+    return Validation(inputs, labels, reference, _digest(_model_bytes(onnx_path), data_bytes, metric.encode()))
 
 
 def _runtime_message(exc: Exception) -> str:

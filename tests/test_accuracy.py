@@ -188,3 +188,14 @@ seed = 1
     rho = ds["spearman"].sel(output="accuracy")
     assert float(rho.sel(parameter="ratio")) < -0.9  # pruning more loses accuracy
     assert abs(float(rho.sel(parameter="macros"))) < 0.5  # the hardware does not change the model
+
+
+def test_agreement_with_the_dense_model_or_with_given_outputs(tmp_path):
+    ds = evaluate(parse_sweep(sweep_text(extra='metric = "agreement"')))
+    np.testing.assert_array_equal(ds["accuracy"].sel(ratio=0.0).values, 1.0)  # the dense model agrees with itself
+    assert float(ds["accuracy"].sel(pattern="row-block", ratio=0.75)) < 0.5
+    with np.load(DATA) as z:
+        inputs = z["inputs"]
+    flipped = write_npz(tmp_path / "ref.npz", inputs=inputs, outputs=-np.eye(10)[np.zeros(len(inputs), int)])
+    ref = evaluate(parse_sweep(sweep_text(data=flipped, extra='metric = "agreement"')))
+    assert float(ref["accuracy"].sel(ratio=0.0).max()) < 0.2  # class 0 is never the reference's top output

@@ -18,4 +18,5 @@ class AccuracySpec:
                                '"labels" (integer classes); relative to the sweep file')
     metric: str = spec_field("top1", kind=CHOICE, choices=METRICS, sweepable=False,
                              doc='"top1" / "top5": fraction of inputs whose label is the (five) highest '
-                                 'output(s); "agreement": fraction whose highest output is the dense model\'s')
+                                 'output(s); "agreement": fraction whose highest output is that of the '
+                                 '"outputs" array when the data has one, else the dense model\'s')
