@@ -198,18 +198,10 @@ def variant_pruning(sweep: Sweep, index: tuple[int, ...]) -> tuple[tuple[Any, ..
     return tuple(key), flatten
 
 
-_RESOLVERS: dict[int, tuple[Any, Any]] = {}
-
-
 def _resolver(sweep: Sweep):
-    from ciminus.resolve import Resolver
+    from ciminus.resolve import Resolver, per_sweep
 
-    hit = _RESOLVERS.get(id(sweep))
-    if hit is None or hit[0] is not sweep:
-        _RESOLVERS.clear()
-        hit = (sweep, Resolver(sweep))
-        _RESOLVERS[id(sweep)] = hit
-    return hit[1]
+    return per_sweep("resolver", sweep, Resolver)
 
 
 def _cache_key(key: tuple[Any, ...]) -> bytes:
@@ -220,6 +212,7 @@ def _cache_key(key: tuple[Any, ...]) -> bytes:
 
 def evaluate_variant(onnx_path: str, data: Validation, metric: str, key: tuple[Any, ...], flatten: str) -> float:
     """The accuracy of one pruned model (from the cache when it was evaluated before)."""
+    from ciminus.sparsity.sources import onnx_model
     from ciminus.sparsity.weights import prune
 
     path = cache_dir() / f"{_digest(data.digest.encode(), _cache_key(key))}.json"
@@ -227,7 +220,7 @@ def evaluate_variant(onnx_path: str, data: Validation, metric: str, key: tuple[A
         return float(json.loads(path.read_text())["accuracy"])
     except (OSError, ValueError, KeyError):
         pass
-    model = onnx_model_of(onnx_path)
+    model = onnx_model(onnx_path)
     pruned = {}
     for name, flex, _ in key:
         if flex is None:
@@ -247,27 +240,23 @@ def evaluate_variant(onnx_path: str, data: Validation, metric: str, key: tuple[A
     return value
 
 
-def onnx_model_of(onnx_path: str):
-    from ciminus.sparsity.sources import onnx_model
-
-    return onnx_model(onnx_path)
-
-
 def accuracy_axes(sweep: Sweep) -> tuple[int, ...]:
     """The sweep axes along which the pruned weights change."""
     return tuple(_resolver(sweep).varying_axes(list(PRUNING_KEYS)))
 
 
-_TABLES: dict[int, tuple[Any, tuple[int, ...], np.ndarray, float]] = {}
-
-
 def accuracy_table(sweep: Sweep, advance: Callable[[int], None] | None = None
                    ) -> tuple[tuple[int, ...], np.ndarray, float]:
     """(axes, accuracy over them, the dense model's accuracy): every distinct pruned model evaluated once
-    (cached on disk), in parallel; ``advance(n)`` reports progress in models."""
-    hit = _TABLES.get(id(sweep))
-    if hit is not None and hit[0] is sweep:
-        return hit[1], hit[2], hit[3]
+    (cached on disk), in parallel, once per sweep object; ``advance(n)`` reports progress in sparsity
+    variants."""
+    from ciminus.resolve import per_sweep
+
+    return per_sweep("accuracy", sweep, lambda s: _accuracy_table(s, advance))
+
+
+def _accuracy_table(sweep: Sweep, advance: Callable[[int], None] | None
+                    ) -> tuple[tuple[int, ...], np.ndarray, float]:
     spec: AccuracySpec = sweep.accuracy
     res = _resolver(sweep)
     onnx_path = res[("workload", "onnx")].values[0]
@@ -293,11 +282,7 @@ def accuracy_table(sweep: Sweep, advance: Callable[[int], None] | None = None
             values[where] = value
             if advance is not None:
                 advance(len(where))
-    table = values.reshape(shape)
-    if len(_TABLES) >= 4:
-        _TABLES.pop(next(iter(_TABLES)))
-    _TABLES[id(sweep)] = (sweep, axes, table, dense)
-    return axes, table, dense
+    return axes, values.reshape(shape), dense
 
 
 def n_variants(sweep: Sweep) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ciminus import __version__
 from ciminus.kernels import layout as L
-from ciminus.resolve import clock_mhz, energy_table, silicon_table
+from ciminus.resolve import clock_mhz, energy_table, per_sweep, silicon_table
 from ciminus.specs.sweep import Sweep
 
 if TYPE_CHECKING:  # xarray is imported where a dataset is built, not on the streaming path
@@ -79,18 +79,9 @@ def has_clock(sweep: Sweep) -> bool:
 
 
 # ----- silicon: per design point, over only the axes the hardware varies along --------------------------
-_SILICON: dict[int, tuple[Sweep, tuple[int, ...], np.ndarray]] = {}
-
-
 def silicon(sweep: Sweep) -> tuple[tuple[int, ...], np.ndarray]:
     """:func:`ciminus.resolve.silicon_table` of a sweep, computed once per sweep object (every chunk reads it)."""
-    hit = _SILICON.get(id(sweep))
-    if hit is None or hit[0] is not sweep:
-        if len(_SILICON) >= 4:
-            _SILICON.pop(next(iter(_SILICON)))
-        hit = (sweep, *silicon_table(sweep))
-        _SILICON[id(sweep)] = hit
-    return hit[1], hit[2]
+    return per_sweep("silicon", sweep, silicon_table)
 
 
 def _table_index(sweep: Sweep, axes: tuple[int, ...], row0: int, n: int) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,6 +279,21 @@ def build_spec(cls: type, values: dict[str, Any]) -> Any:
 
 
 # ----- what the dataset writer needs -----------------------------------------------------------------
+_PER_SWEEP: dict[tuple[str, int], tuple[Sweep, Any]] = {}
+
+
+def per_sweep(name: str, sweep: Sweep, compute: Callable[[Sweep], Any]) -> Any:
+    """``compute(sweep)`` once per sweep object and ``name`` (every chunk of a sweep reads the same silicon,
+    accuracy or settings); the last few sweeps are kept."""
+    key = (name, id(sweep))
+    hit = _PER_SWEEP.get(key)
+    if hit is None or hit[0] is not sweep:
+        if len(_PER_SWEEP) >= 16:
+            _PER_SWEEP.pop(next(iter(_PER_SWEEP)))
+        hit = (sweep, compute(sweep))
+        _PER_SWEEP[key] = hit
+    return hit[1]
+
 def clock_mhz(sweep: Sweep) -> Setting:
     """``arch.freq_mhz`` of every point (fixed, swept or sampled)."""
     return setting("arch", "freq_mhz", sweep.fixed, sweep.axes, sweep.sampled)
