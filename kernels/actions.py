@@ -311,7 +311,8 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
         out[orow, L.A_CELL_MULT] = active * pc[t_, PC_CELL_MULTS]
         out[orow, L.A_TREE_ADD] = active * pc[t_, PC_TREE_ADDS]
     else:  # a bit cell's gate evaluates when its input bit is 1, an adder-tree input toggles when its product is
-        ones = density * pc[t_, PC_BIT_ONES] * rows_fed / X  # of the array's input bits, over the activation
+        measured = stats[srow, soff + L.S_BIT_ONES]  # measured on activation samples, else the input model's
+        ones = (density * pc[t_, PC_BIT_ONES] if math.isnan(measured) else measured) * rows_fed / X
         out[orow, L.A_CELL_MULT] = activations * pc[t_, PC_CELL_MULTS] * ones
         out[orow, L.A_TREE_ADD] = activations * pc[t_, PC_TREE_ADDS] * ones * prm[t_, L.PRM_WEIGHT_BIT_DENSITY]
     out[orow, L.A_SHIFT_ADD] = active * pc[t_, PC_SHIFT_ADDS]

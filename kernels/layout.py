@@ -25,7 +25,8 @@ S_CRIT_ROWS = 11  # input rows fed to the fullest tile (sets the bit-plane skipp
 S_REASON = 12  # 0, or a REASON_* code when the mapping cannot hold this sparsity
 S_F_ENERGY = 13  # measured fraction of bit-serial cycles that run (NaN: use the input density)
 S_F_CRIT = 14  # the same on the critical tile
-N_STATS = 15
+S_BIT_ONES = 15  # measured fraction of the input bits fed to the macros that are 1 (NaN: the input model's)
+N_STATS = 16
 
 STAT_NAMES = (
     "tiles",
@@ -43,6 +44,7 @@ STAT_NAMES = (
     "reason",
     "active_fraction",
     "critical_active_fraction",
+    "input_bit_ones",
 )
 
 # Stage-1 codes.

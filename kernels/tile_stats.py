@@ -62,6 +62,7 @@ from .layout import (
     REASON_SUBARRAY_MISMATCH,
     S_COL_TILES,
     S_CRIT_ROWS,
+    S_BIT_ONES,
     S_F_CRIT,
     S_F_ENERGY,
     S_FETCH,
@@ -388,6 +389,7 @@ def _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, 
     out[S_REASON] = reason
     out[S_F_ENERGY] = math.nan  # no measured input profile
     out[S_F_CRIT] = math.nan
+    out[S_BIT_ONES] = math.nan
 
 
 @jit

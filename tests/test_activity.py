@@ -141,6 +141,33 @@ input_skip = true
     assert float(model.compute_cycles) == pytest.approx(float(measured.compute_cycles), rel=0.05)
 
 
+def test_measured_bit_ones_drive_the_bit_cells_switching(tmp_path):
+    """With activation samples, the bit cells switch as often as the measured input bits are 1 (zero inputs
+    included), not as the input model says: samples whose only 1 is bit 0 switch the gates 1/8 of the time."""
+    x = np.zeros((64, 256), dtype=np.int64)
+    x[:, ::2] = 1  # half the inputs are 1 (bit 0 only), half are 0: one input bit in 16 is 1
+    np.savez(tmp_path / "acts.npz", fc=x)
+    base = """
+name = "ones"
+[workload]
+layer = [{name = "fc", kind = "linear", C = 256, K = 64, tokens = 64}]
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+[output]
+actions = true
+[sparsity]
+input_skip = false
+"""
+    measured = evaluate(parse_sweep(base + f'activations = "{tmp_path / "acts.npz"}"\n'))
+    full = evaluate(parse_sweep(base + f'activations = "{tmp_path / "acts.npz"}"\n[energy]\nactivity = "full"\n'))
+    mults = measured.action_count.sel(action="cell_mult")
+    every = full.action_count.sel(action="cell_mult")  # every gate of every cycle
+    assert float(mults) == pytest.approx(float(every) / 16, rel=1e-12)
+    trees = measured.action_count.sel(action="tree_add")
+    assert float(trees) == pytest.approx(float(full.action_count.sel(action="tree_add")) / 16 * 0.5, rel=1e-12)
+
+
 def test_node_and_supply_scale_on_chip_energies_only():
     """arch.node_nm and arch.vdd move every on-chip energy by (node / 28) * (V / 0.9)^2 (leakage by
     (node / 28) * (V / 0.9)) from the template's reference; DRAM stays; no count changes."""

@@ -235,14 +235,15 @@ def test_quantisation():
 def test_bit_profiles_count_the_cycles_that_run():
     layer = Layer("fc", "linear", C=64, K=10, tokens=1)
     zeros = np.zeros((100, 64))
-    assert bit_profile(zeros, layer, 32, 8, 1) == (0.0, 0.0)
-    lsb = np.ones((100, 64), dtype=np.int64)  # only bit 0 set: one cycle of eight runs
-    assert bit_profile(lsb, layer, 32, 8, 1) == (0.125, 0.125)
-    assert bit_profile(lsb, layer, 32, 8, 2) == (0.25, 0.25)
+    assert bit_profile(zeros, layer, 32, 8, 1) == (0.0, 0.0, 0.0)
+    lsb = np.ones((100, 64), dtype=np.int64)  # only bit 0 set: one cycle of eight runs, one bit in eight is 1
+    assert bit_profile(lsb, layer, 32, 8, 1) == (0.125, 0.125, 0.125)
+    assert bit_profile(lsb, layer, 32, 8, 2) == (0.25, 0.25, 0.125)
     half = np.ones((100, 64), dtype=np.int64)
     half[:, 32:] = 0  # the second tile sees only zeros
-    energy, critical = bit_profile(half, layer, 32, 8, 1)
-    assert energy == pytest.approx(0.0625) and critical == pytest.approx(0.125)
+    energy, critical, ones = bit_profile(half, layer, 32, 8, 1)
+    assert energy == pytest.approx(0.0625) and critical == pytest.approx(0.125) and ones == pytest.approx(0.0625)
+    assert bit_profile(np.full((10, 64), 255, dtype=np.int64), layer, 32, 8, 1)[2] == 1.0
 
 
 def test_measured_activations_drive_bit_plane_skipping(tmp_path):

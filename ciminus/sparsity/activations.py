@@ -70,8 +70,9 @@ def input_vectors(samples: np.ndarray, layer: Layer, flatten: str, max_vectors: 
 
 
 def bit_profile(samples: np.ndarray, layer: Layer, tile_rows: int, input_bits: int, bits_per_cycle: int,
-                flatten: str = "CRS", max_vectors: int = 4096, seed: int = 0) -> tuple[float, float]:
-    """(energy fraction, critical fraction) of bit-serial cycles that run.
+                flatten: str = "CRS", max_vectors: int = 4096, seed: int = 0) -> tuple[float, float, float]:
+    """(energy fraction, critical fraction) of bit-serial cycles that run, and the fraction of input bits
+    that are 1 (zero inputs included: what switches the bit cells' gates).
 
     Each group's input vector is cut into tiles of ``tile_rows`` consecutive rows (the dense tiling; a
     compressed tile is taken to see the same statistics). The energy fraction averages over every
@@ -91,4 +92,5 @@ def bit_profile(samples: np.ndarray, layer: Layer, tile_rows: int, input_bits: i
         plane_mask = np.uint64(((1 << width) - 1) << lo)
         active += (tiles & plane_mask) != 0
     frac = active / cycles
-    return float(frac.mean()), float(frac.mean(axis=0).max())
+    ones = sum(float(((codes >> np.uint64(b)) & np.uint64(1)).sum()) for b in range(input_bits))
+    return float(frac.mean()), float(frac.mean(axis=0).max()), ones / (codes.size * input_bits)

@@ -81,6 +81,7 @@ def layer_statistics(layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: Ma
     if sp.activations is not None:
         samples = layer_activations(sp.activations, layer)
         if samples is not None:
-            st[L.S_F_ENERGY], st[L.S_F_CRIT] = bit_profile(samples, layer, min(X, layer.rows), arch.input_bits,
-                                                           arch.input_bits_per_cycle, mapping.flatten, seed=sp.seed)
+            st[L.S_F_ENERGY], st[L.S_F_CRIT], st[L.S_BIT_ONES] = bit_profile(
+                samples, layer, min(X, layer.rows), arch.input_bits, arch.input_bits_per_cycle, mapping.flatten,
+                seed=sp.seed)
     return st
