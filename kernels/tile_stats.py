@@ -574,6 +574,10 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
             if var_l[s_] > 1e-12:
                 beta[s_] = cov_pl[s_] / var_l[s_]
         col_sum = np.zeros(nb_other)
+        by_width = np.zeros(max_c + 1)  # sum of beta over the group's earlier tiles, by their block count c
+        z_of = np.zeros(2 * max_c + 1)  # P(n given blocks all pruned)
+        for n_ in range(2 * max_c + 1):
+            z_of[n_] = all_zero_probability(n_blocks, n_kept, n_)
         offset = np.empty(u)
         span_sum = 0.0
         span_sum_w = 0.0
@@ -582,19 +586,29 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
         for _ in range(groups):
             for b_ in range(nb_other):
                 col_sum[b_] = 0.0
+            for c_ in range(max_c + 1):
+                by_width[c_] = 0.0
             tot = 0.0
             for j in range(n_tiles):
                 s_ = slot[c_of[j]]
+                cj = c_of[j]
                 wrapped_lattice(mean_run, var_run, u, offset)
                 sp = expected_span(offset, pieces[s_], n_pieces, u)
                 span_sum += sp
                 span_sum_w += w_of[j] * sp
                 cov = 0.0
-                if c_of[j] == 1:
+                if cj == 1:
                     col = (j * tile_len) // bn
                     cov = beta[s_] * (col_sum[col] * var_l[s_] + (tot - col_sum[col]) * kappa)
                     col_sum[col] += beta[s_]
                     tot += beta[s_]
+                # a tile wider than a block against any earlier tile (their blocks apart): the block rows
+                # hit in each are negatively correlated through the fixed number kept,
+                # Cov(L_i, L_j) = rows^2 (z(c_i + c_j) - z(c_i) z(c_j))
+                for ci in range(1, max_c + 1):
+                    if by_width[ci] != 0.0 and (ci > 1 or cj > 1):
+                        cov += beta[s_] * by_width[ci] * nb_comp * nb_comp * (z_of[ci + cj] - z_of[ci] * z_of[cj])
+                by_width[cj] += beta[s_]
                 mean_run += mean_p[s_]
                 var_run = max(0.0, var_run + var_p[s_] + 2.0 * cov)
         tiles = wrapped_lattice(mean_run, var_run, u, offset)
