@@ -112,6 +112,17 @@ activity = "full"
     assert macro == pytest.approx(25.619328, abs=1e-9)
 
 
+# One fully connected layer on one pinned mapping: what the measured-activation tests price.
+FC_LAYER = """
+name = "fc"
+[workload]
+layer = [{name = "fc", kind = "linear", C = 256, K = 64, tokens = 64}]
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+"""
+
+
 def test_measured_samples_and_the_fitted_model_agree_on_compute_cycles(tmp_path):
     """Samples drawn from the default model's own law (post-ReLU Laplace, clipped at the MSE-optimal value,
     zeros at a given rate), measured through ``sparsity.activations``, against the model with the density
@@ -124,13 +135,7 @@ def test_measured_samples_and_the_fitted_model_agree_on_compute_cycles(tmp_path)
     np.savez(tmp_path / "acts.npz", fc=x)
     codes = np.rint(x / clip * 255)
     density = float((codes > 0).mean())
-    base = """
-name = "fit"
-[workload]
-layer = [{name = "fc", kind = "linear", C = 256, K = 64, tokens = 64}]
-[mapping]
-macro_grid = "square"
-loop_order = "vectors-cols-rows"
+    base = FC_LAYER + """
 [sparsity]
 input_skip = true
 """
@@ -143,17 +148,12 @@ input_skip = true
 
 def test_measured_bit_ones_drive_the_bit_cells_switching(tmp_path):
     """With activation samples, the bit cells switch as often as the measured input bits are 1 (zero inputs
-    included), not as the input model says: samples whose only 1 is bit 0 switch the gates 1/8 of the time."""
+    included), not as the input model says: half the inputs 1 (bit 0 only), half 0 switch the gates 1/16 of the
+    time."""
     x = np.zeros((64, 256), dtype=np.int64)
     x[:, ::2] = 1  # half the inputs are 1 (bit 0 only), half are 0: one input bit in 16 is 1
     np.savez(tmp_path / "acts.npz", fc=x)
-    base = """
-name = "ones"
-[workload]
-layer = [{name = "fc", kind = "linear", C = 256, K = 64, tokens = 64}]
-[mapping]
-macro_grid = "square"
-loop_order = "vectors-cols-rows"
+    base = FC_LAYER + """
 [output]
 actions = true
 [sparsity]
