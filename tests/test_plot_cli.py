@@ -58,7 +58,7 @@ def svg_texts(path) -> list[str]:
 
 
 @pytest.mark.parametrize(("kind", "args", "expected"), [
-    ("pareto", [], ["latency (cycles)", "energy (pJ)", "Pareto front"]),
+    ("pareto", [], ["latency (cycles)", "energy (pJ)", "Pareto front", "area_mm2 (mm^2)"]),  # coloured by area
     ("pareto", ["--x", "latency_s", "--y", "edp", "--color", "macros"], ["latency_s (s)", "edp (pJ cycles)", "macros=4", "macros=16"]),
     ("breakdown", ["--by", "macros", "--sel", "pattern=row-block", "ratio=0.5"], ["macros", "energy (µJ)"]),
     ("heatmap", ["--var", "utilization", "--x", "macros", "--y", "ratio", "--sel", "pattern=row-block"],
