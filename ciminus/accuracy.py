@@ -47,6 +47,7 @@ class Validation:
 
     inputs: np.ndarray
     labels: np.ndarray | None
+    dense_outputs: np.ndarray  # the dense model's outputs on the inputs
     dense_top: np.ndarray  # the class "agreement" compares with: the dense model's, or the given outputs
     digest: str  # content of model, data and metric
 
@@ -67,15 +68,20 @@ def _model_bytes(onnx_path: str) -> bytes:
     return Path(onnx_path).read_bytes()
 
 
-def _run(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
-    """The model's first output on ``inputs`` (batch first), one row per input."""
+def _session(model_bytes: bytes):
+    """An ONNX Runtime session of one thread (the evaluations themselves run in parallel) whose errors reach
+    the caller as exceptions, not as log lines."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1  # the evaluations themselves run in parallel
+    opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    opts.log_severity_level = 4  # errors reach the caller as exceptions, not as log lines
-    session = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+    opts.log_severity_level = 4
+    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+
+
+def _run(session, inputs: np.ndarray) -> np.ndarray:
+    """The session's first output on ``inputs`` (batch first), one row per input."""
     feed = session.get_inputs()[0]
     batch = feed.shape[0] if feed.shape and isinstance(feed.shape[0], int) else len(inputs)
     outs = []
@@ -102,11 +108,7 @@ def validation(onnx_path: str, data_path: str, metric: str) -> Validation:
     if metric != "agreement" and labels is None:
         raise AccuracyError(f'has no "labels" array, which metric "{metric}" needs')
     try:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 4
-        session = ort.InferenceSession(_model_bytes(onnx_path), opts, providers=["CPUExecutionProvider"])
+        session = _session(_model_bytes(onnx_path))
     except Exception as exc:  # whatever the runtime rejects, said in one line
         raise AccuracyError(f"ONNX Runtime cannot run the model {onnx_path} ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
@@ -120,7 +122,7 @@ def validation(onnx_path: str, data_path: str, metric: str) -> Validation:
         raise AccuracyError(f'"inputs" of shape {list(inputs.shape)} do not fit the model\'s input {feed.name!r} '
                             f"of shape {feed.shape}")
     try:
-        dense = _run(_model_bytes(onnx_path), inputs)
+        dense = _run(session, inputs)
     except Exception as exc:  # whatever the runtime rejects, said in one line
         raise AccuracyError(f"ONNX Runtime cannot run the model on the inputs ({_runtime_message(exc)})") from exc
     if labels is not None:
@@ -140,7 +142,8 @@ def validation(onnx_path: str, data_path: str, metric: str) -> Validation:
                                 f"{len(inputs)} x {dense.shape[1]} outputs")
         reference = given.argmax(axis=1)
     data_bytes = Path(data_path).read_bytes()
-    return Validation(inputs, labels, reference, _digest(_model_bytes(onnx_path), data_bytes, metric.encode()))
+    return Validation(inputs, labels, dense, reference, _digest(_model_bytes(onnx_path), data_bytes,
+                                                                 metric.encode()))
 
 
 def _runtime_message(exc: Exception) -> str:
@@ -227,7 +230,7 @@ def evaluate_variant(onnx_path: str, data: Validation, metric: str, key: tuple[A
             continue
         layer = next(layer for layer in model.layers if layer.name == name)
         pruned[name] = prune(model.weights[name], layer, flex, flatten)
-    outputs = _run(pruned_model(onnx_path, pruned), data.inputs)
+    outputs = _run(_session(pruned_model(onnx_path, pruned)), data.inputs)
     EVALUATIONS[0] += 1
     value = score(outputs, data, metric)
     try:  # a cache that cannot be written only costs a later evaluation
@@ -261,7 +264,7 @@ def _accuracy_table(sweep: Sweep, advance: Callable[[int], None] | None
     res = _resolver(sweep)
     onnx_path = res[("workload", "onnx")].values[0]
     data = validation(onnx_path, sweep.files.get(spec.data, spec.data), spec.metric)
-    dense = score(_run(_model_bytes(onnx_path), data.inputs), data, spec.metric)
+    dense = score(data.dense_outputs, data, spec.metric)  # the run that checked the data
     axes = accuracy_axes(sweep)
     shape = tuple(len(sweep.axes[a].values) for a in axes)
     variants: dict[tuple, tuple[list[int], str]] = {}
