@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ciminus.kernels import layout as L
+from ciminus.sparsity.masks import mask_columns
 from ciminus.specs.arch import ArchSpec
 from ciminus.specs.energy import EnergySpec
 from ciminus.specs.fields import spec_fields
@@ -123,6 +124,7 @@ SILICON_PARAMS: dict[tuple[str, str], int] = {
     ("sparsity", "nm_m"): L.SI_NM_M,
     ("arch", "freq_mhz"): L.SI_FREQ,
     ("arch", "cell_group"): L.SI_CELL_GROUP,
+    ("sparsity", "intrablock_masks"): L.SI_IB_FANIN,
 }
 
 
@@ -142,6 +144,8 @@ def encode(key: str, value: Any) -> float:
         return float(PATTERNS.index(value))
     if key == "freq_mhz" and value == "auto":
         return -1.0
+    if key == "intrablock_masks":  # what the silicon reads of a mask set: each slot's multiplexer fan-in
+        return float(mask_columns(value)[1])
     return float(value)
 
 

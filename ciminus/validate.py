@@ -6,6 +6,7 @@ file are reported at once, so a user fixes them in one go.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import math
@@ -17,8 +18,9 @@ from typing import Any
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
-from ciminus.kernels.tile_stats import sparsity_reason
+from ciminus.kernels.tile_stats import nm_keep, sparsity_reason
 from ciminus.resolve import taken_values
+from ciminus.sparsity.masks import mask_columns
 from ciminus.specs.accuracy import AccuracySpec
 from ciminus.specs.constraints import ConstraintsSpec
 from ciminus.specs.fields import (
@@ -697,6 +699,11 @@ def _fixed(key: str, table: str, fixed: dict, axes: list[Axis]) -> Any:
     return vals[0] if len(vals) == 1 else _MISSING
 
 
+def _default_of(table: str, key: str) -> Any:
+    """A key's default value."""
+    return {f.name: f.default for f in dataclasses.fields(SPEC_CLASSES[table])}[key]
+
+
 def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list[Axis], output: OutputSpec) -> None:
     every = [*axes, *cands]
     # Sub-arrays must tile the array.
@@ -722,19 +729,34 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
     ratios = _values("ratio", "sparsity", fixed, every) or (0.0,)
     n_values = _values("nm_n", "sparsity", fixed, every) or (2,)
     m_values = _values("nm_m", "sparsity", fixed, every) or (4,)
+    mask_values = [v for v in (_values("intrablock_masks", "sparsity", fixed, every) or ("all",))
+                   if isinstance(v, str)]
     why = python(sparsity_reason)
     codes = {name: code for code, name in enumerate(PATTERNS)}
-    combos = list(itertools.product(patterns, ratios, n_values, m_values))
-    if combos and all(why(codes[p], r, n, m) for p, r, n, m in combos):
+    combos = list(itertools.product(patterns, ratios, n_values, m_values, mask_values))
+    if combos and all(why(codes[p], r, n, m, *mask_columns(k)[3:]) for p, r, n, m, k in combos):
         first = next(c for c in combos)
-        if why(codes[first[0]], *first[1:]) == L.REASON_NM_N_OVER_M:
+        code = why(codes[first[0]], *first[1:4], *mask_columns(first[4])[3:])
+        if code == L.REASON_NM_N_OVER_M:
             ck.add("sparsity.nm_n", first[2], f"keeps more than the segment length sparsity.nm_m = {first[3]}",
                    f"an integer from 1 to {first[3]}")
+        elif code == L.REASON_IB_MASKS:
+            keep = first[2] if first[0] != "nm" else python(nm_keep)(first[1], first[3])
+            ck.add("sparsity.intrablock_masks", first[4],
+                   f"the masks must be sparsity.nm_m = {first[3]} long and keep {keep} weights each",
+                   f'"all", or masks of {first[3]} characters with {keep} ones')
         else:
             kept = ", ".join(f"{1 - k / first[3]:g}" for k in range(first[3], 0, -1))
             ck.add("sparsity.ratio", first[1], f'is no whole k of sparsity.nm_m = {first[3]} for pattern "nm"',
                    f"one of {kept}")
     pattern = _fixed("pattern", "sparsity", fixed, every)
+    if pattern is not _MISSING:
+        for key, users in (("intrablock_masks", INTRABLOCK_PATTERNS), ("order", ("hybrid", "flexblock"))):
+            given = fixed["sparsity"].get(key, _MISSING)
+            swept = any(a.table == "sparsity" and a.key == key for a in axes)
+            if pattern not in users and (swept or given not in (_MISSING, _default_of("sparsity", key))):
+                ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]",
+                       f'not used by pattern "{pattern}"', "only with pattern " + ", ".join(f'"{p}"' for p in users))
     compress = _values("compress", "mapping", fixed, every)
     if pattern in INTRABLOCK_PATTERNS and compress and set(compress) == {"col"}:
         ck.add("mapping.compress", "col", f"IntraBlock pattern \"{pattern}\" selects inputs per column and needs row compression",

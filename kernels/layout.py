@@ -95,7 +95,19 @@ JOB_COMPRESS = 15  # COMPRESS_AUTO, COMPRESS_ROW or COMPRESS_COL
 JOB_REARRANGE = 16
 JOB_INDEX_FORMAT = 17
 JOB_DYNAMIC = 18  # 1: a run-time operand, never pruned (dense statistics)
-N_JOB = 19
+JOB_STAGE_ORDER = 19  # STAGES_* (sparsity.order): which FlexBlock stage prunes first
+JOB_IB_MASKS = 20  # sparsity.intrablock_masks: masks in the set (0: every k of m)
+JOB_IB_FANIN = 21  # ... the largest number of segment positions one slot selects from
+JOB_IB_USED = 22  # ... positions of a segment any mask keeps, as a bit set (bit i: the segment's row i)
+JOB_IB_LEN = 23  # ... mask length and ones (checked against nm_m and the kept count)
+JOB_IB_ONES = 24
+N_JOB = 25
+# sparsity.order: IntraBlock squeezes column segments and FullBlock prunes blocks of that slot matrix
+# ("intra-first", SDP's hybrid), or FullBlock prunes blocks of the weights and IntraBlock squeezes the
+# segments inside every kept block ("full-first").
+STAGES_INTRA_FIRST = 0
+STAGES_FULL_FIRST = 1
+STAGE_ORDERS = ("intra-first", "full-first")
 
 # ----------------------------------------------------------------------------------------------------
 # Feasibility: 0 is a feasible point; the order is the order of the checks.
@@ -116,6 +128,7 @@ REASON_OVER_AREA = 12  # beyond a [constraints] budget (decided per point, after
 REASON_OVER_POWER = 13
 REASON_OVER_LATENCY = 14
 REASON_UNDER_ACCURACY = 15
+REASON_IB_MASKS = 16  # sparsity.intrablock_masks of another length than nm_m, or keeping another count
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -133,6 +146,7 @@ REASON_NAMES = (
     "over_power_budget",
     "over_latency_budget",
     "under_accuracy_floor",
+    "intrablock_masks_do_not_fit",
 )
 
 # ----------------------------------------------------------------------------------------------------
@@ -473,7 +487,8 @@ SI_NM_N = 20
 SI_NM_M = 21
 SI_FREQ = 22  # arch.freq_mhz: > 0 given, 0 none, -1 "auto" (the modelled clock)
 SI_CELL_GROUP = 23  # arch.cell_group: bit cells sharing one multiply gate (stored rows per active row)
-N_SI = 24
+SI_IB_FANIN = 24  # sparsity.intrablock_masks: inputs one slot's multiplexer selects from (0: nm_m)
+N_SI = 25
 
 # The PRM_* columns ``kernels.silicon.silicon`` reads (a point's hardware, nothing of its workload).
 SILICON_PRMS = (

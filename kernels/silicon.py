@@ -58,7 +58,8 @@ def silicon(prm, si, r, out):
     register = float(rows) * i_bits * reg  # each row's input, shifted out bit by bit
     zero_detect = float(rows) * bpc * gate if prm[r, L.PRM_SKIP] != 0 else 0.0
     segment = intrablock_segment(int(si[r, L.SI_PATTERN]), int(si[r, L.SI_NM_N]), int(si[r, L.SI_NM_M]))
-    mux = float(rows) * cols * bpc * (segment - 1) * si[r, L.SI_MUX2] if segment > 1 else 0.0
+    fanin = int(si[r, L.SI_IB_FANIN]) if si[r, L.SI_IB_FANIN] > 0 and segment > 0 else segment
+    mux = float(rows) * cols * bpc * (fanin - 1) * si[r, L.SI_MUX2] if fanin > 1 else 0.0
     index = prm[r, L.PRM_INDEX_KB] * KIB_BITS * sram
     ibuf = prm[r, L.PRM_IBUF_KB] * KIB_BITS * sram
     obuf = prm[r, L.PRM_OBUF_KB] * KIB_BITS * sram

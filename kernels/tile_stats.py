@@ -34,6 +34,11 @@ from .layout import (
     JOB_COMPRESS,
     JOB_DYNAMIC,
     JOB_GROUPS,
+    JOB_IB_FANIN,
+    JOB_IB_LEN,
+    JOB_IB_MASKS,
+    JOB_IB_ONES,
+    JOB_IB_USED,
     JOB_INDEX_FORMAT,
     JOB_KERNEL,
     JOB_NM_M,
@@ -42,6 +47,7 @@ from .layout import (
     JOB_RATIO,
     JOB_REARRANGE,
     JOB_ROWS,
+    JOB_STAGE_ORDER,
     JOB_SUB_COLS,
     JOB_SUB_ROWS,
     N_STATS,
@@ -56,6 +62,7 @@ from .layout import (
     PATTERN_ROW_WISE,
     REARRANGE_SLICE,
     REASON_COMPRESSION_UNSUPPORTED,
+    REASON_IB_MASKS,
     REASON_NM_N_OVER_M,
     REASON_NM_RATIO,
     REASON_OK,
@@ -80,6 +87,7 @@ from .layout import (
     SIZE_ARRAY,
     SIZE_DEFAULT,
     SIZE_KERNEL,
+    STAGES_FULL_FIRST,
 )
 
 _TINY = 1e-15  # probabilities below this are dropped from the sums
@@ -110,6 +118,39 @@ def intrablock_height(rows, keep, segment):
     n_seg = ceil_div(rows, segment)
     last = rows - (n_seg - 1) * segment
     return (n_seg - 1) * keep + min(keep, last)
+
+
+@jit
+def blocked_height(rows, keep, segment, period):
+    """Rows of a column after IntraBlock when its segments restart every ``period`` rows (inside each
+    FullBlock block, full-first order); ``period`` 0: the segments run down the whole column."""
+    if segment <= 0:
+        return rows
+    if period <= 0:
+        return intrablock_height(rows, keep, segment)
+    q = rows // period
+    return q * intrablock_height(period, keep, segment) + intrablock_height(rows - q * period, keep, segment)
+
+
+@jit
+def popcount(bits):
+    """Ones in a non-negative integer."""
+    n = 0
+    while bits > 0:
+        n += bits & 1
+        bits >>= 1
+    return n
+
+
+@jit
+def intrablock_index_bits(stored, keep, fanin, mask_bits):
+    """Bits that say where IntraBlock's kept weights came from: each stored slot's position among the
+    ``fanin`` inputs its multiplexer selects from or, with a mask set (``mask_bits`` >= 0 bits to number a
+    mask), one mask number per ``keep`` slots, whichever is smaller."""
+    per_slot = stored * log2_ceil(fanin)
+    if mask_bits >= 0:
+        return min(per_slot, stored / keep * mask_bits)
+    return per_slot
 
 
 @jit
@@ -452,22 +493,25 @@ def _needs_counting(dense_rows, cols, groups, array_rows, array_cols, sub_rows, 
 
 @jit
 def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols,
-                        block_rows, block_cols, ratio, has_fullblock, ib_keep, ib_segment, index_unit,
-                        compress, rearrange, index_format, out):
+                        block_rows, block_cols, ratio, has_fullblock, ib_keep, ib_segment, ib_period, ib_fanin,
+                        ib_used, ib_mask_bits, index_unit, compress, rearrange, index_format, out):
     """Expected tile statistics of a layer whose groups are ``rows x cols`` matrices pruned at random.
 
     FullBlock (``has_fullblock``): blocks of ``block_rows x block_cols`` (clipped to the matrix), of which
     floor((1-ratio)*blocks) are kept. IntraBlock (``ib_segment > 0``): ``ib_keep`` of every ``ib_segment``
-    rows per column, applied first; FullBlock then acts on the compressed matrix. ``index_unit`` is the
-    number of consecutive flattened rows one block index covers (the flattening order decides it).
+    rows per column, its segments restarting every ``ib_period`` rows (0: never); FullBlock acts on that
+    slot matrix, so ``block_rows`` counts slots. A slot's multiplexer selects from ``ib_fanin`` inputs,
+    ``ib_used`` inputs of a segment are ever selected, ``ib_mask_bits`` number a mask of the set (-1: no
+    set). ``index_unit`` is the number of consecutive rows one block index covers (the flattening order
+    decides it).
     """
     if not _needs_counting(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, ib_segment, compress,
                            out):
         return
     has_ib = ib_segment > 0
-    height = intrablock_height(rows, ib_keep, ib_segment) if has_ib else rows
-    fetch_factor = ib_segment / ib_keep if has_ib else 1.0
-    mux_levels = log2_ceil(ib_segment) if has_ib else 0
+    height = blocked_height(rows, ib_keep, ib_segment, ib_period) if has_ib else rows
+    fetch_factor = ib_used / ib_keep if has_ib else 1.0
+    mux_levels = log2_ceil(ib_fanin) if has_ib else 0
     pack = group_pack(rows, cols, array_rows, array_cols)
 
     # Matrix seen by the compression: ``comp_len`` along the squeezed axis, tiled along the other.
@@ -657,14 +701,15 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
         crit = float(min(array_rows, pack * height))
     if tiles <= 0.0:
         row_tiles = 0.0
-    idx_store = idx_read + (stored * mux_levels if has_ib else 0.0)
+    idx_store = idx_read + (intrablock_index_bits(stored, ib_keep, ib_fanin, ib_mask_bits) if has_ib else 0.0)
     _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
                  stored if has_ib else 0.0, float(mux_levels), crit, REASON_OK)
 
 
 @jit
 def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
-                    has_fullblock, ib_keep, ib_segment, index_unit, compress, rearrange, index_format, out):
+                    has_fullblock, ib_keep, ib_segment, ib_fanin, ib_used, ib_mask_bits, index_unit, compress,
+                    rearrange, index_format, out):
     """Exact tile statistics of given masks, ``masks[g, i, j] != 0`` where group g keeps weight slot (i, j).
 
     ``dense_rows`` is a group's row count before IntraBlock compression (it decides group packing).
@@ -679,8 +724,8 @@ def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_col
                            compress, out):
         return
     has_ib = ib_segment > 0
-    fetch_factor = ib_segment / ib_keep if has_ib else 1.0
-    mux_levels = log2_ceil(ib_segment) if has_ib else 0
+    fetch_factor = ib_used / ib_keep if has_ib else 1.0
+    mux_levels = log2_ceil(ib_fanin) if has_ib else 0
     # Packing is decided on the dense shape of a group, like the expectation does.
     pack = group_pack(dense_rows, cols, array_rows, array_cols)
     if compress == COMPRESS_ROW:
@@ -796,22 +841,28 @@ def mask_tile_stats(masks, dense_rows, array_rows, array_cols, sub_rows, sub_col
         col_tiles = tiles / n_tiles if pack == 1 else float(ceil_div(groups, pack))
         crit = float(min(array_rows, pack * height))
     row_tiles = tiles / col_tiles if tiles > 0 else 0.0
-    idx_store = idx_read + (stored * mux_levels if has_ib else 0.0)
+    idx_store = idx_read + (intrablock_index_bits(stored, ib_keep, ib_fanin, ib_mask_bits) if has_ib else 0.0)
     _fill_common(out, tiles, row_tiles, col_tiles, stored, fetch, psum, out_nz, idx_read, idx_store,
                  stored if has_ib else 0.0, float(mux_levels), crit, REASON_OK)
 
 
 # ----- FlexBlock of a layer, and stage 1 over a table of jobs ------------------------------------------
 @jit
-def sparsity_reason(pattern, ratio, nm_n, nm_m):
+def sparsity_reason(pattern, ratio, nm_n, nm_m, mask_len, mask_ones):
     """Why a sparsity cannot be built (a ``REASON_*`` code; 0 when it can): an IntraBlock stage that keeps
-    more than its segment, or an ``nm`` ratio that is no whole k of m (0.9 with m = 4 is not 1:4)."""
+    more than its segment, an ``nm`` ratio that is no whole k of m (0.9 with m = 4 is not 1:4), or an
+    IntraBlock mask set (``mask_len`` > 0) whose masks are not ``nm_m`` long or keep another count."""
+    ib = pattern == PATTERN_NM or pattern == PATTERN_HYBRID or pattern == PATTERN_FLEXBLOCK
     if (pattern == PATTERN_HYBRID or pattern == PATTERN_FLEXBLOCK) and nm_n > nm_m:
         return REASON_NM_N_OVER_M
     if pattern == PATTERN_NM:
         kept = (1.0 - ratio) * nm_m
         if abs(kept - round(kept)) > 1e-9 * nm_m or round(kept) < 1:
             return REASON_NM_RATIO
+    if ib and mask_len > 0:
+        keep = nm_keep(ratio, nm_m) if pattern == PATTERN_NM else nm_n
+        if mask_len != nm_m or mask_ones != keep:
+            return REASON_IB_MASKS
     return REASON_OK
 
 
@@ -845,23 +896,43 @@ def intrablock_segment(pattern, nm_n, nm_m):
 
 @jit
 def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kernel, channel_run, array_rows,
-              array_cols, compress):
+              array_cols, compress, stage_order, n_masks, mask_fanin, mask_used):
     """The FlexBlock of a layer as the hardware sees it: (block rows, block cols, ratio, IntraBlock keep,
-    IntraBlock segment, index unit, compression). Block rows are counted after IntraBlock compression;
-    0 block rows means no FullBlock stage. The presets are those of ``docs/sparsity.md``."""
+    segment, period, fan-in, inputs used per segment, mask-number bits, index unit, compression). Block rows
+    are counted in the IntraBlock slot matrix; 0 block rows means no FullBlock stage. ``stage_order``
+    (``STAGES_*``) says which stage prunes first: full-first blocks are cut from the weights (default
+    height nm_m rows) and squeezed by IntraBlock inside, so segments restart at every block (the period).
+    A mask set (``n_masks`` > 0) narrows each slot's multiplexer to ``mask_fanin`` inputs, the segment
+    positions ever kept to the bit set ``mask_used``, and the index to a mask number.
+    The presets are those of ``docs/sparsity.md``."""
     if pattern == PATTERN_DENSE:
-        return 0, 0, 0.0, 0, 0, 1, COMPRESS_NONE
+        return 0, 0, 0.0, 0, 0, 0, 0, 0, -1, 1, COMPRESS_NONE
     ib_segment = intrablock_segment(pattern, nm_n, nm_m)
     ib_keep = 0
     if pattern == PATTERN_NM:
         ib_keep = nm_keep(ratio, nm_m)
     elif ib_segment:
         ib_keep = nm_n
-    height = intrablock_height(rows, ib_keep, ib_segment) if ib_segment else rows
+    ib_fanin = ib_segment
+    ib_used = ib_segment
+    ib_mask_bits = -1
+    if ib_segment and n_masks > 0:
+        ib_fanin = mask_fanin
+        ib_used = popcount(int(mask_used))
+        ib_mask_bits = log2_ceil(n_masks)
     natural = COMPRESS_COL if (pattern == PATTERN_COLUMN_WISE or pattern == PATTERN_COLUMN_BLOCK) else COMPRESS_ROW
     orient = natural if compress == COMPRESS_AUTO else compress
     if pattern == PATTERN_NM:
-        return 0, 0, 0.0, ib_keep, ib_segment, 1, orient
+        return 0, 0, 0.0, ib_keep, ib_segment, 0, ib_fanin, ib_used, ib_mask_bits, 1, orient
+    if ib_segment and stage_order == STAGES_FULL_FIRST:
+        # FullBlock cuts blocks of the weights (block_rows counts weight rows), IntraBlock squeezes each.
+        sym = nm_m if (pattern == PATTERN_HYBRID or user_rows == SIZE_DEFAULT) else user_rows
+        period = min(rows, _block_side(sym, rows, kernel, array_rows))
+        sym_cols = SIZE_ARRAY if user_cols == SIZE_DEFAULT else user_cols
+        bn = min(cols, _block_side(sym_cols, cols, kernel, array_cols))
+        bm = intrablock_height(period, ib_keep, ib_segment)
+        return bm, bn, ratio, ib_keep, ib_segment, period, ib_fanin, ib_used, ib_mask_bits, bm, orient
+    height = intrablock_height(rows, ib_keep, ib_segment) if ib_segment else rows
     # (rows symbol, cols symbol); a user key replaces a symbol only where the pattern reads it.
     sym_rows = 1
     sym_cols = 1
@@ -882,7 +953,7 @@ def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kern
     bm = min(height, _block_side(sym_rows, height, kernel, array_rows))
     bn = min(cols, _block_side(sym_cols, cols, kernel, array_cols))
     unit = channel_run if pattern == PATTERN_CHANNEL_WISE else bm
-    return bm, bn, ratio, ib_keep, ib_segment, min(unit, bm), orient
+    return bm, bn, ratio, ib_keep, ib_segment, 0, ib_fanin, ib_used, ib_mask_bits, min(unit, bm), orient
 
 
 @jit
@@ -901,15 +972,16 @@ def job_stats(jobs, i, out, o):
         for k in range(N_STATS):
             sparse[k] = dense[k]
     else:
-        bm, bn, ratio, ib_keep, ib_segment, unit, compress = flexblock(
+        bm, bn, ratio, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress = flexblock(
             int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_BLOCK_ROWS]), int(jobs[i, JOB_BLOCK_COLS]),
             int(jobs[i, JOB_NM_N]), int(jobs[i, JOB_NM_M]), rows, cols, int(jobs[i, JOB_KERNEL]),
-            int(jobs[i, JOB_CHANNEL_RUN]), X, Y, int(jobs[i, JOB_COMPRESS]))
-        expected_tile_stats(rows, cols, groups, X, Y, int(jobs[i, JOB_SUB_ROWS]), int(jobs[i, JOB_SUB_COLS]), bm, bn,
-                            ratio, bm > 0, ib_keep, ib_segment, unit, compress, int(jobs[i, JOB_REARRANGE]),
-                            int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+            int(jobs[i, JOB_CHANNEL_RUN]), X, Y, int(jobs[i, JOB_COMPRESS]), int(jobs[i, JOB_STAGE_ORDER]),
+            int(jobs[i, JOB_IB_MASKS]), int(jobs[i, JOB_IB_FANIN]), jobs[i, JOB_IB_USED])
         why = sparsity_reason(int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_NM_N]),
-                              int(jobs[i, JOB_NM_M]))
+                              int(jobs[i, JOB_NM_M]), int(jobs[i, JOB_IB_LEN]), int(jobs[i, JOB_IB_ONES]))
+        expected_tile_stats(rows, cols, groups, X, Y, int(jobs[i, JOB_SUB_ROWS]), int(jobs[i, JOB_SUB_COLS]), bm, bn,
+                            ratio, bm > 0, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit,
+                            compress, int(jobs[i, JOB_REARRANGE]), int(jobs[i, JOB_INDEX_FORMAT]), sparse)
         if why != REASON_OK:
             sparse[S_REASON] = why
     for k in range(N_STATS):

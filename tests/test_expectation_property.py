@@ -1,5 +1,6 @@
 """The closed-form tile statistics are the expectation of the random masks they stand for, on layers,
-arrays, patterns and ratios drawn at random (hypothesis): tiles, partial sums, fetched rows and outputs.
+arrays, patterns (in either stage order, with IntraBlock mask sets) and ratios drawn at random (hypothesis):
+tiles, partial sums, fetched rows and outputs.
 
 With padded tiles the closed form is exact (docs/model.md §3.4), so the Monte-Carlo mean must fall within
 four standard errors, plus five rare events' worth for events too rare to show in the sample at all.
@@ -22,7 +23,8 @@ from ciminus.specs.sparsity import SparsitySpec
 from ciminus.workloads.layers import Layer
 
 PATTERNS = ["row-wise", "row-block", "column-wise", "column-block", "channel-wise", "hybrid", "flexblock",
-            "unstructured"]
+            "unstructured", "nm"]
+MASK_SETS = {1: ["all", "1000,0100", "0001"], 2: ["all", "1100,0011", "1100,0110,0011", "1010"], 3: ["all", "1110,0111"]}
 SAMPLES = 1000
 
 
@@ -33,7 +35,7 @@ def monte_carlo(layer, flex, ar, ac, sr, sc, rearrange, rng):
     for i in range(SAMPLES):
         masks = draw_masks(layer, flex, rng)
         mask_tile_stats(masks, layer.rows, ar, ac, sr, sc, flex.block_rows, flex.block_cols, flex.has_fullblock,
-                        flex.ib_keep, flex.ib_segment, flex.index_unit, flex.compress,
+                        *flex.intrablock_args(), flex.index_unit, flex.compress,
                         REARRANGE_CODES[rearrange], INDEX_CODES["auto"], one)
         out[i] = one
     return out
@@ -50,16 +52,19 @@ def cases(draw):
     sr = draw(st.sampled_from([d for d in (4, 8, 16, 32) if ar % d == 0]))
     sc = draw(st.sampled_from([d for d in (2, 4, 8, 16) if ac % d == 0]))
     pattern = draw(st.sampled_from(PATTERNS))
-    ratio = draw(st.sampled_from([0.1, 0.3, 0.5, 0.75, 0.9, 0.95]))
+    ratio = draw(st.sampled_from([0.25, 0.5, 0.75] if pattern == "nm" else [0.1, 0.3, 0.5, 0.75, 0.9, 0.95]))
+    keep = round(4 * (1 - ratio)) if pattern == "nm" else 2
+    sparsity = SparsitySpec(pattern=pattern, ratio=ratio, order=draw(st.sampled_from(["intra-first", "full-first"])),
+                            intrablock_masks=draw(st.sampled_from(MASK_SETS[keep])))
     rearrange = "pad"
     layer = Layer(name="l", kind="conv", C=c * groups, K=k * groups, R=r, S=r, H=4, W=4, pad=r // 2, groups=groups)
-    return layer, ar, ac, sr, sc, pattern, ratio, rearrange
+    return layer, ar, ac, sr, sc, sparsity, rearrange
 
 
 @given(cases(), st.integers(0, 2**31))
 def test_expected_statistics_are_the_mean_of_random_masks(case, seed):
-    layer, ar, ac, sr, sc, pattern, ratio, rearrange = case
-    flex = resolve(SparsitySpec(pattern=pattern, ratio=ratio), layer, ar, ac, "CRS", "auto")
+    layer, ar, ac, sr, sc, sparsity, rearrange = case
+    flex = resolve(sparsity, layer, ar, ac, "CRS", "auto")
     expected = sparse_stats(layer, flex, ar, ac, sr, sc, rearrange, "auto")
     if expected[L.S_REASON] != L.REASON_OK:
         return

@@ -19,7 +19,8 @@ def reasons(ds) -> np.ndarray:
 
 
 def test_the_rule():
-    why = python(sparsity_reason)
+    def why(*args):
+        return python(sparsity_reason)(*args, 0, 0)  # no mask set
     assert why(L.PATTERN_NM, 0.75, 2, 4) == L.REASON_OK  # 1:4
     assert why(L.PATTERN_NM, 0.9, 2, 4) == L.REASON_NM_RATIO  # was silently 1:4
     assert why(L.PATTERN_NM, 0.9, 2, 10) == L.REASON_OK  # 1:10

@@ -33,7 +33,7 @@ def montecarlo(layer, flex, geom, rearrange, samples, seed=1):
     for _ in range(samples):
         masks = draw_masks(layer, flex, rng)
         mask_tile_stats(masks, layer.rows, X, Y, Xs, Ys, flex.block_rows, flex.block_cols, flex.has_fullblock,
-                        flex.ib_keep, flex.ib_segment, flex.index_unit, flex.compress, REARRANGE_CODES[rearrange],
+                        *flex.intrablock_args(), flex.index_unit, flex.compress, REARRANGE_CODES[rearrange],
                         L.INDEX_AUTO, one)
         rows.append(one.copy())
     rows = np.array(rows)

@@ -14,6 +14,7 @@ from ciminus.kernels.jit import python
 from ciminus.kernels.tile_stats import sparsity_reason
 from ciminus.sparsity.activations import bit_profile
 from ciminus.sparsity.flexblock import PATTERN_CODES, resolve
+from ciminus.sparsity.masks import mask_columns
 from ciminus.sparsity.sources import layer_activations, layer_weights
 from ciminus.sparsity.stats import dense_stats, sparse_stats, weight_stats
 from ciminus.specs.arch import ArchSpec
@@ -74,7 +75,8 @@ def layer_statistics(layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: Ma
             weights = layer_weights(sp.source, onnx_path, layer)
             st = weight_stats(weights, layer, flex, X, Y, arch.subarray_rows, arch.subarray_cols, mapping.rearrange,
                               mapping.index_format, mapping.flatten, sp.prune)
-        why = python(sparsity_reason)(PATTERN_CODES[sp.pattern], sp.ratio, sp.nm_n, sp.nm_m)
+        _, _, _, mask_len, mask_ones = mask_columns(sp.intrablock_masks)
+        why = python(sparsity_reason)(PATTERN_CODES[sp.pattern], sp.ratio, sp.nm_n, sp.nm_m, mask_len, mask_ones)
         if why != L.REASON_OK:  # the same rule as the engine's stage 1
             st = st.copy()
             st[L.S_REASON] = why

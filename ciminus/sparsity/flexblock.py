@@ -1,19 +1,23 @@
-"""FlexBlock: a sparsity pattern as at most one IntraBlock stage followed by at most one FullBlock stage.
+"""FlexBlock: a sparsity pattern as at most one IntraBlock and at most one FullBlock stage, in either order.
 
 A preset names the blocks; :func:`resolve` turns it into concrete numbers for one layer on one array, in
-the *hardware view*: IntraBlock first squeezes every ``m``-long column segment to ``k`` slots, FullBlock
-then prunes whole ``block_rows x block_cols`` blocks of that matrix. The presets live in one place,
+the *hardware view*: IntraBlock squeezes every ``m``-long column segment to ``k`` slots and FullBlock
+prunes whole blocks of that slot matrix. Intra-first (the default), the segments run down the column and
+the blocks are cut from the slots; full-first, the blocks are cut from the weights and the segments
+restart inside every block, so a block of ``b`` weight rows is ``k``-of-``m``-squeezed to its slots. The presets live in one place,
 ``ciminus.kernels.tile_stats.flexblock``, which the engine's stage-1 kernel calls compiled and this module
 calls as Python; ``docs/sparsity.md`` tabulates them. The codes the kernel reads are made here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
 from ciminus.kernels.tile_stats import flexblock, nm_keep
+from ciminus.sparsity.masks import parse_masks
 from ciminus.specs.mapping import FLATTEN_ORDERS
 from ciminus.specs.sparsity import PATTERNS, SparsitySpec
 from ciminus.workloads.layers import Layer
@@ -23,6 +27,7 @@ assert PATTERN_CODES["dense"] == L.PATTERN_DENSE and PATTERN_CODES["flexblock"] 
 COMPRESS_CODES = {"auto": L.COMPRESS_AUTO, "row": L.COMPRESS_ROW, "col": L.COMPRESS_COL}
 SIZE_CODES = {None: L.SIZE_DEFAULT, "all": L.SIZE_ALL, "kernel": L.SIZE_KERNEL, "array": L.SIZE_ARRAY}
 FLATTEN_CODES = {name: code for code, name in enumerate(FLATTEN_ORDERS)}
+STAGE_ORDER_CODES = {name: code for code, name in enumerate(L.STAGE_ORDERS)}
 
 __all__ = ["FlexBlock", "channel_run", "nm_keep", "resolve", "size_code"]
 
@@ -36,8 +41,13 @@ class FlexBlock:
     ratio: float
     ib_keep: int  # IntraBlock non-zeros per segment; 0 without IntraBlock
     ib_segment: int
+    ib_period: int  # weight rows after which segments restart (full-first: one block); 0: never
+    ib_fanin: int  # inputs one slot's multiplexer selects from
+    ib_used: int  # positions of a segment any allowed mask keeps
+    ib_mask_bits: int  # bits numbering a mask of the set; -1 without a set (every k of m)
     index_unit: int  # consecutive flattened rows one block index covers
     compress: int  # kernels.layout.COMPRESS_*
+    ib_masks: tuple[int, ...] = ()  # the allowed masks as bit sets (bit i: the segment's row i); () every k of m
 
     @property
     def has_fullblock(self) -> bool:
@@ -46,6 +56,10 @@ class FlexBlock:
     @property
     def has_intrablock(self) -> bool:
         return self.ib_segment > 0
+
+    def intrablock_args(self) -> tuple[int, int, int, int, int]:
+        """(keep, segment, fan-in, used, mask bits): the IntraBlock arguments of the mask counter."""
+        return self.ib_keep, self.ib_segment, self.ib_fanin, self.ib_used, self.ib_mask_bits
 
 
 def size_code(value: int | str | None) -> int:
@@ -64,7 +78,12 @@ def channel_run(layer: Layer, flatten: str) -> int:
 
 def resolve(sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int, flatten: str, compress: str) -> FlexBlock:
     """The FlexBlock of ``sp`` for ``layer`` mapped with ``flatten`` order and ``compress`` orientation."""
-    return FlexBlock(*python(flexblock)(
+    ms = parse_masks(sp.intrablock_masks)
+    n_masks, fanin, used = (len(ms.masks), ms.fanin, ms.used) if ms else (0, 0, 0)
+    flex = FlexBlock(*python(flexblock)(
         PATTERN_CODES[sp.pattern], sp.ratio, size_code(sp.block_rows), size_code(sp.block_cols), sp.nm_n, sp.nm_m,
         layer.rows, layer.cols, layer.R * layer.S, channel_run(layer, flatten), array_rows, array_cols,
-        COMPRESS_CODES[compress]))
+        COMPRESS_CODES[compress], STAGE_ORDER_CODES[sp.order], n_masks, fanin, float(used)))
+    if ms is not None and flex.has_intrablock:
+        flex = dataclasses.replace(flex, ib_masks=ms.masks)
+    return flex

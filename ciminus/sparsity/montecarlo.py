@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 
 from ciminus.kernels.layout import N_STATS
-from ciminus.kernels.tile_stats import ceil_div, intrablock_height, kept_blocks, mask_tile_stats
+from ciminus.kernels.tile_stats import blocked_height, ceil_div, kept_blocks, mask_tile_stats
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.workloads.layers import Layer
 
@@ -19,7 +19,7 @@ from ciminus.workloads.layers import Layer
 def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.ndarray:
     """One random mask per group, in the hardware view (IntraBlock slots, FullBlock blocks), uint8."""
     rows = layer.rows
-    height = intrablock_height(rows, flex.ib_keep, flex.ib_segment) if flex.has_intrablock else rows
+    height = blocked_height(rows, flex.ib_keep, flex.ib_segment, flex.ib_period) if flex.has_intrablock else rows
     cols = layer.cols
     masks = np.ones((layer.groups, height, cols), dtype=np.uint8)
     if not flex.has_fullblock:
@@ -50,7 +50,7 @@ def montecarlo_tile_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_
     for _ in range(samples):
         masks = draw_masks(layer, flex, rng)
         mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
-                        flex.has_fullblock, flex.ib_keep, flex.ib_segment, flex.index_unit, flex.compress,
+                        flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
                         rearrange, index_format, one)
         acc += one
     return acc / samples

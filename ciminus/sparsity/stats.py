@@ -45,7 +45,8 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
     out = np.zeros(N_STATS)
     expected_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols,
                         flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
-                        flex.ib_segment, flex.index_unit, flex.compress, rea, fmt, out)
+                        flex.ib_segment, flex.ib_period, flex.ib_fanin, flex.ib_used, flex.ib_mask_bits,
+                        flex.index_unit, flex.compress, rea, fmt, out)
     return out
 
 
@@ -61,6 +62,6 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
         out[S_REASON] = REASON_WEIGHTS_FORMAT
         return out
     mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
-                    flex.has_fullblock, flex.ib_keep, flex.ib_segment, flex.index_unit, flex.compress,
+                    flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
                     REARRANGE_CODES[rearrange], INDEX_CODES[index_format], out)
     return out

@@ -22,7 +22,15 @@ from ciminus.kernels import layout as L
 from ciminus.kernels.tile_stats import row_hashes, stats_table
 from ciminus.resolve import Resolver
 from ciminus.sparsity.cache import StatsCache
-from ciminus.sparsity.flexblock import COMPRESS_CODES, FLATTEN_CODES, PATTERN_CODES, channel_run, size_code
+from ciminus.sparsity.flexblock import (
+    COMPRESS_CODES,
+    FLATTEN_CODES,
+    PATTERN_CODES,
+    STAGE_ORDER_CODES,
+    channel_run,
+    size_code,
+)
+from ciminus.sparsity.masks import mask_columns
 from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES
 from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec
 from ciminus.specs.sweep import Axis
@@ -58,6 +66,9 @@ def canonical(jobs: np.ndarray) -> None:
     # n = m keeps the whole segment (no IntraBlock stage); n > m cannot be built and keeps its columns so
     # that stage 1 can say so (kernels.tile_stats.sparsity_reason)
     ib_off = ~intra | ((p != L.PATTERN_NM) & (jobs[:, L.JOB_NM_N] == jobs[:, L.JOB_NM_M]))
+    # the stage order matters only where both stages are (an IntraBlock stage of hybrid or flexblock); a
+    # mask set only with an IntraBlock pattern (whose mask columns sparsity_reason checks)
+    both = np.isin(p, (L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK)) & ~ib_off
     reads_rows = np.isin(p, (L.PATTERN_COLUMN_BLOCK, L.PATTERN_FLEXBLOCK))
     reads_cols = np.isin(p, (L.PATTERN_ROW_BLOCK, L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK))
     for column, unused in (
@@ -70,6 +81,12 @@ def canonical(jobs: np.ndarray) -> None:
         (L.JOB_BLOCK_ROWS, ~reads_rows),
         (L.JOB_BLOCK_COLS, ~reads_cols),
         (L.JOB_CHANNEL_RUN, p != L.PATTERN_CHANNEL_WISE),
+        (L.JOB_STAGE_ORDER, ~both),
+        (L.JOB_IB_MASKS, ~intra),
+        (L.JOB_IB_FANIN, ~intra),
+        (L.JOB_IB_USED, ~intra),
+        (L.JOB_IB_LEN, ~intra),
+        (L.JOB_IB_ONES, ~intra),
     ):
         jobs[unused, column] = 0.0
 
@@ -137,7 +154,10 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
         L.JOB_BLOCK_COLS: column("sparsity", "block_cols", size_code),
         L.JOB_NM_N: column("sparsity", "nm_n"),
         L.JOB_NM_M: column("sparsity", "nm_m"),
+        L.JOB_STAGE_ORDER: column("sparsity", "order", STAGE_ORDER_CODES.__getitem__),
     }
+    for k, j in enumerate((L.JOB_IB_MASKS, L.JOB_IB_FANIN, L.JOB_IB_USED, L.JOB_IB_LEN, L.JOB_IB_ONES)):
+        per_combo[j] = column("sparsity", "intrablock_masks", lambda v, k=k: float(mask_columns(v)[k]))
     for j, values in per_combo.items():
         jobs[..., j] = values[:, None, None]
     per_variant = {

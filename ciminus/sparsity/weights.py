@@ -3,16 +3,17 @@ hardware does.
 
 A weight tensor (conv ``(K, C/groups, R, S)``, linear ``(K, C)``) becomes one ``rows x cols`` matrix per group,
 its rows in the mapping's flattening order. Magnitude pruning keeps the largest blocks (FullBlock, by L1
-norm) and the largest weights of each column segment (IntraBlock), deterministically. The hardware view
-of a pruned matrix is what :func:`kernels.tile_stats.mask_tile_stats` counts: IntraBlock squeezes every
-``m``-row segment of a column into ``k`` slots.
+norm) and the largest weights of each column segment (IntraBlock; with a mask set, the allowed mask that
+keeps the most magnitude), deterministically, in the sparsity's stage order. The hardware view of a pruned
+matrix is what :func:`kernels.tile_stats.mask_tile_stats` counts: IntraBlock squeezes every ``m``-row
+segment of a column into ``k`` slots.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ciminus.kernels.tile_stats import ceil_div, intrablock_height, kept_blocks
+from ciminus.kernels.tile_stats import blocked_height, ceil_div, kept_blocks
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.workloads.layers import Layer
 
@@ -52,24 +53,38 @@ def from_matrices(mats: np.ndarray, layer: Layer, flatten: str = "CRS") -> np.nd
     return np.ascontiguousarray(w.transpose(*back)).reshape(layer.K, cg, layer.R, layer.S)
 
 
-def _segments(rows: int, segment: int) -> list[slice]:
-    return [slice(i, min(rows, i + segment)) for i in range(0, rows, segment)]
+def _segments(rows: int, segment: int, period: int = 0) -> list[slice]:
+    """Column segments of ``segment`` rows, restarting every ``period`` rows (0: never)."""
+    period = period if period > 0 else max(1, rows)
+    out = []
+    for start in range(0, rows, period):
+        stop = min(rows, start + period)
+        out += [slice(i, min(stop, i + segment)) for i in range(start, stop, segment)]
+    return out
 
 
-def slots(mat: np.ndarray, keep: int, segment: int) -> tuple[np.ndarray, np.ndarray]:
+def _mask_matrix(masks: tuple[int, ...], length: int) -> np.ndarray:
+    """``(n_masks, length)`` 0/1: the masks cut to a segment of ``length`` rows."""
+    return np.array([[(m >> p) & 1 for p in range(length)] for m in masks], dtype=float)
+
+
+def slots(mat: np.ndarray, keep: int, segment: int, period: int = 0,
+          masks: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """IntraBlock hardware view of one matrix: ``(slot_values, slot_rows)``, each ``height x cols``.
 
-    Every ``segment``-row piece of a column keeps its non-zeros in order in ``keep`` slots; a slot's row
-    is the original row its weight came from (-1 for an empty slot). More non-zeros than slots is an error:
-    the hardware cannot store them.
+    Every ``segment``-row piece of a column (restarting every ``period`` rows) keeps its non-zeros in
+    ``keep`` slots, in order; with a mask set the ``s``-th slot holds the weight at the ``s``-th position of
+    the first allowed mask that covers the piece's non-zeros. A slot's row is the original row its weight
+    came from (-1 for an empty slot). Non-zeros the format cannot store are an error.
     """
     rows, cols = mat.shape
-    height = intrablock_height(rows, keep, segment)
+    height = blocked_height(rows, keep, segment, period)
     values = np.zeros((height, cols), dtype=mat.dtype)
     where = np.full((height, cols), -1, dtype=np.int64)
     base = 0
-    for seg in _segments(rows, segment):
-        width = min(keep, seg.stop - seg.start)
+    for seg in _segments(rows, segment, period):
+        length = seg.stop - seg.start
+        width = min(keep, length)
         block = mat[seg]
         nz = block != 0
         counts = nz.sum(axis=0)
@@ -77,10 +92,20 @@ def slots(mat: np.ndarray, keep: int, segment: int) -> tuple[np.ndarray, np.ndar
             col = int(np.argmax(counts))
             raise WeightsError(f"column {col} keeps {int(counts[col])} non-zeros in rows {seg.start}..{seg.stop - 1}; "
                                f"the {keep}:{segment} format stores at most {width}")
+        if masks:
+            allowed = _mask_matrix(masks, length)
+            # a mask covers a column when it keeps every non-zero of it
+            covers = (allowed @ nz.astype(float)) == counts[None, :]
+            if not covers.any(axis=0).all():
+                col = int(np.argmin(covers.any(axis=0)))
+                rows_nz = (seg.start + np.flatnonzero(nz[:, col])).tolist()
+                raise WeightsError(f"column {col} keeps rows {rows_nz}, which no mask of sparsity.intrablock_masks "
+                                   "allows")
+            first = np.argmax(covers, axis=0)
         for c in range(cols):
-            idx = np.flatnonzero(nz[:, c])
+            idx = np.flatnonzero(allowed[first[c]])[:width] if masks else np.flatnonzero(nz[:, c])
             values[base: base + len(idx), c] = block[idx, c]
-            where[base: base + len(idx), c] = seg.start + idx
+            where[base: base + len(idx), c] = np.where(block[idx, c] != 0, seg.start + idx, -1)
         base += width
     return values, where
 
@@ -99,31 +124,44 @@ def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: floa
     return np.where(mask, mat, 0)
 
 
-def _prune_segments(mat: np.ndarray, keep: int, segment: int) -> np.ndarray:
-    """Keep the ``keep`` largest-magnitude weights of every ``segment``-row piece of every column."""
+def _prune_segments(mat: np.ndarray, keep: int, segment: int, period: int = 0,
+                    masks: tuple[int, ...] = ()) -> np.ndarray:
+    """Keep the ``keep`` largest-magnitude weights of every ``segment``-row piece of every column (restarting
+    every ``period`` rows) or, with a mask set, the weights of the allowed mask that keeps the most
+    magnitude (ties: the mask listed first)."""
     out = np.zeros_like(mat)
-    for seg in _segments(mat.shape[0], segment):
+    cols = np.arange(mat.shape[1])
+    for seg in _segments(mat.shape[0], segment, period):
         block = mat[seg]
+        if masks:
+            allowed = _mask_matrix(masks, block.shape[0])
+            best = np.argmax(allowed @ np.abs(block), axis=0)
+            out[seg] = np.where(allowed[best].T != 0, block, 0.0)
+            continue
         k = min(keep, block.shape[0])
         order = np.argsort(-np.abs(block), axis=0, kind="stable")[:k]
-        cols = np.arange(block.shape[1])
         out[seg][order, cols] = block[order, cols]
     return out
 
 
 def prune_matrices(mats: np.ndarray, flex: FlexBlock) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude-prune group matrices into ``flex``: IntraBlock first, then FullBlock on the slot matrix.
+    """Magnitude-prune group matrices into ``flex``, in its stage order: intra-first, IntraBlock squeezes the
+    weights into slots and FullBlock prunes blocks of the slot matrix; full-first, FullBlock prunes blocks
+    of the weights (``ib_period`` rows high) and IntraBlock squeezes the segments inside each.
 
     Returns the pruned matrices and their hardware view (uint8 ``groups x height x cols``): a weight keeps
     the IntraBlock slot it was given, so the blocks FullBlock empties stay empty slot rows.
     """
     out = np.empty_like(mats, dtype=float)
     views = []
+    ib = (flex.ib_keep, flex.ib_segment, flex.ib_period, flex.ib_masks)
     for g, mat in enumerate(mats.astype(float)):
         if flex.has_intrablock:
-            mat = _prune_segments(mat, flex.ib_keep, flex.ib_segment)
-            values, where = slots(mat, flex.ib_keep, flex.ib_segment)
-            if flex.has_fullblock:
+            if flex.ib_period and flex.has_fullblock:
+                mat = _prune_blocks(mat, flex.ib_period, flex.block_cols, flex.ratio)
+            mat = _prune_segments(mat, *ib)
+            values, where = slots(mat, *ib)
+            if flex.has_fullblock and not flex.ib_period:
                 values = _prune_blocks(values, flex.block_rows, flex.block_cols, flex.ratio)
             mat = np.zeros_like(mat)
             rows, cols = np.nonzero(where >= 0)
@@ -155,4 +193,5 @@ def hardware_masks(weights: np.ndarray, layer: Layer, flex: FlexBlock, flatten: 
     mats = weight_matrices(weights, layer, flatten)
     if not flex.has_intrablock:
         return (mats != 0).astype(np.uint8)
-    return np.stack([(slots(m, flex.ib_keep, flex.ib_segment)[1] >= 0) for m in mats]).astype(np.uint8)
+    ib = (flex.ib_keep, flex.ib_segment, flex.ib_period, flex.ib_masks)
+    return np.stack([(slots(m, *ib)[1] >= 0) for m in mats]).astype(np.uint8)

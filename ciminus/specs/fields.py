@@ -21,6 +21,7 @@ CHOICE = "choice"
 INT_OR_CHOICE = "int_or_choice"  # an integer, or one of a few symbolic values ("all", "array", ...)
 FLOAT_OR_CHOICE = "float_or_choice"  # a number, or one of a few symbolic values ("auto", ...)
 BOOL_OR_AUTO = "bool_or_auto"
+MASKS = "masks"  # an IntraBlock mask set: "all", or comma-separated binary masks (ciminus.sparsity.masks)
 
 # What a key influences: "stats" keys change the tile statistics of a layer, "price" keys only its cost.
 STATS = "stats"
@@ -48,6 +49,8 @@ class Field:
             return "true or false"
         if self.kind == BOOL_OR_AUTO:
             return 'true, false or "auto"'
+        if self.kind == MASKS:
+            return '"all", or masks of 0 and 1 separated by commas ("1100,0110,0011"), 2 to 32 long, keeping one count'
         if self.kind in (CHOICE, STR) and self.choices:
             return "one of " + ", ".join(f'"{c}"' for c in self.choices)
         if self.kind == STR:
@@ -69,6 +72,16 @@ class Field:
             if isinstance(value, bool) or value == "auto":
                 return None
             return _wrong_type(value) if not isinstance(value, str) else "not allowed"
+        if self.kind == MASKS:
+            if not isinstance(value, str):
+                return _wrong_type(value)
+            from ciminus.sparsity.masks import parse_masks
+
+            try:
+                parse_masks(value)
+            except ValueError as e:
+                return str(e)
+            return None
         if self.kind in (CHOICE, STR):
             if not isinstance(value, str):
                 return _wrong_type(value)

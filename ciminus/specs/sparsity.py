@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, STATS, STR, spec_field
+from ciminus.kernels.layout import STAGE_ORDERS
+from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, MASKS, STATS, STR, spec_field
 
 PATTERNS = (
     "dense",
@@ -22,7 +23,8 @@ PATTERNS = (
 
 @dataclass(frozen=True, kw_only=True)
 class SparsitySpec:
-    """A FlexBlock weight sparsity (at most one FullBlock and one IntraBlock stage) and an input density.
+    """A FlexBlock weight sparsity (at most one FullBlock and one IntraBlock stage, in either order) and an
+    input density.
 
     ``ratio`` is the fraction of zero blocks removed by the pattern's FullBlock stage; for ``nm`` it is the
     fraction of zeros in every ``nm_m``-long column segment (0.5 with nm_m = 4 is 2:4), for
@@ -41,6 +43,13 @@ class SparsitySpec:
     nm_n: int = spec_field(2, kind=INT, lo=1, hi=1024, stage=STATS,
                            doc="IntraBlock: non-zeros kept per segment (hybrid and flexblock)")
     nm_m: int = spec_field(4, kind=INT, lo=2, hi=1024, stage=STATS, doc="IntraBlock: column-segment length")
+    intrablock_masks: str = spec_field("all", kind=MASKS, stage=STATS,
+                                       doc='IntraBlock: the masks a segment may keep ("1100,0011": first character = '
+                                           'first row; nm_m long, each keeping the same count), or "all" k of m')
+    order: str = spec_field("intra-first", kind=CHOICE, choices=STAGE_ORDERS, stage=STATS,
+                            doc='hybrid and flexblock: IntraBlock squeezes segments, then FullBlock prunes blocks of '
+                                'the slots ("intra-first"), or FullBlock prunes blocks of the weights (block_rows '
+                                'weight rows, default nm_m) and IntraBlock squeezes inside each ("full-first")')
     input_density: float = spec_field(1.0, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
                                       doc="fraction of non-zero input activations")
     input_profile: str = spec_field("laplace", kind=CHOICE, choices=("laplace", "independent"),

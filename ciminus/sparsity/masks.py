@@ -1,0 +1,92 @@
+"""IntraBlock mask sets: the binary masks a column segment may keep, and what they cost in hardware.
+
+``sparsity.intrablock_masks = "1100,0110,0011"`` lets every ``nm_m``-row column segment keep one of these
+masks (the first character is the segment's first row), a generalised N:M [Q26]; ``"all"`` (the default)
+allows every way of keeping ``k`` of ``m``. Every mask keeps the same number of weights, so the slot
+matrix is the same as k-of-m; the set decides the rest of the hardware: the ``s``-th kept weight of a
+segment can come from only the positions the ``s``-th one of some mask takes (each slot's multiplexer
+fan-in), inputs at positions no mask keeps are never fetched, and a segment's choice can be stored as one
+mask number instead of a position per slot.
+
+[Q26] Qi et al., IEEE Trans. Computers 75(1):380-394, 2026 (IntraBlock: "a set of binary mask patterns").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MAX_MASK_LEN = 32  # positions of a mask: the used-position set travels as an exact float bit set
+
+
+@dataclass(frozen=True)
+class MaskSet:
+    """A parsed mask set; ``masks`` as bit sets (bit i: the segment's row i)."""
+
+    masks: tuple[int, ...]
+    length: int
+
+    @property
+    def ones(self) -> int:
+        return self.masks[0].bit_count()
+
+    @property
+    def used(self) -> int:
+        """Positions any mask keeps, as a bit set."""
+        bits = 0
+        for m in self.masks:
+            bits |= m
+        return bits
+
+    @property
+    def fanin(self) -> int:
+        """The most positions one slot selects from: slot s takes the s-th kept position of the mask."""
+        choices: list[set[int]] = [set() for _ in range(self.ones)]
+        for m in self.masks:
+            for s, pos in enumerate(p for p in range(self.length) if m >> p & 1):
+                choices[s].add(pos)
+        return max((len(c) for c in choices), default=1)
+
+    @property
+    def index_bits(self) -> int:
+        """Bits that number a mask of the set."""
+        return max(0, math.ceil(math.log2(len(self.masks)))) if len(self.masks) > 1 else 0
+
+    def positions(self) -> list[list[int]]:
+        """Each mask's kept positions, in order."""
+        return [[p for p in range(self.length) if m >> p & 1] for m in self.masks]
+
+
+def parse_masks(text: str) -> MaskSet | None:
+    """``"1100,0011"`` -> a :class:`MaskSet`; ``"all"`` -> None. Raises ValueError saying what is wrong."""
+    text = text.strip()
+    if text == "all":
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if not parts or any(not p for p in parts):
+        raise ValueError("an empty mask")
+    bad = next((p for p in parts if set(p) - {"0", "1"}), None)
+    if bad is not None:
+        raise ValueError(f"mask {bad!r} is not a string of 0 and 1")
+    lengths = {len(p) for p in parts}
+    if len(lengths) > 1:
+        raise ValueError(f"masks of different lengths {sorted(lengths)}")
+    length = lengths.pop()
+    if not 2 <= length <= MAX_MASK_LEN:
+        raise ValueError(f"masks {length} long")
+    ones = {p.count("1") for p in parts}
+    if len(ones) > 1:
+        raise ValueError(f"masks keeping different counts {sorted(ones)} (IntraBlock keeps a fixed number)")
+    if ones == {0}:
+        raise ValueError("masks that keep nothing")
+    if len(set(parts)) != len(parts):
+        raise ValueError("a mask listed twice")
+    return MaskSet(tuple(sum(1 << i for i, ch in enumerate(p) if ch == "1") for p in parts), length)
+
+
+def mask_columns(text: str) -> tuple[int, int, int, int, int]:
+    """The numbers stage 1 reads (``JOB_IB_MASKS``, ``_FANIN``, ``_USED``, ``_LEN``, ``_ONES``); zeros for "all"."""
+    ms = parse_masks(text)
+    if ms is None:
+        return 0, 0, 0, 0, 0
+    return len(ms.masks), ms.fanin, ms.used, ms.length, ms.ones

@@ -1,0 +1,246 @@
+"""FlexBlock in either stage order and IntraBlock mask sets: what the hardware stores, the closed form against
+random masks and real weights, and the sweep keys."""
+
+import numpy as np
+import pytest
+
+from ciminus.kernels import layout as L
+from ciminus.kernels.tile_stats import mask_tile_stats
+from ciminus.sparsity.flexblock import resolve
+from ciminus.sparsity.masks import parse_masks
+from ciminus.sparsity.montecarlo import draw_masks
+from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES, sparse_stats, weight_stats
+from ciminus.sparsity.weights import WeightsError, hardware_masks, prune, weight_matrices
+from ciminus.specs.sparsity import SparsitySpec
+from ciminus.sweep import evaluate
+from ciminus.validate import SpecError, parse_sweep
+from ciminus.workloads.layers import Layer
+
+CONV = Layer(name="c", kind="conv", C=13, K=37, R=3, S=3, H=8, W=8, pad=1)  # 117 rows: odd
+# Magnitude pruning keeps the blocks of largest L1 norm, so a short last block is never kept: real weights are
+# a uniform draw of blocks only where every block is whole (144 rows, 32 columns).
+EVEN = Layer(name="e", kind="conv", C=16, K=32, R=3, S=3, H=8, W=8, pad=1)
+STATS = {L.S_TILES: "tiles", L.S_PSUM: "partial sums", L.S_FETCH: "fetched rows", L.S_OUT_NZ: "outputs",
+         L.S_STORED: "stored weights", L.S_IDX_STORE: "index bits"}
+
+
+def test_mask_sets_parse_to_their_hardware():
+    ms = parse_masks("1100,0011")
+    assert (ms.length, ms.ones, ms.fanin, ms.used, ms.index_bits) == (4, 2, 2, 0b1111, 1)
+    ms = parse_masks("1100,0110,0011")  # slot 0 from rows 0-2, slot 1 from rows 1-3
+    assert (ms.fanin, ms.index_bits) == (3, 2)
+    ms = parse_masks("1010")  # one mask: fixed positions, no multiplexer, no index, half the inputs
+    assert (ms.fanin, ms.used, ms.index_bits) == (1, 0b0101, 0)
+    assert parse_masks("all") is None
+    for bad, why in (("1100,001", "different lengths"), ("1100,0111", "different counts"), ("11x0", "0 and 1"),
+                     ("1100,1100", "twice"), ("0000", "keep nothing"), ("1", "1 long"), ("", "empty")):
+        with pytest.raises(ValueError, match=why):
+            parse_masks(bad)
+
+
+def test_a_mask_set_narrows_the_multiplexer_the_index_and_the_fetched_inputs():
+    """2 of 4 kept as "1100,0011": each slot picks from 2 rows (1 level, not 2), a segment's choice is one
+    bit (not 2 x 2 bits of position), and every input is still fetched; "1010" alone fetches half of them."""
+    def stats(masks):
+        flex = resolve(SparsitySpec(pattern="nm", ratio=0.5, intrablock_masks=masks), CONV, 32, 16, "CRS", "auto")
+        return sparse_stats(CONV, flex, 32, 16, 32, 16, "pad", "auto")
+
+    full, pair, one = stats("all"), stats("1100,0011"), stats("1010")
+    assert full[L.S_MUX_LEVELS] == 2 and pair[L.S_MUX_LEVELS] == 1 and one[L.S_MUX_LEVELS] == 0
+    assert full[L.S_STORED] == pair[L.S_STORED] == one[L.S_STORED]
+    assert full[L.S_IDX_STORE] == pytest.approx(2 * full[L.S_STORED])  # a 2-bit position per slot
+    assert pair[L.S_IDX_STORE] == pytest.approx(pair[L.S_STORED] / 2)  # one 1-bit mask number per segment
+    assert one[L.S_IDX_STORE] == 0.0
+    assert pair[L.S_FETCH] == full[L.S_FETCH]
+    assert one[L.S_FETCH] == pytest.approx(full[L.S_FETCH] / 2)
+
+
+def test_full_first_cuts_blocks_from_the_weights_and_squeezes_inside_each():
+    """hybrid 2:4 full-first: blocks of 4 weight rows x one array width, each squeezed to 2 slot rows."""
+    flex = resolve(SparsitySpec(pattern="hybrid", ratio=0.5, order="full-first"), CONV, 32, 16, "CRS", "auto")
+    assert (flex.ib_period, flex.block_rows, flex.block_cols) == (4, 2, 16)
+    mask = draw_masks(CONV, flex, np.random.default_rng(0))[0]
+    assert mask.shape == (29 * 2 + 1, 37)  # 117 rows = 29 blocks of 4 and one of 1 (one slot)
+    flex = resolve(SparsitySpec(pattern="flexblock", ratio=0.5, order="full-first", block_rows=6), CONV, 32, 16,
+                   "CRS", "auto")
+    assert (flex.ib_period, flex.block_rows) == (6, 4)  # a 6-row block holds segments of 4 and 2: 2 + 2 slots
+
+
+def _monte_carlo(layer, flex, ar, ac, sr, sc, rearrange, samples, rng):
+    one = np.zeros(L.N_STATS)
+    out = np.zeros((samples, L.N_STATS))
+    for i in range(samples):
+        mask_tile_stats(draw_masks(layer, flex, rng), layer.rows, ar, ac, sr, sc, flex.block_rows, flex.block_cols,
+                        flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
+                        REARRANGE_CODES[rearrange], INDEX_CODES["auto"], one)
+        out[i] = one
+    return out
+
+
+def _real_weights(layer, flex, sp, ar, ac, sr, sc, rearrange, samples, rng):
+    """Statistics of Gaussian weights magnitude-pruned into the pattern: random masks of another kind."""
+    out = np.zeros((samples, L.N_STATS))
+    shape = (layer.K, layer.C // layer.groups, layer.R, layer.S)
+    for i in range(samples):
+        w = rng.standard_normal(shape)
+        out[i] = weight_stats(w, layer, flex, ar, ac, sr, sc, rearrange, "auto", "CRS", True)
+    return out
+
+
+@pytest.mark.parametrize(("pattern", "order", "masks", "ratio"), [
+    ("hybrid", "full-first", "all", 0.5),
+    ("hybrid", "full-first", "1100,0110,0011", 0.8),
+    ("flexblock", "full-first", "all", 0.9),
+    ("flexblock", "intra-first", "1100,0011", 0.7),
+    ("hybrid", "intra-first", "1010", 0.5),
+])
+@pytest.mark.parametrize("rearrange", ["pad", "slice"])
+def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pattern, order, masks, ratio, rearrange):
+    """The closed form is the mean of random masks (on an odd layer) and of magnitude-pruned random weights
+    (whose kept blocks are a uniform draw where all blocks are whole): within 4 standard errors plus a rare
+    event's share; sliced partial sums and fetches carry the fill-offset approximation of docs/model.md §3.5
+    (2 %)."""
+    ar, ac, sr, sc = 32, 16, 8, 4
+    sp = SparsitySpec(pattern=pattern, ratio=ratio, order=order, intrablock_masks=masks)
+    rng = np.random.default_rng(7)
+    for name, layer, draws in (("masks", CONV, _monte_carlo), ("weights", EVEN, _real_weights)):
+        flex = resolve(sp, layer, ar, ac, "CRS", "auto")
+        expected = sparse_stats(layer, flex, ar, ac, sr, sc, rearrange, "auto")
+        assert expected[L.S_REASON] == L.REASON_OK
+        args = (sp,) if draws is _real_weights else ()
+        sampled = draws(layer, flex, *args, ar, ac, sr, sc, rearrange, 600 if name == "masks" else 150, rng)
+        n = len(sampled)
+        for col, what in STATS.items():
+            mean = sampled[:, col].mean()
+            se = sampled[:, col].std(ddof=1) / np.sqrt(n)
+            slack = 0.02 * abs(mean) if rearrange == "slice" and col in (L.S_PSUM, L.S_FETCH, L.S_TILES) else 0.0
+            gap = abs(expected[col] - mean)
+            assert gap <= 4 * se + 5 * ac / n + slack + 1e-9 * abs(mean), (
+                f"{name}, {what}: expected {expected[col]:.6g}, {n} draws {mean:.6g} +- {se:.3g}")
+
+
+def test_pruned_weights_are_in_the_format_and_count_as_their_hardware_view():
+    """Full-first with a mask set: every kept block's segments keep an allowed mask, nothing outside the
+    blocks; counting the pruned weights as they are equals counting the pruning's own view."""
+    sp = SparsitySpec(pattern="hybrid", ratio=0.6, order="full-first", intrablock_masks="1100,0011")
+    flex = resolve(sp, CONV, 32, 16, "CRS", "auto")
+    w = np.random.default_rng(3).standard_normal((37, 13, 3, 3))
+    pruned = prune(w, CONV, flex)
+    mat = weight_matrices(pruned, CONV)[0]
+    allowed = {0b0011, 0b1100, 0b0001, 0b0010, 0b0000}  # masks and the parts a short last segment keeps
+    for r0 in range(0, mat.shape[0], 4):
+        for c in range(mat.shape[1]):
+            bits = sum(1 << i for i, v in enumerate(mat[r0:r0 + 4, c]) if v != 0)
+            assert bits in allowed
+    # blocks of 4 rows x 16 columns: kept whole or pruned whole, 60 % of them pruned
+    blocks = [(mat[r0:r0 + 4, c0:c0 + 16] != 0).any() for r0 in range(0, 117, 4) for c0 in range(0, 37, 16)]
+    assert sum(blocks) == int(np.floor(0.4 * len(blocks) + 1e-9))
+    as_is = weight_stats(pruned, CONV, flex, 32, 16, 32, 16, "pad", "auto", "CRS", False)
+    again = weight_stats(w, CONV, flex, 32, 16, 32, 16, "pad", "auto", "CRS", True)
+    np.testing.assert_allclose(as_is, again)
+    np.testing.assert_array_equal(hardware_masks(pruned, CONV, flex)[0].sum(), (mat != 0).sum())
+
+
+def test_weights_outside_the_mask_set_are_refused_by_the_format():
+    flex = resolve(SparsitySpec(pattern="nm", ratio=0.5, intrablock_masks="1100,0011"), CONV, 32, 16, "CRS", "auto")
+    w = np.zeros((37, 13, 3, 3))
+    w[0, 0, 0, 0] = w[0, 0, 0, 2] = 1.0  # rows 0 and 2 of the first segment: "1010", not allowed
+    with pytest.raises(WeightsError, match="no mask of sparsity.intrablock_masks"):
+        hardware_masks(w, CONV, flex)
+    st = weight_stats(w, CONV, flex, 32, 16, 32, 16, "pad", "auto", "CRS", False)
+    assert st[L.S_REASON] == L.REASON_WEIGHTS_FORMAT
+
+
+def test_a_narrower_mask_set_never_keeps_more_magnitude():
+    """Magnitude pruning picks the best allowed mask per segment: a subset of the masks keeps at most as much."""
+    w = np.random.default_rng(5).standard_normal((37, 13, 3, 3))
+    kept = []
+    for masks in ("all", "1100,0110,0011,1001,1010,0101", "1100,0011", "1100"):
+        flex = resolve(SparsitySpec(pattern="nm", ratio=0.5, intrablock_masks=masks), CONV, 32, 16, "CRS", "auto")
+        kept.append(np.abs(prune(w, CONV, flex)).sum())
+    assert kept[0] == pytest.approx(kept[1])  # the six masks are every 2 of 4
+    assert kept[1] > kept[2] > kept[3]
+
+
+SWEEP = """
+name = "flex"
+[workload]
+layer = [{name = "l", kind = "conv", C = 13, K = 37, R = 3, S = 3, H = 8, W = 8, pad = 1}]
+[sparsity]
+pattern = "hybrid"
+ratio = 0.5
+EXTRA
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+"""
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_sweeping_the_order_and_mask_sets(backend):
+    ds = evaluate(parse_sweep(SWEEP.replace("EXTRA", 'order = ["intra-first", "full-first"]\n'
+                                                     'intrablock_masks = ["all", "1100,0011", "11000,00011"]')),
+                  backend=backend)
+    assert ds.feasible.sel(intrablock_masks="all").all()
+    assert ds.feasible.sel(intrablock_masks="1100,0011").all()
+    # 5-long masks do not fit nm_m = 4: those points only, with their reason
+    assert not ds.feasible.sel(intrablock_masks="11000,00011").any()
+    codes = ds.reason.sel(intrablock_masks="11000,00011").values.ravel().astype(int)
+    assert {L.REASON_NAMES[c] for c in codes} == {"intrablock_masks_do_not_fit"}
+    # fewer multiplexer levels and index bits
+    e = ds.energy_breakdown.sel(order="full-first")
+    assert float(e.sel(component="mux", intrablock_masks="1100,0011")) < float(e.sel(component="mux",
+                                                                                    intrablock_masks="all"))
+    assert float(e.sel(component="index", intrablock_masks="1100,0011")) < float(e.sel(component="index",
+                                                                                      intrablock_masks="all"))
+    assert float(ds.area_mm2.sel(intrablock_masks="1100,0011").max()) < float(ds.area_mm2.sel(
+        intrablock_masks="all").min())
+
+
+def test_cpu_equals_reference_on_compositions():
+    text = SWEEP.replace("EXTRA", 'order = ["intra-first", "full-first"]\nintrablock_masks = ["all", "1100,0110,0011"]'
+                                  '\nnm_n = [1, 2, 3]')
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    np.testing.assert_allclose(cpu.latency.values, ref.latency.values, rtol=1e-12)
+    assert (cpu.reason.values == ref.reason.values).all()
+    assert (cpu.reason.sel(nm_n=[1, 3], intrablock_masks="1100,0110,0011") == L.REASON_IB_MASKS).all()
+
+
+@pytest.mark.parametrize(("extra", "key", "words"), [
+    ('intrablock_masks = "11000,00011"', "sparsity.intrablock_masks", "4 long and keep 2"),
+    ('intrablock_masks = "1100,011"', "sparsity.intrablock_masks", "different lengths"),
+    ('order = "middle-first"', "sparsity.order", "intra-first"),
+])
+def test_masks_and_orders_no_point_can_build_are_refused_by_name(extra, key, words):
+    with pytest.raises(SpecError) as e:
+        parse_sweep(SWEEP.replace("EXTRA", extra))
+    assert key in str(e.value) and words in str(e.value)
+
+
+@pytest.mark.parametrize("extra", ['intrablock_masks = "1100"', 'order = "full-first"'])
+def test_keys_a_pattern_does_not_read_are_refused(extra):
+    with pytest.raises(SpecError, match='not used by pattern "row-block"'):
+        parse_sweep(SWEEP.replace('pattern = "hybrid"', 'pattern = "row-block"').replace("EXTRA", extra))
+
+
+def test_the_ready_flexblock_sweep_weighs_hardware_against_accuracy(tmp_path, monkeypatch):
+    """sweeps/flexblock-digits.toml: narrower mask sets save energy and area at every ratio and order; the
+    stage order does not matter where nothing is pruned by blocks (ratio 0); one fixed mask costs the most
+    accuracy."""
+    from pathlib import Path
+
+    from ciminus.validate import load_sweep
+
+    monkeypatch.setenv("CIMINUS_CACHE_DIR", str(tmp_path))
+    ds = evaluate(load_sweep(Path(__file__).resolve().parents[1] / "sweeps" / "flexblock-digits.toml"))
+    assert bool(ds.feasible.all())
+    sets = list(ds.intrablock_masks.values)
+    energy = ds.energy.transpose(..., "intrablock_masks").values
+    assert (np.diff(energy, axis=-1) < 0).all()
+    assert (np.diff(ds.area_mm2.sel(intrablock_masks=sets).values) < 0).all()
+    acc = ds.accuracy.sel(ratio=0.0)
+    np.testing.assert_array_equal(acc.sel(order="intra-first").values, acc.sel(order="full-first").values)
+    assert float(acc.sel(order="intra-first", intrablock_masks="1100")) == float(acc.min())
+    assert float(acc.sel(order="intra-first", intrablock_masks="all")) > 0.8
