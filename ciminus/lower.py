@@ -161,6 +161,30 @@ def order_siblings(cands: np.ndarray) -> None:
         c += n
 
 
+def twins(cands: np.ndarray) -> None:
+    """Fill ``CP_DUP_TWIN`` and the variant-twin columns (``N_CP + w``) of loop-order leaders: the earlier
+    leader that differs only by duplicating or not, or only by using statistics variant ``w``. The kernel copies a
+    layer's counts from such a twin where it can prove them equal instead of pricing them again."""
+    n_var = cands.shape[1] - L.N_CP
+    cands[:, L.CP_DUP_TWIN] = -1
+    cands[:, L.N_CP:] = -1
+    rest = [k for k in range(L.N_CP) if k not in (L.CP_VARIANT, L.CP_DUPLICATE, L.CP_ORDERS, L.CP_DUP_TWIN)]
+    leaders = {}
+    for c in range(len(cands)):
+        if cands[c, L.CP_ORDERS] > 0:
+            key = (tuple(cands[c, rest]), int(cands[c, L.CP_VARIANT]), bool(cands[c, L.CP_DUPLICATE]))
+            leaders.setdefault(key, c)
+    for (base, v, dup), c in leaders.items():
+        n = cands[c, L.CP_ORDERS]
+        for w in range(min(v, n_var)):
+            c2 = leaders.get((base, w, dup), -1)
+            if 0 <= c2 < c and cands[c2, L.CP_ORDERS] == n:
+                cands[c, L.N_CP + w] = c2
+        c2 = leaders.get((base, v, not dup), -1)
+        if 0 <= c2 < c and cands[c2, L.CP_ORDERS] == n:
+            cands[c, L.CP_DUP_TWIN] = c2
+
+
 def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True, defer: bool = False) -> Lowered:
     """The flat form of ``sweep``. The tile statistics are computed here unless their table would be large
     or ``defer`` asks (a Dask client leaves them to its workers); then every chunk computes its own. With
@@ -179,16 +203,17 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     # ----- candidates ------------------------------------------------------------------------------
     mappings = candidate_specs(sweep, cand_axes)
     variants: list[tuple] = []
-    cands = np.zeros((len(mappings), L.N_CP))
+    for m in mappings:
+        if stats_variant(m) not in variants:
+            variants.append(stats_variant(m))
+    cands = np.zeros((len(mappings), L.N_CP + len(variants)))
     for c, m in enumerate(mappings):
-        v = stats_variant(m)
-        if v not in variants:
-            variants.append(v)
         rows, cols = m.grid
-        cands[c] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors, variants.index(v),
-                    LOOP_ORDER_CODES[m.spec.loop_order], 1)
+        cands[c, :L.N_CP] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors,
+                             variants.index(stats_variant(m)), LOOP_ORDER_CODES[m.spec.loop_order], 1, -1)
     variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]
     order_siblings(cands)
+    twins(cands)
 
     # ----- workloads and layers --------------------------------------------------------------------
     wl_axes = [i for i, a in enumerate(point_axes) if _is_workload_axis(a, sweep)]

@@ -35,7 +35,7 @@ from ciminus.specs.fields import (
     toml_repr,
     type_name,
 )
-from ciminus.specs.mapping import LOOP_ORDERS, parse_grid
+from ciminus.specs.mapping import FLATTEN_ORDERS, LOOP_ORDERS, parse_grid
 from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import MAX_RUNS as MAX_SAMPLED_RUNS
 from ciminus.specs.sampling import SamplingSpec
@@ -346,6 +346,8 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
         ck.add("constraints.accuracy", constraints.accuracy, "needs an [accuracy] table to measure it",
                "an [accuracy] table with validation data, or no accuracy budget")
     _check_combinations(ck, fixed, [*axes, *pseudo], cand_axes, output)
+    if select != "all":  # before the organisation and loop order, which stay innermost (loop orders share a pass)
+        _search_layout(fixed, [*axes, *pseudo], cand_axes, accuracy is not None)
     _search_mapping(ck, fixed, axes, cand_axes, select, taken_values("arch", "macros", fixed, [*axes, *pseudo]))
     if sampling is not None and sampled:
         axes = [Axis(SAMPLE_TABLE, "sample", tuple(range(len(next(iter(sampled.values()))))))]
@@ -396,6 +398,36 @@ def _search_mapping(ck: _Checker, fixed: dict[str, dict[str, Any]], axes: list[A
             continue
         fixed["mapping"].pop(key, None)
         (axes if select == "all" else cand_axes).append(Axis("mapping", key, values))
+
+
+def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis], accuracy: bool) -> None:
+    """The other mapping keys a user does not give are searched too, where they can change a point (with
+    ``select = "all"`` they keep their defaults, so that a sweep's dimensions are the ones it lists):
+    ``duplicate`` (on and off), ``compress`` (rows and columns) where some point is sparse, ``rearrange``
+    (pad and slice) where sub-arrays are smaller than the array, ``flatten`` (all six orders) where the
+    order changes the statistics (channel blocks, real weights, measured activations). Pruning with
+    [accuracy] keeps one flattening and compression (a point is pruned as its winner is). Candidates whose
+    statistics are equal are copied in the kernel, not priced twice (``ciminus.lower.twins``)."""
+    def given(key: str) -> bool:
+        return key in fixed["mapping"] or any(a.table == "mapping" and a.key == key for a in [*axes, *cand_axes])
+
+    def values(table: str, key: str) -> tuple[Any, ...]:
+        return taken_values(table, key, fixed, axes)
+
+    patterns = set(values("sparsity", "pattern"))
+    sub = any(s < a for s in values("arch", "subarray_rows") for a in values("arch", "array_rows")) or any(
+        s < a for s in values("arch", "subarray_cols") for a in values("arch", "array_cols"))
+    order_matters = ("channel-wise" in patterns or set(values("sparsity", "source")) != {"random"}
+                     or any(v is not None for v in values("sparsity", "activations")))
+    for key, wanted, options in (
+        ("duplicate", True, (True, False)),
+        ("compress", bool(patterns - {"dense"}) and not accuracy, ("row", "col")),
+        ("rearrange", sub, ("pad", "slice")),
+        ("flatten", order_matters and not accuracy, FLATTEN_ORDERS),
+    ):
+        if wanted and not given(key):
+            fixed["mapping"].pop(key, None)
+            cand_axes.append(Axis("mapping", key, options))
 
 
 # ----- workload -------------------------------------------------------------------------------------

@@ -567,6 +567,22 @@ def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid
 
 
 @jit(inline=True)
+def duplication_matters(stats, srow, soff, grid_rows, grid_cols):
+    """Whether duplicating the weights makes a copy of the layer on the grid for any of the whole tile
+    counts :func:`expected_layer` prices it at (else duplicating or not gives the same counts)."""
+    n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
+    n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
+    for s in range(4):
+        dr = s & 1
+        dc = s >> 1
+        if (dr and p_r == 0.0) or (dc and p_c == 0.0):
+            continue
+        if duplicates(n_r + dr, grid_rows) * duplicates(n_c + dc, grid_cols) != 1.0:
+            return True
+    return False
+
+
+@jit(inline=True)
 def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
     """(input density, whether it is the point's, whether zero bit planes are skipped) for a layer's sparse
     pricing: the layer's own input density or the point's; ``input_skip = "auto"`` skips where inputs are

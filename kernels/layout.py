@@ -437,7 +437,10 @@ CP_VARIANT = 4  # which tile statistics (flatten x compress x rearrange x index 
 CP_ORDER = 5  # loop order (ORDER_*)
 CP_ORDERS = 6  # loop orders this candidate prices at once: it and the next ones, which differ from it only by
 #                consecutive loop orders (0 for those followers: their leader fills their rows)
-N_CP = 7
+CP_DUP_TWIN = 7  # the earlier candidate that differs only by duplicating or not (-1: none)
+N_CP = 8
+# Columns N_CP + w: the earlier candidate that differs only by using statistics variant w (-1: none). A layer
+# whose statistics (or duplication) cannot tell a candidate from such a twin is copied, not priced again.
 
 # One layer (of all the networks of a sweep, concatenated).
 LAY_VECTORS = 0  # input vectors per sample

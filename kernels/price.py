@@ -6,6 +6,8 @@ fills the point's constants and energy table once, prices every candidate's laye
 rule, and writes energies as counts times the energy table, without allocating in the loop.
 """
 
+import math
+
 import numba
 import numpy as np
 from numba import prange
@@ -18,6 +20,7 @@ from .actions import (
     candidate_grid,
     choose,
     component_energies,
+    duplication_matters,
     energy_pj,
     layer_context,
     point_constants,
@@ -38,6 +41,41 @@ def fill_nan(flat):
 def _copy(dst, d, src, s):
     for k in range(L.N_RESULTS):
         dst[d, k] = src[s, k]
+
+
+@jit
+def _same_row(a, i, j, lo, hi):
+    """Whether ``a[i, lo:hi] == a[j, lo:hi]``, NaN equal to NaN."""
+    for k in range(lo, hi):
+        x = a[i, k]
+        y = a[j, k]
+        if x != y and not (math.isnan(x) and math.isnan(y)):
+            return False
+    return True
+
+
+@jit
+def _twin(stats, variant_base, max_layers, li, srow, cands, c, variant, dense, lay, t, n_cand, grid_rows, grid_cols,
+          context, n_layers):
+    """An earlier candidate whose counts of layer ``li`` are provably this candidate's (-1: none): it differs
+    only by a statistics variant whose statistics of the layer are equal (the dense twin's always are),
+    or only by duplicating where duplication makes no copy; and it saw the layer in the same context."""
+    src = -1
+    for w in range(variant):
+        c2 = int(cands[c, L.N_CP + w])
+        if c2 >= 0 and (dense or _same_row(stats, srow, (variant_base + w) * max_layers + li, 0, L.N_STATS)):
+            src = c2
+            break
+    if src < 0:
+        c2 = int(cands[c, L.CP_DUP_TWIN])
+        soff = L.N_STATS if dense else 0
+        if c2 >= 0 and not duplication_matters(stats, srow, soff, grid_rows, grid_cols):
+            src = c2
+    if src >= 0 and li > 0:
+        twin_spilled = lay[(t * n_cand + src) * max_layers + li - 1, L.R_OUT_SPILL] != 0.0
+        if layer_context(li, n_layers, twin_spilled) != context:
+            src = -1
+    return src
 
 
 @jit
@@ -122,7 +160,8 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     r = t * n_cand + c
     r0 = r * max_layers
     grid_rows, grid_cols, duplicate, step, order = candidate_grid(prm, t, cands, c)
-    row0 = (variant_base + int(cands[c, L.CP_VARIANT])) * max_layers
+    variant = int(cands[c, L.CP_VARIANT])
+    row0 = (variant_base + variant) * max_layers
     for twin in range(2):  # the sparse weights, then their dense twin: one call site, one inlined model
         dense = twin == 1
         if dense and dense_ready:
@@ -133,9 +172,15 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
             _clear(tot, r + k)
         spilled = True
         for li in range(n_layers):
-            priced_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step,
-                         order, n_orders, max_layers, layer_context(li, n_layers, spilled), dense, lay, r0 + li, mix,
-                         4 * t)
+            context = layer_context(li, n_layers, spilled)
+            src = _twin(stats, variant_base, max_layers, li, row0 + li, cands, c, variant, dense, lay, t, n_cand,
+                        grid_rows, grid_cols, context, n_layers)
+            if src >= 0:
+                for k in range(n_orders):
+                    _copy(lay, r0 + k * max_layers + li, lay, (t * n_cand + src + k) * max_layers + li)
+            else:
+                priced_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate,
+                             step, order, n_orders, max_layers, context, dense, lay, r0 + li, mix, 4 * t)
             spilled = lay[r0 + li, L.R_OUT_SPILL] != 0.0  # the same for every order
             for k in range(n_orders):
                 accumulate(tot, r + k, lay, r0 + k * max_layers + li)

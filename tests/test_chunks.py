@@ -198,7 +198,8 @@ def test_chunks_that_cut_the_energy_axes_equal_one_pass(tmp_path, select, size):
     """The engine walks count-free axes (energies, the clock) innermost inside each chunk and re-prices
     the same counts; chunks that cut those axes anywhere give the same file as one pass."""
     text = ENERGY_AXES + (
-        f'[mapping]\nrearrange = ["pad", "slice"]\nselect = "{select}"\nobjective = "energy"\n'
+        f'[mapping]\nrearrange = ["pad", "slice"]\nduplicate = true\ncompress = "auto"\nselect = "{select}"\n'
+        'objective = "energy"\n'
         "[output]\nper_layer = true\nactions = true\n")
     sweep = parse_sweep(text)
     run_sweep(sweep, tmp_path / "one.nc", progress=False)

@@ -53,10 +53,13 @@ def test_dataset_follows_the_contract(tmp_path):
     assert np.allclose(good.layer_energy.sum("layer"), good.energy)
     assert np.allclose(good.latency_s, good.latency / 250e6)
     assert (good.speedup.sel(pattern="dense") == 1.0).all()
-    # rearrange (listed) x the 4 organisations of 4 or 8 macros x the 4 loop orders (searched), the last fastest
-    assert list(ds.candidate_rearrange.values) == ["pad"] * 16 + ["slice"] * 16
-    assert list(ds.candidate_macro_grid.values) == [f"auto:{k}" for k in range(1, 5) for _ in range(4)] * 2
-    assert list(ds.candidate_loop_order.values) == list(LOOP_ORDERS) * 8
+    # rearrange (listed) x duplication on/off x row/column compression x the 4 organisations of 4 or 8 macros x
+    # the 4 loop orders (searched), the last fastest
+    assert list(ds.candidate_rearrange.values) == ["pad"] * 64 + ["slice"] * 64
+    assert list(ds.candidate_duplicate.values) == ([True] * 32 + [False] * 32) * 2
+    assert list(ds.candidate_compress.values) == (["row"] * 16 + ["col"] * 16) * 4
+    assert list(ds.candidate_macro_grid.values) == [f"auto:{k}" for k in range(1, 5) for _ in range(4)] * 8
+    assert list(ds.candidate_loop_order.values) == list(LOOP_ORDERS) * 32
     # the chosen organisation is one of the point's own: 8 macros as 1x8, 2x4, 4x2 or 8x1; 4 as 1x4, 2x2, 4x1
     rows = good.macro_grid_rows
     assert set(rows.sel(macros=8).values.ravel()) <= {1, 2, 4, 8} and set(rows.sel(macros=4).values.ravel()) <= {1, 2, 4}

@@ -108,7 +108,7 @@ def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pa
         expected = sparse_stats(layer, flex, ar, ac, sr, sc, rearrange, "auto")
         assert expected[L.S_REASON] == L.REASON_OK
         args = (sp,) if draws is _real_weights else ()
-        sampled = draws(layer, flex, *args, ar, ac, sr, sc, rearrange, 600 if name == "masks" else 150, rng)
+        sampled = draws(layer, flex, *args, ar, ac, sr, sc, rearrange, 400 if name == "masks" else 80, rng)
         n = len(sampled)
         for col, what in STATS.items():
             mean = sampled[:, col].mean()

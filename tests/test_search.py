@@ -40,14 +40,15 @@ def test_default_search_equals_the_exhaustive_list(objective):
     searched = evaluate(parse_sweep(text))
     grids = '["1x8", "2x4", "4x2", "8x1"]'
     orders = str(list(L.LOOP_ORDERS)).replace("'", '"')
-    listed = evaluate(parse_sweep(text + f"macro_grid = {grids}\nloop_order = {orders}\n"))
+    listed = evaluate(parse_sweep(text + f"duplicate = [true, false]\nmacro_grid = {grids}\nloop_order = {orders}\n"))
     square = evaluate(parse_sweep(text + 'macro_grid = "square"\n'))
     key = {"latency": "latency", "energy": "energy"}.get(objective)
     value = (lambda ds: float(ds[key])) if key else (lambda ds: float(ds.energy * ds.latency))
     assert value(searched) == pytest.approx(value(listed), rel=1e-12)
     assert value(searched) <= value(square) * (1 + 1e-12)
     winner = int(listed.mapping)
-    grid, order = list(itertools.product(range(4), L.LOOP_ORDERS))[winner]
+    dup, grid, order = list(itertools.product([True, False], range(4), L.LOOP_ORDERS))[winner]
+    assert bool(searched.candidate_duplicate[int(searched.mapping)]) == dup
     assert float(searched.macro_grid_rows) == [1, 2, 4, 8][grid]
     assert str(searched.candidate_loop_order[int(searched.mapping)].values) == order
 
@@ -67,9 +68,9 @@ def test_a_swept_macro_count_searches_its_own_organisations():
     """macros = [6, 8]: 6 has 4 organisations (1x6, 2x3, 3x2, 6x1), 8 has 4; 12 would have 6. Each point
     chooses among its own, and organisations past a point's last one are never chosen."""
     ds = evaluate(parse_sweep(CONV.replace("MACROS", "[6, 8, 12]").replace("OBJECTIVE", "edp")))
-    assert ds.sizes["candidate"] == 6 * 4
-    assert ds.attrs["mapping_candidates_per_point"] == 24  # the size of the space searched, in the result
-    assert ds.attrs["mapping_searched"] == '{"macro_grid": 6, "loop_order": 4}'
+    assert ds.sizes["candidate"] == 2 * 6 * 4  # duplication on/off x organisations x loop orders
+    assert ds.attrs["mapping_candidates_per_point"] == 48  # the size of the space searched, in the result
+    assert ds.attrs["mapping_searched"] == '{"duplicate": 2, "macro_grid": 6, "loop_order": 4}'
     for macros in (6, 8, 12):
         rows = float(ds.macro_grid_rows.sel(macros=macros))
         assert macros % rows == 0 and bool(ds.feasible.sel(macros=macros))
@@ -83,3 +84,44 @@ def test_auto_inside_a_list_is_refused():
     with pytest.raises(SpecError, match='"auto" inside a list'):
         parse_sweep(CONV.replace("MACROS", "8").replace("OBJECTIVE", "edp")
                     + 'loop_order = ["auto", "cols-rows-vectors"]\n')
+
+
+NET = """
+name = "twins"
+[workload]
+layer = [{name = "a", kind = "conv", C = 3, K = 16, R = 3, S = 3, H = 16, W = 16, pad = 1},
+         {name = "b", kind = "conv", C = 16, K = 40, R = 3, S = 3, H = 16, W = 16, pad = 1},
+         {name = "c", kind = "linear", C = 640, K = 10}]
+[arch]
+macros = [2, 16]
+subarray_rows = 8
+subarray_cols = 4
+global_buffer_kb = [2, 256]
+[sparsity]
+pattern = ["dense", "channel-wise", "hybrid"]
+ratio = 0.5
+[mapping]
+select = "SELECT"
+objective = "OBJECTIVE"
+flatten = ["CRS", "RSC"]
+compress = ["row", "col"]
+rearrange = ["pad", "slice"]
+duplicate = [true, false]
+"""
+
+
+@pytest.mark.parametrize(("select", "objective"), [("best", "edp"), ("best", "energy"), ("best-per-layer", "latency"),
+                                                   ("all", "edp")])
+def test_copied_layers_equal_priced_ones(select, objective):
+    """Layers whose statistics or duplication cannot tell two candidates apart are copied from the earlier one,
+    not priced again: the cpu engine (which copies) and the reference (which prices every candidate) agree
+    exactly, over statistics variants that are equal (dense weights, flattening of IntraBlock) and differ,
+    duplication that makes copies (16 macros) and none (2), and a spilled map that changes a layer's context."""
+    text = NET.replace("SELECT", select).replace("OBJECTIVE", objective)
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    for var in ("energy", "latency", "feasible", "reason"):
+        assert (cpu[var].values == ref[var].values).all() or var in ("energy", "latency") and bool(
+            ((cpu[var] - ref[var]) / ref[var]).pipe(abs).max() < 1e-12), var
+    if "mapping" in cpu:
+        assert (cpu.mapping.values == ref.mapping.values).all()

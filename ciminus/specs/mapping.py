@@ -22,18 +22,22 @@ class MappingSpec:
     """One mapping: flattening, compression, rearrangement, macro organisation and duplication."""
 
     flatten: str = spec_field("CRS", kind=CHOICE, choices=FLATTEN_ORDERS, stage=STATS,
-                              doc="order of C, R, S along the weight-matrix rows, outermost first")
+                              doc="order of C, R, S along the weight-matrix rows, outermost first; not given: all six searched where "
+                                  "the order changes the statistics (channel blocks, real weights, activations)")
     compress: str = spec_field("auto", kind=CHOICE, choices=("auto", "row", "col"), stage=STATS,
-                               doc='squeeze zero rows ("row") or zero columns ("col"); "auto" = the pattern\'s natural one')
+                               doc='squeeze zero rows ("row") or zero columns ("col"); "auto" = the pattern\'s natural one; not '
+                                   'given: "row" and "col" searched where some point is sparse')
     rearrange: str = spec_field("pad", kind=CHOICE, choices=("pad", "slice"), stage=STATS,
-                                doc='ragged compressed tiles: "pad" each to whole macros, or "slice" into sub-array pieces packed together')
+                                doc='ragged compressed tiles: "pad" each to whole macros, or "slice" into sub-array pieces packed '
+                                    'together; not given: both searched where sub-arrays are smaller than the array')
     index_format: str = spec_field("auto", kind=CHOICE, choices=("auto", "coordinate", "bitmap"), stage=STATS,
                                    doc="block-index encoding; auto = the smaller per layer")
     macro_grid: str = spec_field("auto", kind=STR,
                                  doc='macro organisation "ROWSxCOLS" (rows share partial-sum reduction, columns share '
                                      'inputs), "square" (the squarest), or "auto": search every organisation of the '
                                      'macros')
-    duplicate: bool = spec_field(True, kind=BOOL, doc="copy the weights onto idle macros to split the input vectors")
+    duplicate: bool = spec_field(True, kind=BOOL, doc="copy the weights onto idle macros to split the input vectors; not given: "
+                                     "on and off searched")
     loop_order: str = spec_field("auto", kind=CHOICE, choices=("auto", *LOOP_ORDERS),
                                  doc='temporal loops around a step, outermost first ("vectors" outermost: chunks that '
                                      'fit the buffers); "auto" searches all four')
