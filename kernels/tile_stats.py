@@ -400,16 +400,30 @@ def expected_span(offset_probs, pieces_pmf, n_pieces, u):
 
 
 @jit
-def _axis_tiles(n_tiles, tile_len, length, block):
-    """Blocks (of width ``block`` along an axis of ``length``) that intersect each tile of ``tile_len``."""
+def _axis_tiles(n_tiles, tile_len, length, block, run, n_blocks):
+    """Blocks that intersect each tile of ``tile_len`` along an axis of ``length``. A block is ``block``
+    consecutive positions, or, when ``run`` < ``block``, runs of ``run`` positions taking turns: position
+    p is in block (p // run) mod n_blocks (an input channel's rows under a flattening order with C not
+    innermost-but-one, docs/sparsity.md)."""
     c = np.empty(n_tiles, dtype=np.int64)
     w = np.empty(n_tiles, dtype=np.int64)
     for j in range(n_tiles):
         start = j * tile_len
         end = min(length, start + tile_len)
         w[j] = end - start
-        c[j] = (end - 1) // block - start // block + 1
+        if run < block:
+            c[j] = min(n_blocks, (end - 1) // run - start // run + 1)
+        else:
+            c[j] = (end - 1) // block - start // block + 1
     return c, w
+
+
+@jit
+def block_of(position, block, run, n_blocks):
+    """The block holding ``position`` (see :func:`_axis_tiles`)."""
+    if run < block:
+        return (position // run) % n_blocks
+    return position // block
 
 
 @jit
@@ -530,7 +544,9 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
     n_kept = kept_blocks(r, n_blocks)
     short = bm * nb_comp - comp_len  # rows missing from the last (partial) block
     n_tiles = ceil_div(other_len, tile_len)
-    c_of, w_of = _axis_tiles(n_tiles, tile_len, other_len, bn)
+    # Along the tiled axis a block may be interleaved runs (channel blocks under column compression).
+    run = index_unit if compress == COMPRESS_COL else bn
+    c_of, w_of = _axis_tiles(n_tiles, tile_len, other_len, bn, run, nb_other)
     u = cap // piece
     n_pieces = ceil_div(comp_len, piece)
 
@@ -642,7 +658,7 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                 span_sum_w += w_of[j] * sp
                 cov = 0.0
                 if cj == 1:
-                    col = (j * tile_len) // bn
+                    col = block_of(j * tile_len, bn, run, nb_other)
                     cov = beta[s_] * (col_sum[col] * var_l[s_] + (tot - col_sum[col]) * kappa)
                     col_sum[col] += beta[s_]
                     tot += beta[s_]

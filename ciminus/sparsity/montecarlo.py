@@ -17,7 +17,8 @@ from ciminus.workloads.layers import Layer
 
 
 def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.ndarray:
-    """One random mask per group, in the hardware view (IntraBlock slots, FullBlock blocks), uint8."""
+    """One random mask per group, in the hardware view (IntraBlock slots, FullBlock blocks; a channel block
+    holds its channel's rows wherever the flattening order puts them), uint8."""
     rows = layer.rows
     height = blocked_height(rows, flex.ib_keep, flex.ib_segment, flex.ib_period) if flex.has_intrablock else rows
     cols = layer.cols
@@ -28,12 +29,20 @@ def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.nd
     hb, nb = ceil_div(height, bm), ceil_div(cols, bn)
     n_blocks = hb * nb
     n_kept = kept_blocks(flex.ratio, n_blocks)
+    rows_block = block_rows_of(height, bm, flex.index_unit, hb)
     for g in range(layer.groups):
         keep = np.zeros(n_blocks, dtype=np.uint8)
         keep[rng.choice(n_blocks, size=n_kept, replace=False)] = 1
         grid = keep.reshape(hb, nb)
-        masks[g] = np.repeat(np.repeat(grid, bm, axis=0), bn, axis=1)[:height, :cols]
+        masks[g] = np.repeat(grid[rows_block], bn, axis=1)[:, :cols]
     return masks
+
+
+def block_rows_of(height: int, block_rows: int, run: int, n_blocks: int) -> np.ndarray:
+    """The FullBlock block row of every row: ``block_rows`` consecutive rows, or, for channel blocks whose
+    rows the flattening order interleaves (``run`` < ``block_rows``), row r in block (r // run) mod n_blocks."""
+    r = np.arange(height)
+    return (r // run) % n_blocks if run < block_rows else r // block_rows
 
 
 def layer_rng(seed: int, layer: Layer) -> np.random.Generator:

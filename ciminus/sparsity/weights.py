@@ -110,17 +110,22 @@ def slots(mat: np.ndarray, keep: int, segment: int, period: int = 0,
     return values, where
 
 
-def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: float) -> np.ndarray:
-    """Zero all but the Phi blocks of largest L1 norm (ties: the earlier block wins)."""
+def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: float, run: int = 0) -> np.ndarray:
+    """Zero all but the Phi blocks of largest L1 norm (ties: the earlier block wins). ``run`` < ``block_rows``:
+    a block row is interleaved runs of ``run`` rows (an input channel under a flattening order that does not
+    keep its rows together)."""
+    from ciminus.sparsity.montecarlo import block_rows_of
+
     rows, cols = mat.shape
     hb, nb = ceil_div(rows, block_rows), ceil_div(cols, block_cols)
-    padded = np.zeros((hb * block_rows, nb * block_cols), dtype=float)
-    padded[:rows, :cols] = np.abs(mat)
-    norms = padded.reshape(hb, block_rows, nb, block_cols).sum(axis=(1, 3)).ravel()
+    row_block = block_rows_of(rows, block_rows, run if run > 0 else block_rows, hb)
+    col_block = np.arange(cols) // block_cols
+    norms = np.zeros((hb, nb))
+    np.add.at(norms, (row_block[:, None], col_block[None, :]), np.abs(mat))
     keep = np.zeros(hb * nb, dtype=bool)
     n_keep = kept_blocks(ratio, hb * nb)
-    keep[np.argsort(-norms, kind="stable")[:n_keep]] = True
-    mask = np.repeat(np.repeat(keep.reshape(hb, nb), block_rows, axis=0), block_cols, axis=1)[:rows, :cols]
+    keep[np.argsort(-norms.ravel(), kind="stable")[:n_keep]] = True
+    mask = keep.reshape(hb, nb)[row_block[:, None], col_block[None, :]]
     return np.where(mask, mat, 0)
 
 
@@ -169,7 +174,7 @@ def prune_matrices(mats: np.ndarray, flex: FlexBlock) -> tuple[np.ndarray, np.nd
             views.append(values != 0)
         else:
             if flex.has_fullblock:
-                mat = _prune_blocks(mat, flex.block_rows, flex.block_cols, flex.ratio)
+                mat = _prune_blocks(mat, flex.block_rows, flex.block_cols, flex.ratio, flex.index_unit)
             views.append(mat != 0)
         out[g] = mat
     return out, np.stack(views).astype(np.uint8)
