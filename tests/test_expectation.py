@@ -29,7 +29,7 @@ def test_two_point_law_of_an_expected_count():
 
 @pytest.mark.parametrize(("layer", "pattern", "ratio", "rearrange"),
                          list(itertools.product(LAYERS, ["row-block", "hybrid", "column-wise", "flexblock"],
-                                                [0.5, 0.8, 0.95], ["pad", "slice"])))
+                                                [0.5, 0.95], ["pad", "slice"])))
 def test_expected_equals_monte_carlo_on_odd_tiny_and_grouped_layers(layer, pattern, ratio, rearrange):
     """Per-layer energy and latency within 3 % of 800 random masks, on 8 x 4 sub-arrays (so that slicing packs
     pieces). At row-block 0.95 the expected row tiles per column tile of the odd layer are 1.0000003: rounding
