@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 # The keys that decide a layer's pruned weights (the resolved FlexBlock and the flattening order).
 PRUNING_KEYS = (("sparsity", "pattern"), ("sparsity", "ratio"), ("sparsity", "block_rows"),
                 ("sparsity", "block_cols"), ("sparsity", "nm_n"), ("sparsity", "nm_m"), ("sparsity", "intrablock_masks"),
-                ("sparsity", "order"), ("sparsity", "prune"),
+                ("sparsity", "order"), ("sparsity", "first"), ("sparsity", "first_ratio"), ("sparsity", "prune"),
                 ("mapping", "flatten"), ("mapping", "compress"), ("arch", "array_rows"), ("arch", "array_cols"))
 EVALUATIONS = [0]  # ONNX Runtime runs of pruned models in this process (the cache's tests read it)
 
@@ -211,7 +211,7 @@ def _resolver(sweep: Sweep):
 def _cache_key(key: tuple[Any, ...]) -> bytes:
     """What decides a pruned model: per layer the FlexBlock numbers pruning reads, and the flattening."""
     return repr(tuple((name, None if f is None else (f.block_rows, f.block_cols, f.ratio, f.ib_keep, f.ib_segment,
-                                                        f.ib_period, f.ib_masks),
+                                                        f.ib_period, f.ib_masks, f.first, f.first_kept),
                        flatten) for name, f, flatten in key)).encode()
 
 

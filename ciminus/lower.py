@@ -162,26 +162,30 @@ def order_siblings(cands: np.ndarray) -> None:
 
 
 def twins(cands: np.ndarray) -> None:
-    """Fill ``CP_DUP_TWIN`` and the variant-twin columns (``N_CP + w``) of loop-order leaders: the earlier
-    leader that differs only by duplicating or not, or only by using statistics variant ``w``. The kernel copies a
-    layer's counts from such a twin where it can prove them equal instead of pricing them again."""
+    """Fill ``CP_DUP_TWIN`` and the variant-twin columns (``N_CP + w``) of loop-order leaders: the first leader
+    that differs only by its duplication (on/off, copies), or only by using statistics variant ``w``. The
+    kernel copies a layer's counts from such an earlier twin where it can prove them equal instead of
+    pricing them again."""
     n_var = cands.shape[1] - L.N_CP
     cands[:, L.CP_DUP_TWIN] = -1
     cands[:, L.N_CP:] = -1
-    rest = [k for k in range(L.N_CP) if k not in (L.CP_VARIANT, L.CP_DUPLICATE, L.CP_ORDERS, L.CP_DUP_TWIN)]
-    leaders = {}
+    dup_cols = (L.CP_DUPLICATE, L.CP_COPIES)
+    rest = [k for k in range(L.N_CP) if k not in (L.CP_VARIANT, *dup_cols, L.CP_ORDERS, L.CP_DUP_TWIN)]
+    leaders: dict[tuple, int] = {}
+    first_dup: dict[tuple, int] = {}
     for c in range(len(cands)):
         if cands[c, L.CP_ORDERS] > 0:
-            key = (tuple(cands[c, rest]), int(cands[c, L.CP_VARIANT]), bool(cands[c, L.CP_DUPLICATE]))
-            leaders.setdefault(key, c)
+            base, v, dup = tuple(cands[c, rest]), int(cands[c, L.CP_VARIANT]), tuple(cands[c, list(dup_cols)])
+            leaders.setdefault((base, v, dup), c)
+            first_dup.setdefault((base, v), c)
     for (base, v, dup), c in leaders.items():
         n = cands[c, L.CP_ORDERS]
         for w in range(min(v, n_var)):
             c2 = leaders.get((base, w, dup), -1)
             if 0 <= c2 < c and cands[c2, L.CP_ORDERS] == n:
                 cands[c, L.N_CP + w] = c2
-        c2 = leaders.get((base, v, not dup), -1)
-        if 0 <= c2 < c and cands[c2, L.CP_ORDERS] == n:
+        c2 = first_dup[(base, v)]
+        if c2 < c and cands[c2, L.CP_ORDERS] == n:
             cands[c, L.CP_DUP_TWIN] = c2
 
 
@@ -210,7 +214,8 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     for c, m in enumerate(mappings):
         rows, cols = m.grid
         cands[c, :L.N_CP] = (rows, cols, float(m.spec.duplicate), m.spec.step_vectors,
-                             variants.index(stats_variant(m)), LOOP_ORDER_CODES[m.spec.loop_order], 1, -1)
+                             variants.index(stats_variant(m)), LOOP_ORDER_CODES[m.spec.loop_order], 1, -1,
+                             m.spec.copies)
     variant_specs = [next(m.spec for m in mappings if stats_variant(m) == v) for v in variants]
     order_siblings(cands)
     twins(cands)

@@ -126,7 +126,8 @@ def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray
         soff = 0
         density, point_density, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
     cost = Cost(table=point.table)
-    expected_layer(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, mapping.duplicate,
+    max_copies = mapping.copies if mapping.duplicate else 1
+    expected_layer(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, max_copies,
                    mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, density, point_density, skip,
                    context, cost.row, 0, np.zeros((1, L.N_RESULTS)), 0)
     return cost

@@ -403,7 +403,8 @@ def _search_mapping(ck: _Checker, fixed: dict[str, dict[str, Any]], axes: list[A
 def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis], accuracy: bool) -> None:
     """The other mapping keys a user does not give are searched too, where they can change a point (with
     ``select = "all"`` they keep their defaults, so that a sweep's dimensions are the ones it lists):
-    ``duplicate`` (on and off), ``compress`` (rows and columns) where some point is sparse, ``rearrange``
+    ``copies`` (as many as fit, none, at most 2 and 4, where the macros allow; unless ``duplicate`` is
+    given), ``compress`` (rows and columns) where some point is sparse, ``rearrange``
     (pad and slice) where sub-arrays are smaller than the array, ``flatten`` (all six orders) where the
     order changes the statistics (channel blocks, real weights, measured activations). Pruning with
     [accuracy] keeps one flattening and compression (a point is pruned as its winner is). Candidates whose
@@ -419,8 +420,10 @@ def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes
         s < a for s in values("arch", "subarray_cols") for a in values("arch", "array_cols"))
     order_matters = ("channel-wise" in patterns or set(values("sparsity", "source")) != {"random"}
                      or any(v is not None for v in values("sparsity", "activations")))
+    macros = [m for m in values("arch", "macros") if isinstance(m, int)]
+    degrees = (0, 1, *(k for k in (2, 4) if k < max(macros, default=1)))
     for key, wanted, options in (
-        ("duplicate", True, (True, False)),
+        ("copies", not given("duplicate"), degrees),
         ("compress", bool(patterns - {"dense"}) and not accuracy, ("row", "col")),
         ("rearrange", sub, ("pad", "slice")),
         ("flatten", order_matters and not accuracy, FLATTEN_ORDERS),
@@ -789,6 +792,11 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
             if pattern not in users and (swept or given not in (_MISSING, _default_of("sparsity", key))):
                 ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]",
                        f'not used by pattern "{pattern}"', "only with pattern " + ", ".join(f'"{p}"' for p in users))
+    firsts = set(_values("first", "sparsity", fixed, every)) - {"none"}
+    if firsts and False in _values("prune", "sparsity", fixed, every) and set(
+            _values("source", "sparsity", fixed, every)) - {"random"}:
+        ck.add("sparsity.first", min(firsts), "prunes weights, but real weights are taken as they are "
+               "(sparsity.prune = false)", 'sparsity.prune = true, or first = "none"')
     compress = _values("compress", "mapping", fixed, every)
     if pattern in INTRABLOCK_PATTERNS and compress and set(compress) == {"col"}:
         ck.add("mapping.compress", "col", f"IntraBlock pattern \"{pattern}\" selects inputs per column and needs row compression",

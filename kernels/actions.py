@@ -222,7 +222,7 @@ def skip_fractions(pc, t_, density, point_density, rows_energy, rows_crit):
 
 
 @jit(inline=True)
-def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step_vectors, order0,
+def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step_vectors, order0,
                   n_orders, ostride, density, point_density, skip, context, whole_rows, whole_cols, out, orow):
     """Fill ``out[orow]`` with the action counts (``A_*``) and latency terms (``R_*``) of one layer.
 
@@ -282,9 +282,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     row_folds = folds(whole_rows, grid_rows)
     col_folds = folds(whole_cols, grid_cols)
     rounds = row_folds * col_folds
-    copies = 1
-    if duplicate:
-        copies = duplicates(whole_rows, grid_rows) * duplicates(whole_cols, grid_cols)
+    copies = copies_made(whole_rows, whole_cols, grid_rows, grid_cols, max_copies)
     per_copy = ceil_ratio(vectors, copies)
     in_map = layers[lrow, L.LAY_IN_ELEMS] * I * batch
     out_map = layers[lrow, L.LAY_OUT_ELEMS] * prm[t_, L.PRM_OUTPUT_BITS] * batch
@@ -527,7 +525,7 @@ def two_point(mean):
 
 
 @jit(inline=True)
-def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
+def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order0,
                    n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow):
     """:func:`layer_actions` at the expected numbers of row and column tiles. Rounds, copies and folds jump at
     whole tiles, so a fractional expectation (random masks) is not rounded up: the layer is priced at the
@@ -547,7 +545,7 @@ def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid
         if w == 0.0:
             continue
         target, trow, tstride = (out, orow, ostride) if whole else (mix, mrow, 1)
-        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order0,
+        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order0,
                       n_orders, tstride, density, point_density, skip, context, n_r + dr, n_c + dc, target, trow)
         if whole:
             return
@@ -567,9 +565,17 @@ def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid
 
 
 @jit(inline=True)
-def duplication_matters(stats, srow, soff, grid_rows, grid_cols):
-    """Whether duplicating the weights makes a copy of the layer on the grid for any of the whole tile
-    counts :func:`expected_layer` prices it at (else duplicating or not gives the same counts)."""
+def copies_made(whole_rows, whole_cols, grid_rows, grid_cols, limit):
+    """Copies of a layer's ``whole_rows x whole_cols`` tiles on the grid: as many as fit side by side, at most
+    ``limit`` (0: no limit; 1: no duplication)."""
+    fit = duplicates(whole_rows, grid_rows) * duplicates(whole_cols, grid_cols)
+    return fit if limit == 0 else min(fit, float(limit))
+
+
+@jit(inline=True)
+def same_copies(stats, srow, soff, grid_rows, grid_cols, limit_a, limit_b):
+    """Whether two duplication limits make the same copies of a layer at every whole tile count
+    :func:`expected_layer` prices it at (then their counts are equal)."""
     n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
     n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
     for s in range(4):
@@ -577,9 +583,10 @@ def duplication_matters(stats, srow, soff, grid_rows, grid_cols):
         dc = s >> 1
         if (dr and p_r == 0.0) or (dc and p_c == 0.0):
             continue
-        if duplicates(n_r + dr, grid_rows) * duplicates(n_c + dc, grid_cols) != 1.0:
-            return True
-    return False
+        if copies_made(n_r + dr, n_c + dc, grid_rows, grid_cols, limit_a) != copies_made(
+                n_r + dr, n_c + dc, grid_rows, grid_cols, limit_b):
+            return False
+    return True
 
 
 @jit(inline=True)
@@ -600,7 +607,7 @@ def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
 
 
 @jit(inline=True)
-def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, duplicate, step, order, n_orders,
+def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, max_copies, step, order, n_orders,
                  ostride, context, dense, out, orow, mix, mrow):
     """The counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``): its
     sparse weights (:func:`input_skipping`), or its ``dense`` twin (dense weights and inputs, never skipped),
@@ -614,7 +621,7 @@ def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, d
     else:
         soff = 0
         density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
-    expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, duplicate, step, order,
+    expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order,
                    n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow)
 
 
@@ -677,7 +684,7 @@ def choose(rows, r0, step, n_cand, ae, t_, which):
 
 @jit(inline=True)
 def candidate_grid(prm, t_, cands, c):
-    """(grid rows, grid cols, duplicate, step vectors, loop order) of candidate ``c`` at the point ``prm[t_]``."""
+    """(grid rows, grid cols, copy limit, step vectors, loop order) of candidate ``c`` at the point ``prm[t_]``."""
     macros = int(prm[t_, L.PRM_MACROS])
     grid_rows = int(cands[c, L.CP_GRID_ROWS])
     grid_cols = int(cands[c, L.CP_GRID_COLS])
@@ -687,7 +694,15 @@ def candidate_grid(prm, t_, cands, c):
     elif grid_rows < 0:  # the -grid_rows-th organisation of a search (0 x 0, a mismatch, past the last)
         grid_rows = kth_divisor(macros, -grid_rows)
         grid_cols = macros // grid_rows if grid_rows > 0 else 0
-    return grid_rows, grid_cols, cands[c, L.CP_DUPLICATE] != 0.0, int(cands[c, L.CP_STEP]), int(cands[c, L.CP_ORDER])
+    return grid_rows, grid_cols, copy_limit(cands, c), int(cands[c, L.CP_STEP]), int(cands[c, L.CP_ORDER])
+
+
+@jit(inline=True)
+def copy_limit(cands, c):
+    """Candidate ``c``'s most copies of a layer: 1 without duplication, else its ``copies`` (0: no limit)."""
+    if cands[c, L.CP_DUPLICATE] == 0.0:
+        return 1
+    return int(cands[c, L.CP_COPIES])
 
 
 @jit(inline=True)

@@ -101,7 +101,15 @@ JOB_IB_FANIN = 21  # ... the largest number of segment positions one slot select
 JOB_IB_USED = 22  # ... positions of a segment any mask keeps, as a bit set (bit i: the segment's row i)
 JOB_IB_LEN = 23  # ... mask length and ones (checked against nm_m and the kept count)
 JOB_IB_ONES = 24
-N_JOB = 25
+JOB_FIRST = 25  # FIRST_* (sparsity.first): a FullBlock stage of whole rows, channels or columns before the pattern
+JOB_FIRST_RATIO = 26
+N_JOB = 27
+# sparsity.first: what a first FullBlock stage prunes whole, before the pattern acts on what is left.
+FIRST_NONE = 0
+FIRST_ROWS = 1
+FIRST_CHANNELS = 2
+FIRST_COLUMNS = 3
+FIRST_STAGES = ("none", "row-wise", "channel-wise", "column-wise")
 # sparsity.order: IntraBlock squeezes column segments and FullBlock prunes blocks of that slot matrix
 # ("intra-first", SDP's hybrid), or FullBlock prunes blocks of the weights and IntraBlock squeezes the
 # segments inside every kept block ("full-first").
@@ -437,8 +445,9 @@ CP_VARIANT = 4  # which tile statistics (flatten x compress x rearrange x index 
 CP_ORDER = 5  # loop order (ORDER_*)
 CP_ORDERS = 6  # loop orders this candidate prices at once: it and the next ones, which differ from it only by
 #                consecutive loop orders (0 for those followers: their leader fills their rows)
-CP_DUP_TWIN = 7  # the earlier candidate that differs only by duplicating or not (-1: none)
-N_CP = 8
+CP_DUP_TWIN = 7  # the earlier candidate that differs only by its duplication (on/off, copies) (-1: none)
+CP_COPIES = 8  # most copies of a layer's weights when duplicating (0: as many as fit; 1: none)
+N_CP = 9
 # Columns N_CP + w: the earlier candidate that differs only by using statistics variant w (-1: none). A layer
 # whose statistics (or duplication) cannot tell a candidate from such a twin is copied, not priced again.
 

@@ -20,11 +20,12 @@ from .actions import (
     candidate_grid,
     choose,
     component_energies,
-    duplication_matters,
+    copy_limit,
     energy_pj,
     layer_context,
     point_constants,
     priced_layer,
+    same_copies,
 )
 from .jit import jit, parallel
 
@@ -59,7 +60,7 @@ def _twin(stats, variant_base, max_layers, li, srow, cands, c, variant, dense, l
           context, n_layers):
     """An earlier candidate whose counts of layer ``li`` are provably this candidate's (-1: none): it differs
     only by a statistics variant whose statistics of the layer are equal (the dense twin's always are),
-    or only by duplicating where duplication makes no copy; and it saw the layer in the same context."""
+    or only by its duplication where both make the same copies; and it saw the layer in the same context."""
     src = -1
     for w in range(variant):
         c2 = int(cands[c, L.N_CP + w])
@@ -69,7 +70,8 @@ def _twin(stats, variant_base, max_layers, li, srow, cands, c, variant, dense, l
     if src < 0:
         c2 = int(cands[c, L.CP_DUP_TWIN])
         soff = L.N_STATS if dense else 0
-        if c2 >= 0 and not duplication_matters(stats, srow, soff, grid_rows, grid_cols):
+        if c2 >= 0 and same_copies(stats, srow, soff, grid_rows, grid_cols, copy_limit(cands, c),
+                                   copy_limit(cands, c2)):
             src = c2
     if src >= 0 and li > 0:
         twin_spilled = lay[(t * n_cand + src) * max_layers + li - 1, L.R_OUT_SPILL] != 0.0
@@ -159,7 +161,7 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
     n_cand = cands.shape[0]
     r = t * n_cand + c
     r0 = r * max_layers
-    grid_rows, grid_cols, duplicate, step, order = candidate_grid(prm, t, cands, c)
+    grid_rows, grid_cols, max_copies, step, order = candidate_grid(prm, t, cands, c)
     variant = int(cands[c, L.CP_VARIANT])
     row0 = (variant_base + variant) * max_layers
     for twin in range(2):  # the sparse weights, then their dense twin: one call site, one inlined model
@@ -179,7 +181,7 @@ def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first,
                 for k in range(n_orders):
                     _copy(lay, r0 + k * max_layers + li, lay, (t * n_cand + src + k) * max_layers + li)
             else:
-                priced_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate,
+                priced_layer(prm, pc, t, stats, row0 + li, layers, first + li, grid_rows, grid_cols, max_copies,
                              step, order, n_orders, max_layers, context, dense, lay, r0 + li, mix, 4 * t)
             spilled = lay[r0 + li, L.R_OUT_SPILL] != 0.0  # the same for every order
             for k in range(n_orders):

@@ -45,7 +45,7 @@ else:
 
 
 @cuda.jit(device=True)
-def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_cols, duplicate, step, order,
+def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_cols, max_copies, step, order,
              dense, total, row, out_layers, out_row, candidate, mix):
     """Sum a whole network (sparse, or ``dense``) into ``total[0]`` using the scratch ``row[0]``; write
     per-layer results to ``out_layers[out_row]`` when ``out_row >= 0``."""
@@ -53,7 +53,7 @@ def _network(prm, pc, ae, stats, row0, layers, first, n_layers, grid_rows, grid_
     spilled = True
     for li in range(n_layers):
         ctx = layer_context(li, n_layers, spilled)
-        priced_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, duplicate, step, order,
+        priced_layer(prm, pc, 0, stats, row0 + li, layers, first + li, grid_rows, grid_cols, max_copies, step, order,
                      1, 1, ctx, dense, row, 0, mix, 0)
         spilled = row[0, L.R_OUT_SPILL] != 0.0
         accumulate(total, 0, row, 0)

@@ -23,6 +23,10 @@ from .layout import (
     COMPRESS_COL,
     COMPRESS_NONE,
     COMPRESS_ROW,
+    FIRST_CHANNELS,
+    FIRST_COLUMNS,
+    FIRST_NONE,
+    FIRST_ROWS,
     INDEX_AUTO,
     INDEX_BITMAP,
     JOB_ARRAY_COLS,
@@ -33,6 +37,8 @@ from .layout import (
     JOB_COLS,
     JOB_COMPRESS,
     JOB_DYNAMIC,
+    JOB_FIRST,
+    JOB_FIRST_RATIO,
     JOB_GROUPS,
     JOB_IB_FANIN,
     JOB_IB_LEN,
@@ -973,6 +979,45 @@ def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kern
 
 
 @jit
+def first_stage(first, ratio, rows, cols, kernel, channel_run):
+    """What a first FullBlock stage of whole rows, input channels or columns (``FIRST_*``) at ``ratio`` leaves
+    for the pattern: (rows, cols, kernel rows, channel run, blocks kept, blocks). Its blocks are whole, so
+    the kept count is exact and the pattern sees a smaller dense matrix (docs/sparsity.md)."""
+    if first == FIRST_ROWS:
+        kept = kept_blocks(ratio, rows)
+        return kept, cols, 1, 1, kept, rows
+    if first == FIRST_CHANNELS:
+        nb = ceil_div(rows, kernel)
+        kept = kept_blocks(ratio, nb)
+        return kept * kernel, cols, kernel, channel_run, kept, nb
+    if first == FIRST_COLUMNS:
+        kept = kept_blocks(ratio, cols)
+        return rows, kept, kernel, channel_run, kept, cols
+    return rows, cols, kernel, channel_run, 0, 0
+
+
+@jit
+def add_first_stage(first, kept, blocks, groups, out):
+    """The first stage's index into statistics ``out`` of what it left: one coordinate per kept row,
+    channel or column per group, stored once and read per input vector by every tile whose rows (row and
+    channel stages: each column tile) or columns (column stage: each row tile) it maps."""
+    if first == FIRST_NONE:
+        return
+    bits = kept * max(1, log2_ceil(max(2, blocks)))
+    readers = out[S_COL_TILES] if first != FIRST_COLUMNS else groups * out[S_ROW_TILES]
+    if out[S_TILES] > 0.0:
+        out[S_IDX_READ] += readers * bits
+    out[S_IDX_STORE] += groups * bits
+
+
+@jit
+def nothing_kept(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, index_format, out):
+    """Statistics of a layer whose first stage keeps nothing: one FullBlock of the whole matrix, pruned."""
+    expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, rows, cols, 0.5, True, 0, 0,
+                        0, 0, 0, -1, rows, COMPRESS_ROW, 0, index_format, out)
+
+
+@jit
 def job_stats(jobs, i, out, o):
     """Sparse (``out[o, :N_STATS]``) and dense (``out[o, N_STATS:]``) statistics of job ``i`` (``JOB_*``),
     random masks in closed form. A run-time operand is never pruned: its sparse statistics are dense."""
@@ -988,16 +1033,25 @@ def job_stats(jobs, i, out, o):
         for k in range(N_STATS):
             sparse[k] = dense[k]
     else:
+        first = int(jobs[i, JOB_FIRST])
+        rows1, cols1, kernel1, run1, kept1, blocks1 = first_stage(first, jobs[i, JOB_FIRST_RATIO], rows, cols,
+                                                                  int(jobs[i, JOB_KERNEL]), int(jobs[i, JOB_CHANNEL_RUN]))
         bm, bn, ratio, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress = flexblock(
             int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_BLOCK_ROWS]), int(jobs[i, JOB_BLOCK_COLS]),
-            int(jobs[i, JOB_NM_N]), int(jobs[i, JOB_NM_M]), rows, cols, int(jobs[i, JOB_KERNEL]),
-            int(jobs[i, JOB_CHANNEL_RUN]), X, Y, int(jobs[i, JOB_COMPRESS]), int(jobs[i, JOB_STAGE_ORDER]),
-            int(jobs[i, JOB_IB_MASKS]), int(jobs[i, JOB_IB_FANIN]), jobs[i, JOB_IB_USED])
+            int(jobs[i, JOB_NM_N]), int(jobs[i, JOB_NM_M]), max(1, rows1), max(1, cols1), kernel1, run1, X, Y,
+            int(jobs[i, JOB_COMPRESS]), int(jobs[i, JOB_STAGE_ORDER]), int(jobs[i, JOB_IB_MASKS]),
+            int(jobs[i, JOB_IB_FANIN]), jobs[i, JOB_IB_USED])
         why = sparsity_reason(int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_NM_N]),
                               int(jobs[i, JOB_NM_M]), int(jobs[i, JOB_IB_LEN]), int(jobs[i, JOB_IB_ONES]))
-        expected_tile_stats(rows, cols, groups, X, Y, int(jobs[i, JOB_SUB_ROWS]), int(jobs[i, JOB_SUB_COLS]), bm, bn,
-                            ratio, bm > 0, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit,
-                            compress, int(jobs[i, JOB_REARRANGE]), int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+        sub_rows = int(jobs[i, JOB_SUB_ROWS])
+        sub_cols = int(jobs[i, JOB_SUB_COLS])
+        if rows1 == 0 or cols1 == 0:
+            nothing_kept(rows, cols, groups, X, Y, sub_rows, sub_cols, int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+        else:
+            expected_tile_stats(rows1, cols1, groups, X, Y, sub_rows, sub_cols, bm, bn, ratio, bm > 0, ib_keep,
+                                ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress,
+                                int(jobs[i, JOB_REARRANGE]), int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+        add_first_stage(first, kept1, blocks1, groups, sparse)
         if why != REASON_OK:
             sparse[S_REASON] = why
     for k in range(N_STATS):

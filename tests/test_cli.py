@@ -22,8 +22,8 @@ def test_sweep_writes_a_dataset_and_info_reads_it(cli, write_sweep, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "4 design points (all feasible) priced with the reference backend" in run.stdout and str(out) in run.stdout
     with xr.open_dataset(out) as ds:
-        # duplication on/off x row/column compression x 4 organisations x 4 loop orders, all searched
-        assert dict(ds.sizes) == {"macros": 2, "pattern": 2, "component": 14, "candidate": 64}
+        # 4 duplication limits x row/column compression x 4 organisations x 4 loop orders, all searched
+        assert dict(ds.sizes) == {"macros": 2, "pattern": 2, "component": 14, "candidate": 128}
         assert float(ds.speedup.sel(pattern="dense", macros=4)) == 1.0
     info = cli("info", str(out))
     assert info.returncode == 0, info.stderr

@@ -24,6 +24,7 @@ pattern = ["dense", "hybrid"]
 ratio = 0.5
 [mapping]
 rearrange = ["pad", "slice"]
+copies = [0, 2]
 [output]
 per_layer = true
 """
@@ -53,10 +54,10 @@ def test_dataset_follows_the_contract(tmp_path):
     assert np.allclose(good.layer_energy.sum("layer"), good.energy)
     assert np.allclose(good.latency_s, good.latency / 250e6)
     assert (good.speedup.sel(pattern="dense") == 1.0).all()
-    # rearrange (listed) x duplication on/off x row/column compression x the 4 organisations of 4 or 8 macros x
-    # the 4 loop orders (searched), the last fastest
+    # rearrange and copies (listed) x row/column compression x the 4 organisations of 4 or 8 macros x the 4
+    # loop orders (searched), the last fastest
     assert list(ds.candidate_rearrange.values) == ["pad"] * 64 + ["slice"] * 64
-    assert list(ds.candidate_duplicate.values) == ([True] * 32 + [False] * 32) * 2
+    assert list(ds.candidate_copies.values) == [c for c in (0, 2) for _ in range(32)] * 2
     assert list(ds.candidate_compress.values) == (["row"] * 16 + ["col"] * 16) * 4
     assert list(ds.candidate_macro_grid.values) == [f"auto:{k}" for k in range(1, 5) for _ in range(4)] * 8
     assert list(ds.candidate_loop_order.values) == list(LOOP_ORDERS) * 32

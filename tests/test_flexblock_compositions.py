@@ -1,12 +1,14 @@
 """FlexBlock in either stage order and IntraBlock mask sets: what the hardware stores, the closed form against
 random masks and real weights, and the sweep keys."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from ciminus.kernels import layout as L
-from ciminus.kernels.tile_stats import mask_tile_stats
-from ciminus.sparsity.flexblock import resolve
+from ciminus.kernels.tile_stats import add_first_stage, mask_tile_stats
+from ciminus.sparsity.flexblock import reduced_layer, resolve
 from ciminus.sparsity.masks import parse_masks
 from ciminus.sparsity.montecarlo import draw_masks
 from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES, sparse_stats, weight_stats
@@ -244,3 +246,76 @@ def test_the_ready_flexblock_sweep_weighs_hardware_against_accuracy(tmp_path, mo
     np.testing.assert_array_equal(acc.sel(order="intra-first").values, acc.sel(order="full-first").values)
     assert float(acc.sel(order="intra-first", intrablock_masks="1100")) == float(acc.min())
     assert float(acc.sel(order="intra-first", intrablock_masks="all")) > 0.8
+
+
+# ----- a first FullBlock stage of whole rows, channels or columns, then the pattern ------------------------
+FIRSTS = [("channel-wise", 0.5), ("row-wise", 0.3), ("column-wise", 0.5)]
+
+
+@pytest.mark.parametrize(("first", "first_ratio"), FIRSTS)
+@pytest.mark.parametrize(("pattern", "ratio"), [("dense", 0.0), ("nm", 0.5), ("row-block", 0.7), ("hybrid", 0.5)])
+def test_a_first_stage_then_the_pattern_round_trips_through_masks_and_real_weights(first, first_ratio, pattern, ratio):
+    """The pattern acts on the dense matrix the first stage leaves (its kept count is exact): the closed form
+    is the mean of random masks and of magnitude-pruned Gaussian weights, plus the first stage's index."""
+    sp = SparsitySpec(pattern=pattern, ratio=ratio, first=first, first_ratio=first_ratio)
+    rng = np.random.default_rng(11)
+    for name, layer, draws in (("masks", CONV, _monte_carlo), ("weights", EVEN, _real_weights)):
+        flex = resolve(sp, layer, 32, 16, "RSC", "auto")
+        expected = sparse_stats(layer, flex, 32, 16, 8, 4, "pad", "auto")
+        if draws is _monte_carlo:
+            part = reduced_layer(layer, flex)
+            sampled = _monte_carlo(part, flex, 32, 16, 8, 4, "pad", 300, rng)
+            for row in sampled:
+                add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, row)
+        else:
+            shape = (layer.K, layer.C, layer.R, layer.S)
+            sampled = np.array([weight_stats(rng.standard_normal(shape), layer, flex, 32, 16, 8, 4, "pad", "auto", "RSC",
+                                             True) for _ in range(60)])
+        n = len(sampled)
+        for col, what in STATS.items():
+            mean = sampled[:, col].mean()
+            se = sampled[:, col].std(ddof=1) / np.sqrt(n)
+            assert abs(expected[col] - mean) <= 4 * se + 5 * 16 / n + 1e-9 * abs(mean), (name, what, expected[col], mean)
+
+
+@pytest.mark.parametrize("flatten", ["CRS", "RSC"])
+def test_pruning_a_first_stage_removes_whole_channels_then_applies_the_pattern(flatten):
+    sp = SparsitySpec(pattern="nm", ratio=0.5, first="channel-wise", first_ratio=0.5)
+    flex = resolve(sp, EVEN, 32, 16, flatten, "auto")
+    w = np.random.default_rng(2).standard_normal((EVEN.K, EVEN.C, 3, 3))
+    w[:, 3] *= 5.0
+    pruned = prune(w, EVEN, flex, flatten)
+    alive = np.abs(pruned).sum(axis=(0, 2, 3)) > 0
+    assert alive.sum() == 8 and alive[3]
+    # the kept channels' matrix (rows in the flattening order) is 2:4 in every column segment
+    kept = weight_matrices(pruned[:, alive], dataclasses.replace(EVEN, C=8), flatten)[0]
+    for r0 in range(0, kept.shape[0], 4):
+        assert ((kept[r0:r0 + 4] != 0).sum(axis=0) == 2).all()
+
+
+def test_a_first_stage_that_keeps_nothing_is_a_layer_without_macs():
+    text = SWEEP.replace('pattern = "hybrid"', 'pattern = "nm"').replace(
+        "EXTRA", 'first = "channel-wise"\nfirst_ratio = [0.5, 0.95]')
+    for backend in ("cpu", "reference"):
+        ds = evaluate(parse_sweep(text), backend=backend)
+        assert bool(ds.feasible.all())
+        gone = ds.sel(first_ratio=0.95)  # 13 channels: floor(0.05 * 13) = 0 kept
+        assert float(gone.compute_cycles) == 0.0 and float(gone.energy) < float(ds.sel(first_ratio=0.5).energy)
+
+
+def test_cpu_equals_reference_with_a_first_stage():
+    text = SWEEP.replace('pattern = "hybrid"', 'pattern = ["dense", "hybrid", "column-wise"]').replace(
+        "EXTRA", 'first = ["none", "row-wise", "channel-wise", "column-wise"]\nfirst_ratio = 0.4')
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    np.testing.assert_allclose(cpu.latency.values, ref.latency.values, rtol=1e-12)
+    # each first stage saves energy against the pattern alone
+    e = cpu.energy
+    assert (e.sel(first=["row-wise", "channel-wise", "column-wise"]) < e.sel(first="none")).all()
+
+
+def test_a_first_stage_needs_weights_it_may_prune():
+    text = SWEEP.replace("EXTRA", 'first = "channel-wise"\nfirst_ratio = 0.5\nsource = "w.npz"')
+    with pytest.raises(SpecError, match="sparsity.first"):
+        parse_sweep(text)

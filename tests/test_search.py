@@ -40,15 +40,15 @@ def test_default_search_equals_the_exhaustive_list(objective):
     searched = evaluate(parse_sweep(text))
     grids = '["1x8", "2x4", "4x2", "8x1"]'
     orders = str(list(L.LOOP_ORDERS)).replace("'", '"')
-    listed = evaluate(parse_sweep(text + f"duplicate = [true, false]\nmacro_grid = {grids}\nloop_order = {orders}\n"))
+    listed = evaluate(parse_sweep(text + f"copies = [0, 1, 2, 4]\nmacro_grid = {grids}\nloop_order = {orders}\n"))
     square = evaluate(parse_sweep(text + 'macro_grid = "square"\n'))
     key = {"latency": "latency", "energy": "energy"}.get(objective)
     value = (lambda ds: float(ds[key])) if key else (lambda ds: float(ds.energy * ds.latency))
     assert value(searched) == pytest.approx(value(listed), rel=1e-12)
     assert value(searched) <= value(square) * (1 + 1e-12)
     winner = int(listed.mapping)
-    dup, grid, order = list(itertools.product([True, False], range(4), L.LOOP_ORDERS))[winner]
-    assert bool(searched.candidate_duplicate[int(searched.mapping)]) == dup
+    copies, grid, order = list(itertools.product([0, 1, 2, 4], range(4), L.LOOP_ORDERS))[winner]
+    assert int(searched.candidate_copies[int(searched.mapping)]) == copies
     assert float(searched.macro_grid_rows) == [1, 2, 4, 8][grid]
     assert str(searched.candidate_loop_order[int(searched.mapping)].values) == order
 
@@ -68,9 +68,9 @@ def test_a_swept_macro_count_searches_its_own_organisations():
     """macros = [6, 8]: 6 has 4 organisations (1x6, 2x3, 3x2, 6x1), 8 has 4; 12 would have 6. Each point
     chooses among its own, and organisations past a point's last one are never chosen."""
     ds = evaluate(parse_sweep(CONV.replace("MACROS", "[6, 8, 12]").replace("OBJECTIVE", "edp")))
-    assert ds.sizes["candidate"] == 2 * 6 * 4  # duplication on/off x organisations x loop orders
-    assert ds.attrs["mapping_candidates_per_point"] == 48  # the size of the space searched, in the result
-    assert ds.attrs["mapping_searched"] == '{"duplicate": 2, "macro_grid": 6, "loop_order": 4}'
+    assert ds.sizes["candidate"] == 4 * 6 * 4  # duplication limits x organisations x loop orders
+    assert ds.attrs["mapping_candidates_per_point"] == 96  # the size of the space searched, in the result
+    assert ds.attrs["mapping_searched"] == '{"copies": 4, "macro_grid": 6, "loop_order": 4}'
     for macros in (6, 8, 12):
         rows = float(ds.macro_grid_rows.sel(macros=macros))
         assert macros % rows == 0 and bool(ds.feasible.sel(macros=macros))
@@ -107,6 +107,7 @@ flatten = ["CRS", "RSC"]
 compress = ["row", "col"]
 rearrange = ["pad", "slice"]
 duplicate = [true, false]
+copies = [0, 2]
 """
 
 
@@ -125,3 +126,16 @@ def test_copied_layers_equal_priced_ones(select, objective):
             ((cpu[var] - ref[var]) / ref[var]).pipe(abs).max() < 1e-12), var
     if "mapping" in cpu:
         assert (cpu.mapping.values == ref.mapping.values).all()
+
+
+def test_a_copy_limit_of_one_is_no_duplication_and_two_lies_between():
+    """A small layer on 16 macros fits many copies: at most 2 copies is between none and all of them in
+    latency, and a limit of 1 prices exactly as no duplication."""
+    text = CONV.replace("MACROS", "16").replace("OBJECTIVE", "latency").replace(
+        "C = 64, K = 64, R = 3, S = 3, H = 56, W = 56", "C = 8, K = 16, R = 3, S = 3, H = 28, W = 28") + (
+        'macro_grid = "4x4"\nloop_order = "vectors-cols-rows"\n')
+    for backend in ("cpu", "reference"):
+        runs = {c: evaluate(parse_sweep(text + f"copies = {c}\n"), backend=backend) for c in (0, 1, 2)}
+        off = evaluate(parse_sweep(text + "duplicate = false\n"), backend=backend)
+        assert float(runs[1].energy) == float(off.energy) and float(runs[1].latency) == float(off.latency)
+        assert float(runs[0].latency) < float(runs[2].latency) < float(runs[1].latency)

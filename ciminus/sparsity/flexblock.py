@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
-from ciminus.kernels.tile_stats import flexblock, nm_keep
+from ciminus.kernels.tile_stats import first_stage, flexblock, nm_keep
 from ciminus.sparsity.masks import parse_masks
 from ciminus.specs.mapping import FLATTEN_ORDERS
 from ciminus.specs.sparsity import PATTERNS, SparsitySpec
@@ -29,7 +29,7 @@ SIZE_CODES = {None: L.SIZE_DEFAULT, "all": L.SIZE_ALL, "kernel": L.SIZE_KERNEL, 
 FLATTEN_CODES = {name: code for code, name in enumerate(FLATTEN_ORDERS)}
 STAGE_ORDER_CODES = {name: code for code, name in enumerate(L.STAGE_ORDERS)}
 
-__all__ = ["FlexBlock", "channel_run", "nm_keep", "resolve", "size_code"]
+__all__ = ["FlexBlock", "channel_run", "nm_keep", "reduced_layer", "resolve", "size_code"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ class FlexBlock:
     index_unit: int  # consecutive flattened rows one block index covers
     compress: int  # kernels.layout.COMPRESS_*
     ib_masks: tuple[int, ...] = ()  # the allowed masks as bit sets (bit i: the segment's row i); () every k of m
+    first: int = L.FIRST_NONE  # a first FullBlock stage of whole rows, channels or columns (FIRST_*)
+    first_ratio: float = 0.0
+    first_kept: int = 0  # rows, channels or columns it keeps per group, of first_blocks
+    first_blocks: int = 0
 
     @property
     def has_fullblock(self) -> bool:
@@ -77,13 +81,33 @@ def channel_run(layer: Layer, flatten: str) -> int:
 
 
 def resolve(sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int, flatten: str, compress: str) -> FlexBlock:
-    """The FlexBlock of ``sp`` for ``layer`` mapped with ``flatten`` order and ``compress`` orientation."""
+    """The FlexBlock of ``sp`` for ``layer`` mapped with ``flatten`` order and ``compress`` orientation (after
+    a first stage, for the matrix it leaves: :func:`reduced_layer`)."""
     ms = parse_masks(sp.intrablock_masks)
     n_masks, fanin, used = (len(ms.masks), ms.fanin, ms.used) if ms else (0, 0, 0)
+    first = L.FIRST_STAGES.index(sp.first)
+    rows, cols, kernel, run, kept, blocks = python(first_stage)(first, sp.first_ratio, layer.rows, layer.cols,
+                                                                layer.R * layer.S, channel_run(layer, flatten))
     flex = FlexBlock(*python(flexblock)(
         PATTERN_CODES[sp.pattern], sp.ratio, size_code(sp.block_rows), size_code(sp.block_cols), sp.nm_n, sp.nm_m,
-        layer.rows, layer.cols, layer.R * layer.S, channel_run(layer, flatten), array_rows, array_cols,
-        COMPRESS_CODES[compress], STAGE_ORDER_CODES[sp.order], n_masks, fanin, float(used)))
+        max(1, rows), max(1, cols), kernel, run, array_rows, array_cols, COMPRESS_CODES[compress],
+        STAGE_ORDER_CODES[sp.order], n_masks, fanin, float(used)))
+    flex = dataclasses.replace(flex, first=first, first_ratio=sp.first_ratio, first_kept=kept, first_blocks=blocks)
     if ms is not None and flex.has_intrablock:
         flex = dataclasses.replace(flex, ib_masks=ms.masks)
     return flex
+
+
+def reduced_layer(layer: Layer, flex: FlexBlock) -> Layer | None:
+    """The layer the pattern sees once ``flex``'s first stage has pruned whole rows, channels or columns
+    (``layer`` itself without one; None when it keeps nothing)."""
+    g = layer.groups
+    if flex.first == L.FIRST_NONE:
+        return layer
+    if flex.first_kept == 0:
+        return None
+    if flex.first == L.FIRST_ROWS:
+        return dataclasses.replace(layer, C=flex.first_kept * g, R=1, S=1)
+    if flex.first == L.FIRST_CHANNELS:
+        return dataclasses.replace(layer, C=flex.first_kept * g)
+    return dataclasses.replace(layer, K=flex.first_kept * g)

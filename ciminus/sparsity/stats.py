@@ -18,8 +18,14 @@ from ciminus.kernels.layout import (
     REASON_WEIGHTS_FORMAT,
     S_REASON,
 )
-from ciminus.kernels.tile_stats import dense_tile_stats, expected_tile_stats, mask_tile_stats
-from ciminus.sparsity.flexblock import FlexBlock
+from ciminus.kernels.tile_stats import (
+    add_first_stage,
+    dense_tile_stats,
+    expected_tile_stats,
+    mask_tile_stats,
+    nothing_kept,
+)
+from ciminus.sparsity.flexblock import FlexBlock, reduced_layer
 from ciminus.sparsity.montecarlo import montecarlo_tile_stats
 from ciminus.workloads.layers import Layer
 
@@ -37,16 +43,22 @@ def dense_stats(layer: Layer, array_rows: int, array_cols: int) -> np.ndarray:
 def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int, sub_cols: int,
                  rearrange: str, index_format: str, method: str = "expected", samples: int = 32,
                  seed: int = 0) -> np.ndarray:
-    """Statistics of the layer under ``flex``: closed-form expectation or Monte-Carlo mean."""
+    """Statistics of the layer under ``flex``: closed-form expectation or Monte-Carlo mean (of the matrix a
+    first stage leaves, plus that stage's index)."""
     rea = REARRANGE_CODES[rearrange]
     fmt = INDEX_CODES[index_format]
-    if method == "monte-carlo":
-        return montecarlo_tile_stats(layer, flex, array_rows, array_cols, sub_rows, sub_cols, rea, fmt, samples, seed)
     out = np.zeros(N_STATS)
-    expected_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols,
-                        flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
-                        flex.ib_segment, flex.ib_period, flex.ib_fanin, flex.ib_used, flex.ib_mask_bits,
-                        flex.index_unit, flex.compress, rea, fmt, out)
+    part = reduced_layer(layer, flex)
+    if part is None:
+        nothing_kept(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols, fmt, out)
+    elif method == "monte-carlo":
+        out = montecarlo_tile_stats(part, flex, array_rows, array_cols, sub_rows, sub_cols, rea, fmt, samples, seed)
+    else:
+        expected_tile_stats(part.rows, part.cols, part.groups, array_rows, array_cols, sub_rows, sub_cols,
+                            flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
+                            flex.ib_segment, flex.ib_period, flex.ib_fanin, flex.ib_used, flex.ib_mask_bits,
+                            flex.index_unit, flex.compress, rea, fmt, out)
+    add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, out)
     return out
 
 
@@ -61,7 +73,13 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
     except WeightsError:
         out[S_REASON] = REASON_WEIGHTS_FORMAT
         return out
-    mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
-                    flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
-                    REARRANGE_CODES[rearrange], INDEX_CODES[index_format], out)
+    part = reduced_layer(layer, flex)  # a first stage prunes only with prune = true (ciminus.validate)
+    if part is None:
+        nothing_kept(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols,
+                     INDEX_CODES[index_format], out)
+    else:
+        mask_tile_stats(masks, part.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows,
+                        flex.block_cols, flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
+                        REARRANGE_CODES[rearrange], INDEX_CODES[index_format], out)
+    add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, out)
     return out

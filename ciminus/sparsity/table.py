@@ -80,7 +80,9 @@ def canonical(jobs: np.ndarray) -> None:
         (L.JOB_NM_M, ib_off),
         (L.JOB_BLOCK_ROWS, ~reads_rows),
         (L.JOB_BLOCK_COLS, ~reads_cols),
-        (L.JOB_CHANNEL_RUN, p != L.PATTERN_CHANNEL_WISE),
+        (L.JOB_CHANNEL_RUN, (p != L.PATTERN_CHANNEL_WISE) & (jobs[:, L.JOB_FIRST] != L.FIRST_CHANNELS)),
+        (L.JOB_FIRST_RATIO, jobs[:, L.JOB_FIRST] == L.FIRST_NONE),
+        (L.JOB_FIRST, dynamic),
         (L.JOB_STAGE_ORDER, ~both),
         (L.JOB_IB_MASKS, ~intra),
         (L.JOB_IB_FANIN, ~intra),
@@ -155,6 +157,8 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
         L.JOB_NM_N: column("sparsity", "nm_n"),
         L.JOB_NM_M: column("sparsity", "nm_m"),
         L.JOB_STAGE_ORDER: column("sparsity", "order", STAGE_ORDER_CODES.__getitem__),
+        L.JOB_FIRST: column("sparsity", "first", L.FIRST_STAGES.index),
+        L.JOB_FIRST_RATIO: column("sparsity", "first_ratio"),
     }
     for k, j in enumerate((L.JOB_IB_MASKS, L.JOB_IB_FANIN, L.JOB_IB_USED, L.JOB_IB_LEN, L.JOB_IB_ONES)):
         per_combo[j] = column("sparsity", "intrablock_masks", lambda v, k=k: float(mask_columns(v)[k]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ciminus.kernels import layout as L
 from ciminus.kernels.tile_stats import blocked_height, ceil_div, kept_blocks
 from ciminus.sparsity.flexblock import FlexBlock
 from ciminus.workloads.layers import Layer
@@ -180,14 +181,59 @@ def prune_matrices(mats: np.ndarray, flex: FlexBlock) -> tuple[np.ndarray, np.nd
     return out, np.stack(views).astype(np.uint8)
 
 
+def _first_stage_keep(mat: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str) -> np.ndarray:
+    """The rows (row and channel stages) or columns (column stage) of one group's matrix that the first
+    stage keeps, in order: the ``first_kept`` rows, input channels or columns of largest L1 norm."""
+    from ciminus.sparsity.flexblock import channel_run
+    from ciminus.sparsity.montecarlo import block_rows_of
+
+    a = np.abs(mat)
+    if flex.first == L.FIRST_COLUMNS:
+        norms = a.sum(axis=0)
+    elif flex.first == L.FIRST_ROWS:
+        norms = a.sum(axis=1)
+    else:
+        kernel = layer.R * layer.S
+        channel = block_rows_of(mat.shape[0], kernel, channel_run(layer, flatten), flex.first_blocks)
+        norms = np.bincount(channel, weights=a.sum(axis=1), minlength=flex.first_blocks)
+    top = np.sort(np.argsort(-norms, kind="stable")[:flex.first_kept])
+    if flex.first == L.FIRST_CHANNELS:
+        return np.flatnonzero(np.isin(channel, top))
+    return top
+
+
+def prune_composed(mats: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`prune_matrices` after ``flex``'s first stage: every group drops its weakest whole rows, input
+    channels or columns, the pattern prunes the matrix that is left, and the result goes back in place.
+    Returns the pruned matrices (full shape) and the hardware view of what is left (the matrix the pattern
+    saw; one empty slot when the first stage keeps nothing)."""
+    if flex.first == L.FIRST_NONE:
+        return prune_matrices(mats, flex)
+    out = np.zeros(mats.shape, dtype=float)
+    if flex.first_kept == 0:
+        return out, np.zeros((mats.shape[0], 1, 1), dtype=np.uint8)
+    cols = flex.first == L.FIRST_COLUMNS
+    keeps = [_first_stage_keep(m, layer, flex, flatten) for m in mats.astype(float)]
+    left = np.stack([m[:, k] if cols else m[k] for m, k in zip(mats.astype(float), keeps, strict=True)])
+    pruned, views = prune_matrices(left, flex)
+    for g, k in enumerate(keeps):
+        if cols:
+            out[g][:, k] = pruned[g]
+        else:
+            out[g][k] = pruned[g]
+    return out, views
+
+
 def prune(weights: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str = "CRS") -> np.ndarray:
     """``weights`` magnitude-pruned into ``flex`` (the same shape; deterministic)."""
-    return from_matrices(prune_matrices(weight_matrices(weights, layer, flatten), flex)[0], layer, flatten)
+    return from_matrices(prune_composed(weight_matrices(weights, layer, flatten), layer, flex, flatten)[0], layer,
+                         flatten)
 
 
 def pruned_masks(weights: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str = "CRS") -> np.ndarray:
-    """The hardware view of ``weights`` once magnitude-pruned into ``flex``."""
-    return prune_matrices(weight_matrices(weights, layer, flatten), flex)[1]
+    """The hardware view of ``weights`` once magnitude-pruned into ``flex`` (of the matrix a first stage
+    leaves)."""
+    return prune_composed(weight_matrices(weights, layer, flatten), layer, flex, flatten)[1]
 
 
 def hardware_masks(weights: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str = "CRS") -> np.ndarray:

@@ -38,6 +38,9 @@ class MappingSpec:
                                      'macros')
     duplicate: bool = spec_field(True, kind=BOOL, doc="copy the weights onto idle macros to split the input vectors; not given: "
                                      "on and off searched")
+    copies: int = spec_field(0, kind=INT, lo=0, hi=1 << 20,
+                             doc="with duplication, at most this many copies of a layer's weights (0: as many as fit; "
+                                 "1: none); not given: 0, 1 and the powers of two below the macros searched")
     loop_order: str = spec_field("auto", kind=CHOICE, choices=("auto", *LOOP_ORDERS),
                                  doc='temporal loops around a step, outermost first ("vectors" outermost: chunks that '
                                      'fit the buffers); "auto" searches all four')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ciminus.kernels.layout import STAGE_ORDERS
+from ciminus.kernels.layout import FIRST_STAGES, STAGE_ORDERS
 from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, MASKS, STATS, STR, spec_field
 
 PATTERNS = (
@@ -23,8 +23,8 @@ PATTERNS = (
 
 @dataclass(frozen=True, kw_only=True)
 class SparsitySpec:
-    """A FlexBlock weight sparsity (at most one FullBlock and one IntraBlock stage, in either order) and an
-    input density.
+    """A FlexBlock weight sparsity (at most one FullBlock and one IntraBlock stage, in either order, optionally
+    after a first FullBlock stage of whole rows, channels or columns) and an input density.
 
     ``ratio`` is the fraction of zero blocks removed by the pattern's FullBlock stage; for ``nm`` it is the
     fraction of zeros in every ``nm_m``-long column segment (0.5 with nm_m = 4 is 2:4), for
@@ -46,6 +46,11 @@ class SparsitySpec:
     intrablock_masks: str = spec_field("all", kind=MASKS, stage=STATS,
                                        doc='IntraBlock: the masks a segment may keep ("1100,0011": first character = '
                                            'first row; nm_m long, each keeping the same count), or "all" k of m')
+    first: str = spec_field("none", kind=CHOICE, choices=FIRST_STAGES, stage=STATS,
+                            doc="a first FullBlock stage that prunes whole rows, input channels or columns (at "
+                                "first_ratio, by L1 norm with real weights) before the pattern acts on what is left")
+    first_ratio: float = spec_field(0.0, kind=FLOAT, lo=0.0, hi=1.0, hi_open=True, stage=STATS,
+                                    doc="fraction of rows, channels or columns the first stage prunes")
     order: str = spec_field("intra-first", kind=CHOICE, choices=STAGE_ORDERS, stage=STATS,
                             doc='hybrid and flexblock: IntraBlock squeezes segments, then FullBlock prunes blocks of '
                                 'the slots ("intra-first"), or FullBlock prunes blocks of the weights (block_rows '
