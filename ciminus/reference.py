@@ -162,7 +162,7 @@ def price_network(specs: PointSpecs, mapping: MappingSpec, cache: StatsCache,
     n = len(specs.layers)
     for li, layer in enumerate(specs.layers):
         sparse_st = cache.sparse(layer, specs.sparsity, specs.arch, mapping, specs.workload.onnx)
-        dense_st = cache.dense(layer, specs.arch)
+        dense_st = cache.dense(layer, specs.arch, mapping)
         sparse_cost = price_layer(point, layer, sparse_st, dense_st, densities, mapping, False,
                                   layer_context(li, n, spilled))
         dense_cost = price_layer(point, layer, sparse_st, dense_st, densities, mapping, True,

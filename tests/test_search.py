@@ -2,6 +2,7 @@
 
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -139,3 +140,46 @@ def test_a_copy_limit_of_one_is_no_duplication_and_two_lies_between():
         off = evaluate(parse_sweep(text + "duplicate = false\n"), backend=backend)
         assert float(runs[1].energy) == float(off.energy) and float(runs[1].latency) == float(off.latency)
         assert float(runs[0].latency) < float(runs[2].latency) < float(runs[1].latency)
+
+
+TILED = """
+name = "tile"
+[workload]
+layer = [{name = "a", kind = "conv", C = 5, K = 20, R = 3, S = 3, H = 16, W = 16, pad = 1},
+         {name = "b", kind = "conv", C = 16, K = 24, R = 3, S = 3, H = 16, W = 16, pad = 1}]
+[arch]
+macros = 8
+subarray_rows = 8
+subarray_cols = 4
+[sparsity]
+pattern = ["dense", "row-block"]
+ratio = 0.5
+input_density = 0.3
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+copies = 0
+compress = "auto"
+select = "all"
+"""
+
+
+def test_a_tiling_size_smaller_than_the_array():
+    """tile_rows / tile_cols put a smaller sub-matrix in each macro: the array's own size is the default, a
+    size that is no whole number of sub-arrays is infeasible, and smaller tiles need more of them (lower
+    utilisation) on both backends alike."""
+    text = TILED + "tile_rows = [0, 32, 16, 20]\ntile_cols = [0, 8]\n"
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    np.testing.assert_array_equal(cpu.reason.values, ref.reason.values)
+    for var in ("energy", "latency"):
+        np.testing.assert_array_equal(cpu[var].sel(tile_rows=32).values, cpu[var].sel(tile_rows=0).values)
+    assert (cpu.reason.sel(tile_rows=20) == L.REASON_SUBARRAY_MISMATCH).all()
+    u = cpu.utilization.sel(pattern="dense", tile_cols=0)
+    assert float(u.sel(tile_rows=16)) < float(u.sel(tile_rows=0))
+    assert float(cpu.utilization.sel(pattern="dense", tile_rows=0, tile_cols=8)) < float(u.sel(tile_rows=0))
+    mc = evaluate(parse_sweep(text.replace("input_density = 0.3", 'input_density = 0.3\nstats = "monte-carlo"\n'
+                                                                     "samples = 200")))
+    ok = cpu.feasible.values
+    np.testing.assert_allclose(mc.energy.values[ok], cpu.energy.values[ok], rtol=0.03)

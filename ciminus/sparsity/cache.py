@@ -43,10 +43,10 @@ class StatsCache:
         self._sparse: dict[tuple, np.ndarray] = {}
         self._dense: dict[tuple, np.ndarray] = {}
 
-    def dense(self, layer: Layer, arch: ArchSpec) -> np.ndarray:
-        key = (layer, arch.array_rows, arch.array_cols)
+    def dense(self, layer: Layer, arch: ArchSpec, mapping: MappingSpec | None = None) -> np.ndarray:
+        key = (layer, *tile_shape(arch, mapping))
         if key not in self._dense:
-            self._dense[key] = dense_stats(layer, arch.array_rows, arch.array_cols)
+            self._dense[key] = dense_stats(layer, *key[1:])
         return self._dense[key]
 
     def sparse(self, layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: MappingSpec,
@@ -57,13 +57,23 @@ class StatsCache:
         return self._sparse[key]
 
 
+def tile_shape(arch: ArchSpec, mapping: MappingSpec | None) -> tuple[int, int]:
+    """(rows, columns) of the weight matrix one macro holds: the array, or the mapping's smaller tiling size."""
+    rows, cols = arch.array_rows, arch.array_cols
+    if mapping is not None and mapping.tile_rows:
+        rows = min(rows, mapping.tile_rows)
+    if mapping is not None and mapping.tile_cols:
+        cols = min(cols, mapping.tile_cols)
+    return rows, cols
+
+
 def layer_statistics(layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: MappingSpec,
                      onnx_path: str | None) -> np.ndarray:
     """A layer's tile statistics: random masks, or its real weights; a measured input profile if given.
 
     A dynamic operand (attention scores) is produced at run time and cannot be pruned: it is dense.
     """
-    X, Y = arch.array_rows, arch.array_cols
+    X, Y = tile_shape(arch, mapping)
     if layer.dynamic:
         st = dense_stats(layer, X, Y).copy()
     else:

@@ -171,6 +171,10 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
     }
     for j, values in per_variant.items():
         jobs[..., j] = np.asarray(values, dtype=np.float64)[None, :, None]
+    # a mapping's tiling size: a macro holds a smaller sub-matrix than its array
+    for j, key in ((L.JOB_ARRAY_ROWS, "tile_rows"), (L.JOB_ARRAY_COLS, "tile_cols")):
+        tile = np.array([getattr(m, key) for m in variant_specs], dtype=np.float64)[None, :, None]
+        jobs[..., j] = np.where(tile > 0, np.minimum(tile, jobs[..., j]), jobs[..., j])
 
     # Combinations priced per layer in Python: Monte-Carlo masks, real weights, measured activations.
     slow = (flag("sparsity", "stats", lambda v: v != "expected") | flag("sparsity", "source", lambda v: v != "random")
@@ -196,7 +200,7 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
             for li, layer in enumerate(specs.layers):
                 stats[row0 + li, : L.N_STATS] = cache.sparse(layer, specs.sparsity, specs.arch, mspec,
                                                               specs.workload.onnx)
-                stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch)
+                stats[row0 + li, L.N_STATS:] = cache.dense(layer, specs.arch, mspec)
     return stats
 
 

@@ -32,6 +32,11 @@ class MappingSpec:
                                     'together; not given: both searched where sub-arrays are smaller than the array')
     index_format: str = spec_field("auto", kind=CHOICE, choices=("auto", "coordinate", "bitmap"), stage=STATS,
                                    doc="block-index encoding; auto = the smaller per layer")
+    tile_rows: int = spec_field(0, kind=INT, lo=0, hi=1 << 24, stage=STATS,
+                                doc="tiling size: weight-matrix rows one macro holds (0: the array's rows; more "
+                                    "is clipped to them); a multiple of arch.subarray_rows")
+    tile_cols: int = spec_field(0, kind=INT, lo=0, hi=1 << 24, stage=STATS,
+                                doc="tiling size: weight columns one macro holds (0: the array's columns)")
     macro_grid: str = spec_field("auto", kind=STR,
                                  doc='macro organisation "ROWSxCOLS" (rows share partial-sum reduction, columns share '
                                      'inputs), "square" (the squarest), or "auto": search every organisation of the '
