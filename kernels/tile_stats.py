@@ -409,8 +409,8 @@ def expected_span(offset_probs, pieces_pmf, n_pieces, u):
 def _axis_tiles(n_tiles, tile_len, length, block, run, n_blocks):
     """Blocks that intersect each tile of ``tile_len`` along an axis of ``length``. A block is ``block``
     consecutive positions, or, when ``run`` < ``block``, runs of ``run`` positions taking turns: position
-    p is in block (p // run) mod n_blocks (an input channel's rows under a flattening order with C not
-    innermost-but-one, docs/sparsity.md)."""
+    p is in block (p // run) mod n_blocks (an input channel's rows when the flattening order does not put
+    C outermost, docs/sparsity.md)."""
     c = np.empty(n_tiles, dtype=np.int64)
     w = np.empty(n_tiles, dtype=np.int64)
     for j in range(n_tiles):
