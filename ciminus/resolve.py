@@ -162,7 +162,7 @@ class Setting:
         return self.values[0 if self.axis is None else index[self.axis]]
 
 
-def _default(table: str, key: str) -> Any:
+def default_value(table: str, key: str) -> Any:
     f = {f.name: f for f in dataclasses.fields(SPEC_CLASSES[table])}[key]
     if f.default is not dataclasses.MISSING:
         return f.default
@@ -187,13 +187,13 @@ def setting(table: str, key: str, fixed: Mapping[str, Mapping[str, Any]], axes: 
         return Setting(None, (DEFAULT_TEMPLATE,))
     if table in TEMPLATED:
         tmpl = setting("arch", "template", fixed, axes, sampled)
-        default = _default(table, key)
+        default = default_value(table, key)
         values = tuple(template_table(t, table).get(key, default) if t in TEMPLATE_NAMES else default
                        for t in tmpl.values)
         if len(set(map(repr, values))) == 1:
             return Setting(None, values[:1])
         return Setting(tmpl.axis, values)
-    return Setting(None, (_default(table, key),))
+    return Setting(None, (default_value(table, key),))
 
 
 def taken_values(table: str, key: str, fixed: Mapping[str, Mapping[str, Any]], axes: tuple[Axis, ...] | list[Axis],

@@ -6,7 +6,6 @@ file are reported at once, so a user fixes them in one go.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import itertools
 import math
@@ -19,7 +18,7 @@ from typing import Any
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
 from ciminus.kernels.tile_stats import nm_keep, sparsity_reason
-from ciminus.resolve import taken_values
+from ciminus.resolve import default_value, taken_values
 from ciminus.sparsity.masks import mask_columns
 from ciminus.specs.accuracy import AccuracySpec
 from ciminus.specs.constraints import ConstraintsSpec
@@ -734,11 +733,6 @@ def _fixed(key: str, table: str, fixed: dict, axes: list[Axis]) -> Any:
     return vals[0] if len(vals) == 1 else _MISSING
 
 
-def _default_of(table: str, key: str) -> Any:
-    """A key's default value."""
-    return {f.name: f.default for f in dataclasses.fields(SPEC_CLASSES[table])}[key]
-
-
 def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list[Axis], output: OutputSpec) -> None:
     every = [*axes, *cands]
     # Sub-arrays must tile the array.
@@ -789,7 +783,7 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
         for key, users in (("intrablock_masks", INTRABLOCK_PATTERNS), ("order", ("hybrid", "flexblock"))):
             given = fixed["sparsity"].get(key, _MISSING)
             swept = any(a.table == "sparsity" and a.key == key for a in axes)
-            if pattern not in users and (swept or given not in (_MISSING, _default_of("sparsity", key))):
+            if pattern not in users and (swept or given not in (_MISSING, default_value("sparsity", key))):
                 ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]",
                        f'not used by pattern "{pattern}"', "only with pattern " + ", ".join(f'"{p}"' for p in users))
     firsts = set(_values("first", "sparsity", fixed, every)) - {"none"}

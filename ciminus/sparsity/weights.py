@@ -15,7 +15,8 @@ import numpy as np
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.tile_stats import blocked_height, ceil_div, kept_blocks
-from ciminus.sparsity.flexblock import FlexBlock
+from ciminus.sparsity.flexblock import FlexBlock, channel_run
+from ciminus.sparsity.montecarlo import block_rows_of
 from ciminus.workloads.layers import Layer
 
 
@@ -115,8 +116,6 @@ def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: floa
     """Zero all but the Phi blocks of largest L1 norm (ties: the earlier block wins). ``run`` < ``block_rows``:
     a block row is interleaved runs of ``run`` rows (an input channel under a flattening order that does not
     keep its rows together)."""
-    from ciminus.sparsity.montecarlo import block_rows_of
-
     rows, cols = mat.shape
     hb, nb = ceil_div(rows, block_rows), ceil_div(cols, block_cols)
     row_block = block_rows_of(rows, block_rows, run if run > 0 else block_rows, hb)
@@ -184,9 +183,6 @@ def prune_matrices(mats: np.ndarray, flex: FlexBlock) -> tuple[np.ndarray, np.nd
 def _first_stage_keep(mat: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str) -> np.ndarray:
     """The rows (row and channel stages) or columns (column stage) of one group's matrix that the first
     stage keeps, in order: the ``first_kept`` rows, input channels or columns of largest L1 norm."""
-    from ciminus.sparsity.flexblock import channel_run
-    from ciminus.sparsity.montecarlo import block_rows_of
-
     a = np.abs(mat)
     if flex.first == L.FIRST_COLUMNS:
         norms = a.sum(axis=0)
