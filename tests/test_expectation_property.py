@@ -24,7 +24,7 @@ from ciminus.workloads.layers import Layer
 
 PATTERNS = ["row-wise", "row-block", "column-wise", "column-block", "channel-wise", "hybrid", "flexblock",
             "unstructured", "nm"]
-MASK_SETS = {1: ["all", "1000,0100", "0001"], 2: ["all", "1100,0011", "1100,0110,0011", "1010"], 3: ["all", "1110,0111"]}
+MASK_SETS = {1: ["all", "1000,0100", "0001", "2:4 then 1:2"], 2: ["all", "1100,0011", "1100,0110,0011", "1010"], 3: ["all", "1110,0111"]}
 SAMPLES = 1000
 
 

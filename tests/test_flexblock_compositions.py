@@ -40,6 +40,39 @@ def test_mask_sets_parse_to_their_hardware():
             parse_masks(bad)
 
 
+def _two_stage_pruning(stages, length, rng):
+    """One random draw of IntraBlock stages applied in turn to ``length`` rows: the kept rows as a bit set."""
+    kept = list(range(length))
+    for keep, seg in stages:
+        kept = [r for g in range(0, len(kept), seg) for r in sorted(rng.choice(kept[g:g + seg], keep, replace=False))]
+    return sum(1 << r for r in kept)
+
+
+@pytest.mark.parametrize(("text", "stages"), [("4:8 then 1:2", [(4, 8), (1, 2)]), ("3:4 then 2:3", [(3, 4), (2, 3)]),
+                                              ("2:4 then 1:2", [(2, 4), (1, 2)]), ("2:4 then 2:4", [(2, 4), (2, 4)])])
+def test_two_intrablock_stages_are_the_mask_set_they_can_leave(text, stages):
+    """IntraBlock then IntraBlock: the set holds every mask random two-stage pruning leaves and only those
+    (over one period of both stages: 8, 4 x lcm(3, 3)/3 = 4, 4 and 8 rows)."""
+    ms = parse_masks(text)
+    rng = np.random.default_rng(3)
+    seen = {_two_stage_pruning(stages, ms.length, rng) for _ in range(4000)}
+    assert seen == set(ms.masks)
+    assert all(m.bit_count() == ms.ones for m in ms.masks)
+
+
+def test_two_intrablock_stages_are_not_one_k_of_m():
+    """4 of 8 then 1 of 2 keeps 2 of 8, but never two neighbours at either end (the first pair of slots holds
+    the first two kept rows): 26 of the 28 masks, and a multiplexer of 6 inputs per slot, not 7."""
+    ms = parse_masks("4:8 then 1:2")
+    assert (ms.length, ms.ones, len(ms.masks), ms.fanin, ms.index_bits) == (8, 2, 26, 6, 5)
+    assert 0b00000011 not in ms.masks and 0b11000000 not in ms.masks
+    assert len(parse_masks("4:8 then 2:4").masks) == 28  # every 2 of 8: the same as "all"
+    for bad, why in (("4:8 then 1", "not k:m"), ("5:4 then 1:2", "1 <= k <= m"), ("3:20 then 1:2", "repeat every"), ("3:16 then 1:2", "choices to enumerate"),
+                     ("a:4", "not k:m")):
+        with pytest.raises(ValueError, match=why):
+            parse_masks(bad)
+
+
 def test_a_mask_set_narrows_the_multiplexer_the_index_and_the_fetched_inputs():
     """2 of 4 kept as "1100,0011": each slot picks from 2 rows (1 level, not 2), a segment's choice is one
     bit (not 2 x 2 bits of position), and every input is still fetched; "1010" alone fetches half of them."""
@@ -95,6 +128,8 @@ def _real_weights(layer, flex, sp, ar, ac, sr, sc, rearrange, samples, rng):
     ("flexblock", "full-first", "all", 0.9),
     ("flexblock", "intra-first", "1100,0011", 0.7),
     ("hybrid", "intra-first", "1010", 0.5),
+    ("nm", "intra-first", "4:8 then 1:2", 0.75),  # two IntraBlock stages (nm_m = the set's 8 rows)
+    ("hybrid", "full-first", "4:8 then 1:2", 0.6),
 ])
 @pytest.mark.parametrize("rearrange", ["pad", "slice"])
 def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pattern, order, masks, ratio, rearrange):
@@ -103,7 +138,9 @@ def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pa
     event's share; sliced partial sums and fetches carry the fill-offset approximation of docs/model.md §3.5
     (2 %)."""
     ar, ac, sr, sc = 32, 16, 8, 4
-    sp = SparsitySpec(pattern=pattern, ratio=ratio, order=order, intrablock_masks=masks)
+    ms = parse_masks(masks)
+    nm = {"nm_m": ms.length, "nm_n": ms.ones} if ms is not None else {}
+    sp = SparsitySpec(pattern=pattern, ratio=ratio, order=order, intrablock_masks=masks, **nm)
     rng = np.random.default_rng(7)
     for name, layer, draws in (("masks", CONV, _monte_carlo), ("weights", EVEN, _real_weights)):
         flex = resolve(sp, layer, ar, ac, "CRS", "auto")
@@ -200,14 +237,16 @@ def test_sweeping_the_order_and_mask_sets(backend):
 
 
 def test_cpu_equals_reference_on_compositions():
-    text = SWEEP.replace("EXTRA", 'order = ["intra-first", "full-first"]\nintrablock_masks = ["all", "1100,0110,0011"]'
-                                  '\nnm_n = [1, 2, 3]')
+    text = SWEEP.replace("EXTRA", 'order = ["intra-first", "full-first"]\n'
+                                  'intrablock_masks = ["all", "1100,0110,0011", "2:4 then 1:2"]\nnm_n = [1, 2, 3]')
     cpu = evaluate(parse_sweep(text))
     ref = evaluate(parse_sweep(text), backend="reference")
     np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
     np.testing.assert_allclose(cpu.latency.values, ref.latency.values, rtol=1e-12)
     assert (cpu.reason.values == ref.reason.values).all()
     assert (cpu.reason.sel(nm_n=[1, 3], intrablock_masks="1100,0110,0011") == L.REASON_IB_MASKS).all()
+    assert (cpu.reason.sel(nm_n=[2, 3], intrablock_masks="2:4 then 1:2") == L.REASON_IB_MASKS).all()
+    assert cpu.feasible.sel(nm_n=1, intrablock_masks="2:4 then 1:2").all()
 
 
 @pytest.mark.parametrize(("extra", "key", "words"), [

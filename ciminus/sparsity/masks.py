@@ -8,15 +8,26 @@ segment can come from only the positions the ``s``-th one of some mask takes (ea
 fan-in), inputs at positions no mask keeps are never fetched, and a segment's choice can be stored as one
 mask number instead of a position per slot.
 
+Two IntraBlock stages in a row, ``"4:8 then 1:2"`` (keep 4 of every 8 weights, then 1 of every 2 of the
+slots they leave), are one IntraBlock with the set of masks the pair can produce: :func:`compose` expands
+them over one period of both (``m1 * lcm(k1, m2) / k1`` rows), so the rest of the model, the Monte-Carlo
+masks and magnitude pruning price the composition as any other mask set. The hardware this assumes stores
+a segment's final mask (one number) and selects each slot's input from the positions it can take, i.e.
+it collapses the two multiplexer levels into one; a design that keeps both levels pays more multiplexer
+and index energy than priced here.
+
 [Q26] Qi et al., IEEE Trans. Computers 75(1):380-394, 2026 (IntraBlock: "a set of binary mask patterns").
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 MAX_MASK_LEN = 32  # positions of a mask: the used-position set travels as an exact float bit set
+MAX_COMPOSED = 1 << 20  # stage-by-stage choices :func:`compose` may enumerate
+MAX_MASKS = 1 << 14  # masks of a set (magnitude pruning scores every allowed mask of every segment)
 
 
 @dataclass(frozen=True)
@@ -57,11 +68,55 @@ class MaskSet:
         return [[p for p in range(self.length) if m >> p & 1] for m in self.masks]
 
 
+def _stage(text: str) -> tuple[int, int]:
+    """``"k:m"`` -> (k, m), 1 <= k <= m."""
+    k, sep, m = text.partition(":")
+    try:
+        keep, length = int(k), int(m)
+    except ValueError:
+        raise ValueError(f"IntraBlock stage {text.strip()!r} is not k:m (\"2:4\")") from None
+    if not sep or not 1 <= keep <= length or length < 2:
+        raise ValueError(f"IntraBlock stage {text.strip()!r} is not k:m with 1 <= k <= m and m >= 2")
+    return keep, length
+
+
+def compose(stages: list[tuple[int, int]]) -> MaskSet:
+    """The masks IntraBlock stages ``[(k1, m1), (k2, m2), ...]`` applied in turn can leave: each stage keeps
+    ``k`` of every ``m`` consecutive slots the previous one kept (the first: of the weight rows), over one
+    period of all of them. Raises ValueError when the period exceeds ``MAX_MASK_LEN`` rows or the
+    enumeration ``MAX_COMPOSED`` choices."""
+    k1, m1 = stages[0]
+    masks = {sum(1 << p for p in c) for c in itertools.combinations(range(m1), k1)}
+    length, ones = m1, k1
+    for keep, seg in stages[1:]:
+        reps = math.lcm(ones, seg) // ones  # periods of the set that fill whole segments of this stage
+        if length * reps > MAX_MASK_LEN:
+            raise ValueError(f"the stages repeat every {length * reps} rows, more than {MAX_MASK_LEN}")
+        picks = list(itertools.combinations(range(seg), keep))
+        groups = ones * reps // seg
+        work = len(masks) ** reps * len(picks) ** groups
+        if work > MAX_COMPOSED:
+            raise ValueError(f"the stages make {work:.3g} choices to enumerate, more than {MAX_COMPOSED}")
+        out: set[int] = set()
+        for parts in itertools.product(sorted(masks), repeat=reps):
+            slots = [r * length + p for r, m in enumerate(parts) for p in range(length) if m >> p & 1]
+            for choice in itertools.product(picks, repeat=groups):
+                out.add(sum(1 << slots[g * seg + i] for g, c in enumerate(choice) for i in c))
+        masks, length, ones = out, length * reps, ones * reps * keep // seg
+    return MaskSet(tuple(sorted(masks, reverse=True)), length)
+
+
 def parse_masks(text: str) -> MaskSet | None:
-    """``"1100,0011"`` -> a :class:`MaskSet`; ``"all"`` -> None. Raises ValueError saying what is wrong."""
+    """``"1100,0011"`` -> a :class:`MaskSet`; ``"all"`` -> None; ``"4:8 then 1:2"`` -> the set of
+    :func:`compose`. Raises ValueError saying what is wrong."""
     text = text.strip()
     if text == "all":
         return None
+    if ":" in text:
+        ms = compose([_stage(part) for part in text.split("then")])
+        if len(ms.masks) > MAX_MASKS:
+            raise ValueError(f"the stages allow {len(ms.masks)} masks, more than {MAX_MASKS}")
+        return ms
     parts = [p.strip() for p in text.split(",")]
     if not parts or any(not p for p in parts):
         raise ValueError("an empty mask")
@@ -81,6 +136,8 @@ def parse_masks(text: str) -> MaskSet | None:
         raise ValueError("masks that keep nothing")
     if len(set(parts)) != len(parts):
         raise ValueError("a mask listed twice")
+    if len(parts) > MAX_MASKS:
+        raise ValueError(f"{len(parts)} masks, more than {MAX_MASKS}")
     return MaskSet(tuple(sum(1 << i for i, ch in enumerate(p) if ch == "1") for p in parts), length)
 
 

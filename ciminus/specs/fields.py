@@ -50,7 +50,8 @@ class Field:
         if self.kind == BOOL_OR_AUTO:
             return 'true, false or "auto"'
         if self.kind == MASKS:
-            return '"all", or masks of 0 and 1 separated by commas ("1100,0110,0011"), 2 to 32 long, keeping one count'
+            return ('"all", masks of 0 and 1 separated by commas ("1100,0110,0011"), 2 to 32 long, keeping one count, '
+                    'or IntraBlock stages in turn ("4:8 then 1:2")')
         if self.kind in (CHOICE, STR) and self.choices:
             return "one of " + ", ".join(f'"{c}"' for c in self.choices)
         if self.kind == STR:

@@ -45,7 +45,8 @@ class SparsitySpec:
     nm_m: int = spec_field(4, kind=INT, lo=2, hi=1024, stage=STATS, doc="IntraBlock: column-segment length")
     intrablock_masks: str = spec_field("all", kind=MASKS, stage=STATS,
                                        doc='IntraBlock: the masks a segment may keep ("1100,0011": first character = '
-                                           'first row; nm_m long, each keeping the same count), or "all" k of m')
+                                           'first row; nm_m long, each keeping the same count), "all" k of m, or '
+                                           'two IntraBlock stages in turn ("4:8 then 1:2": the masks they can leave)')
     first: str = spec_field("none", kind=CHOICE, choices=FIRST_STAGES, stage=STATS,
                             doc="a first FullBlock stage that prunes whole rows, input channels or columns (at "
                                 "first_ratio, by L1 norm with real weights) before the pattern acts on what is left")
