@@ -34,7 +34,7 @@ from ciminus.specs.fields import (
     toml_repr,
     type_name,
 )
-from ciminus.specs.mapping import FLATTEN_ORDERS, LOOP_ORDERS, parse_grid
+from ciminus.specs.mapping import FLATTEN_ORDERS, LOOP_ORDERS, TILE_SIZES, parse_grid
 from ciminus.specs.output import OutputSpec
 from ciminus.specs.sampling import MAX_RUNS as MAX_SAMPLED_RUNS
 from ciminus.specs.sampling import SamplingSpec
@@ -346,7 +346,7 @@ def parse_sweep(text: str, source: str = "<string>", default_name: str = "sweep"
                "an [accuracy] table with validation data, or no accuracy budget")
     _check_combinations(ck, fixed, [*axes, *pseudo], cand_axes, output)
     if select != "all":  # before the organisation and loop order, which stay innermost (loop orders share a pass)
-        _search_layout(fixed, [*axes, *pseudo], cand_axes, accuracy is not None)
+        _search_layout(fixed, [*axes, *pseudo], cand_axes, accuracy is not None, bool(layer_density))
     _search_mapping(ck, fixed, axes, cand_axes, select, taken_values("arch", "macros", fixed, [*axes, *pseudo]))
     if sampling is not None and sampled:
         axes = [Axis(SAMPLE_TABLE, "sample", tuple(range(len(next(iter(sampled.values()))))))]
@@ -399,13 +399,16 @@ def _search_mapping(ck: _Checker, fixed: dict[str, dict[str, Any]], axes: list[A
         (axes if select == "all" else cand_axes).append(Axis("mapping", key, values))
 
 
-def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis], accuracy: bool) -> None:
+def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes: list[Axis], accuracy: bool,
+                   layer_density: bool) -> None:
     """The other mapping keys a user does not give are searched too, where they can change a point (with
     ``select = "all"`` they keep their defaults, so that a sweep's dimensions are the ones it lists):
     ``copies`` (as many as fit, none, at most 2 and 4, where the macros allow; unless ``duplicate`` is
     given), ``compress`` (rows and columns) where some point is sparse, ``rearrange``
     (pad and slice) where sub-arrays are smaller than the array, ``flatten`` (all six orders) where the
-    order changes the statistics (channel blocks, real weights, measured activations). Pruning with
+    order changes the statistics (channel blocks, real weights, measured activations), ``tile_rows`` (the
+    array and half of it) where sub-arrays are shorter than the array and inputs are sparse (a shorter tile
+    skips more input bit planes; nothing else makes it pay). Pruning with
     [accuracy] keeps one flattening and compression (a point is pruned as its winner is). Candidates whose
     statistics are equal are copied in the kernel, not priced twice (``ciminus.lower.twins``)."""
     def given(key: str) -> bool:
@@ -421,11 +424,15 @@ def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes
                      or any(v is not None for v in values("sparsity", "activations")))
     macros = [m for m in values("arch", "macros") if isinstance(m, int)]
     degrees = (0, 1, *(k for k in (2, 4) if k < max(macros, default=1)))
+    sub_rows = any(s < a for s in values("arch", "subarray_rows") for a in values("arch", "array_rows"))
+    sparse_inputs = (any(isinstance(d, float | int) and d < 1 for d in values("sparsity", "input_density"))
+                     or bool(layer_density) or any(v is not None for v in values("sparsity", "activations")))
     for key, wanted, options in (
         ("copies", not given("duplicate"), degrees),
         ("compress", bool(patterns - {"dense"}) and not accuracy, ("row", "col")),
         ("rearrange", sub, ("pad", "slice")),
         ("flatten", order_matters and not accuracy, FLATTEN_ORDERS),
+        ("tile_rows", sub_rows and sparse_inputs, TILE_SIZES),
     ):
         if wanted and not given(key):
             fixed["mapping"].pop(key, None)

@@ -1,6 +1,7 @@
 """The default mapping search: every macro organisation and loop order, as good as an exhaustive explicit list."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from ciminus.kernels import layout as L
 from ciminus.kernels.equations import kth_divisor
 from ciminus.kernels.jit import python
+from ciminus.specs.mapping import tile_rows_of
 from ciminus.sweep import evaluate
 from ciminus.validate import parse_sweep
 
@@ -183,3 +185,25 @@ def test_a_tiling_size_smaller_than_the_array():
                                                                      "samples = 200")))
     ok = cpu.feasible.values
     np.testing.assert_allclose(mc.energy.values[ok], cpu.energy.values[ok], rtol=0.03)
+
+
+def test_tiling_size_is_searched_where_shorter_tiles_can_pay():
+    """With sub-arrays shorter than the array and sparse inputs, the default search tries the array's rows and
+    half of them ("half": whole sub-arrays) and equals the explicit list; with dense inputs, or one sub-array
+    per array, there is nothing a shorter tile can win and it is not searched."""
+    base = TILED.replace('select = "all"\n', "").replace('copies = 0\ncompress = "auto"\n', "")
+    auto = parse_sweep(base)
+    assert json.loads(evaluate(auto).attrs["mapping_searched"])["tile_rows"] == 2
+    listed = evaluate(parse_sweep(base + 'tile_rows = ["array", "half"]\n'))
+    for backend in ("cpu", "reference"):
+        ds = evaluate(auto, backend=backend)
+        np.testing.assert_allclose(ds.energy.values, listed.energy.values, rtol=1e-12)
+        np.testing.assert_allclose(ds.latency.values, listed.latency.values, rtol=1e-12)
+    for change in (("input_density = 0.3", "input_density = 1.0"), ("subarray_rows = 8", "subarray_rows = 32")):
+        assert "tile_rows" not in {a.key for a in parse_sweep(base.replace(*change)).candidate_axes}
+
+
+@pytest.mark.parametrize(("rows", "sub", "value", "tile"), [(32, 8, "half", 16), (32, 32, "half", 32), (48, 16, "half", 16),
+                                                          (32, 8, "array", 32), (32, 8, 0, 32), (32, 8, 64, 32)])
+def test_tile_rows_values(rows, sub, value, tile):
+    assert tile_rows_of(value, rows, sub) == tile

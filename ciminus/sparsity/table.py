@@ -172,9 +172,16 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
     for j, values in per_variant.items():
         jobs[..., j] = np.asarray(values, dtype=np.float64)[None, :, None]
     # a mapping's tiling size: a macro holds a smaller sub-matrix than its array
-    for j, key in ((L.JOB_ARRAY_ROWS, "tile_rows"), (L.JOB_ARRAY_COLS, "tile_cols")):
-        tile = np.array([getattr(m, key) for m in variant_specs], dtype=np.float64)[None, :, None]
-        jobs[..., j] = np.where(tile > 0, np.minimum(tile, jobs[..., j]), jobs[..., j])
+    # (ciminus.specs.mapping.tile_rows_of, on arrays; "half" is coded -1)
+    for j, key, sub_j in ((L.JOB_ARRAY_ROWS, "tile_rows", L.JOB_SUB_ROWS),
+                          (L.JOB_ARRAY_COLS, "tile_cols", L.JOB_SUB_COLS)):
+        codes = [-1.0 if v == "half" else 0.0 if v == "array" else float(v)
+                 for v in (getattr(m, key) for m in variant_specs)]
+        tile = np.array(codes, dtype=np.float64)[None, :, None]
+        whole = jobs[..., j]
+        sub = jobs[..., sub_j]
+        half = np.where(sub >= whole, whole, np.maximum(sub, np.floor(np.floor(whole / 2) / sub) * sub))
+        jobs[..., j] = np.where(tile > 0, np.minimum(tile, whole), np.where(tile < 0, half, whole))
 
     # Combinations priced per layer in Python: Monte-Carlo masks, real weights, measured activations.
     slow = (flag("sparsity", "stats", lambda v: v != "expected") | flag("sparsity", "source", lambda v: v != "random")

@@ -11,10 +11,26 @@ from dataclasses import dataclass
 from itertools import permutations
 
 from ciminus.kernels.layout import LOOP_ORDERS
-from ciminus.specs.fields import BOOL, CHOICE, INT, STATS, STR, spec_field
+from ciminus.specs.fields import BOOL, CHOICE, INT, INT_OR_CHOICE, STATS, STR, spec_field
 
 FLATTEN_ORDERS = tuple("".join(p) for p in permutations("CRS"))
+TILE_SIZES = ("array", "half")  # symbolic tile_rows: the array's rows, half of them in whole sub-arrays
 GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+
+
+def tile_rows_of(value: int | str, array_rows: int, subarray_rows: int) -> int:
+    """Rows of the weight matrix one macro holds for ``mapping.tile_rows`` = ``value``: the array's own for 0
+    or "array", at most the array's, and for "half" the largest whole number of sub-arrays that is at most
+    half the array (the array itself when it is one sub-array, which has no smaller tile)."""
+    if value == "half":
+        if subarray_rows >= array_rows:
+            return array_rows
+        return max(subarray_rows, (array_rows // 2) // subarray_rows * subarray_rows)
+    if value == "array" or not value:
+        return array_rows
+    return min(array_rows, int(value))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,9 +48,11 @@ class MappingSpec:
                                     'together; not given: both searched where sub-arrays are smaller than the array')
     index_format: str = spec_field("auto", kind=CHOICE, choices=("auto", "coordinate", "bitmap"), stage=STATS,
                                    doc="block-index encoding; auto = the smaller per layer")
-    tile_rows: int = spec_field(0, kind=INT, lo=0, hi=1 << 24, stage=STATS,
-                                doc="tiling size: weight-matrix rows one macro holds (0: the array's rows; more "
-                                    "is clipped to them); a multiple of arch.subarray_rows")
+    tile_rows: int | str = spec_field(0, kind=INT_OR_CHOICE, lo=0, hi=1 << 24, choices=TILE_SIZES, stage=STATS,
+                                      doc='tiling size: weight-matrix rows one macro holds (0 or "array": the array\'s '
+                                          'rows; more is clipped to them), a multiple of arch.subarray_rows; "half": '
+                                          'half the array in whole sub-arrays; not given: "array" and "half" searched '
+                                          'where sub-arrays are smaller than the array and inputs are sparse')
     tile_cols: int = spec_field(0, kind=INT, lo=0, hi=1 << 24, stage=STATS,
                                 doc="tiling size: weight columns one macro holds (0: the array's columns)")
     macro_grid: str = spec_field("auto", kind=STR,
