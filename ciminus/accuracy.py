@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # The keys that decide a layer's pruned weights (the resolved FlexBlock and the flattening order).
 PRUNING_KEYS = (("sparsity", "pattern"), ("sparsity", "ratio"), ("sparsity", "block_rows"),
                 ("sparsity", "block_cols"), ("sparsity", "nm_n"), ("sparsity", "nm_m"), ("sparsity", "intrablock_masks"),
+                ("sparsity", "intrablock_cols"),
                 ("sparsity", "order"), ("sparsity", "first"), ("sparsity", "first_ratio"), ("sparsity", "prune"),
                 ("mapping", "flatten"), ("mapping", "compress"), ("arch", "array_rows"), ("arch", "array_cols"))
 EVALUATIONS = [0]  # ONNX Runtime runs of pruned models in this process (the cache's tests read it)

@@ -125,6 +125,7 @@ SILICON_PARAMS: dict[tuple[str, str], int] = {
     ("arch", "freq_mhz"): L.SI_FREQ,
     ("arch", "cell_group"): L.SI_CELL_GROUP,
     ("sparsity", "intrablock_masks"): L.SI_IB_FANIN,
+    ("sparsity", "intrablock_cols"): L.SI_IB_COLS,
 }
 
 

@@ -787,7 +787,8 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
                    f"one of {kept}")
     pattern = _fixed("pattern", "sparsity", fixed, every)
     if pattern is not _MISSING:
-        for key, users in (("intrablock_masks", INTRABLOCK_PATTERNS), ("order", ("hybrid", "flexblock"))):
+        for key, users in (("intrablock_masks", INTRABLOCK_PATTERNS), ("intrablock_cols", INTRABLOCK_PATTERNS),
+                           ("order", ("hybrid", "flexblock"))):
             given = fixed["sparsity"].get(key, _MISSING)
             swept = any(a.table == "sparsity" and a.key == key for a in axes)
             if pattern not in users and (swept or given not in (_MISSING, default_value("sparsity", key))):

@@ -103,7 +103,8 @@ JOB_IB_LEN = 23  # ... mask length and ones (checked against nm_m and the kept c
 JOB_IB_ONES = 24
 JOB_FIRST = 25  # FIRST_* (sparsity.first): a FullBlock stage of whole rows, channels or columns before the pattern
 JOB_FIRST_RATIO = 26
-N_JOB = 27
+JOB_IB_COLS = 27  # sparsity.intrablock_cols: adjacent columns sharing one IntraBlock mask (m x n blocks)
+N_JOB = 28
 # sparsity.first: what a first FullBlock stage prunes whole, before the pattern acts on what is left.
 FIRST_NONE = 0
 FIRST_ROWS = 1
@@ -500,7 +501,8 @@ SI_NM_M = 21
 SI_FREQ = 22  # arch.freq_mhz: > 0 given, 0 none, -1 "auto" (the modelled clock)
 SI_CELL_GROUP = 23  # arch.cell_group: bit cells sharing one multiply gate (stored rows per active row)
 SI_IB_FANIN = 24  # sparsity.intrablock_masks: inputs one slot's multiplexer selects from (0: nm_m)
-N_SI = 25
+SI_IB_COLS = 25  # sparsity.intrablock_cols: columns whose slots share one multiplexer
+N_SI = 26
 
 # The PRM_* columns ``kernels.silicon.silicon`` reads (a point's hardware, nothing of its workload).
 SILICON_PRMS = (

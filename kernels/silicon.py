@@ -13,7 +13,7 @@ import math
 from . import layout as L
 from .equations import adder_tree_adds, adder_tree_delay, area_scale, delay_scale
 from .jit import jit
-from .tile_stats import intrablock_segment, log2_ceil
+from .tile_stats import ceil_div, intrablock_segment, log2_ceil
 
 KIB_BITS = 8 * 1024
 UM2_PER_MM2 = 1e6
@@ -59,7 +59,8 @@ def silicon(prm, si, r, out):
     zero_detect = float(rows) * bpc * gate if prm[r, L.PRM_SKIP] != 0 else 0.0
     segment = intrablock_segment(int(si[r, L.SI_PATTERN]), int(si[r, L.SI_NM_N]), int(si[r, L.SI_NM_M]))
     fanin = int(si[r, L.SI_IB_FANIN]) if si[r, L.SI_IB_FANIN] > 0 and segment > 0 else segment
-    mux = float(rows) * cols * bpc * (fanin - 1) * si[r, L.SI_MUX2] if fanin > 1 else 0.0
+    shared = int(si[r, L.SI_IB_COLS]) if si[r, L.SI_IB_COLS] > 1 else 1  # columns sharing a multiplexer (m x n)
+    mux = float(rows) * ceil_div(cols, shared) * bpc * (fanin - 1) * si[r, L.SI_MUX2] if fanin > 1 else 0.0
     index = prm[r, L.PRM_INDEX_KB] * KIB_BITS * sram
     ibuf = prm[r, L.PRM_IBUF_KB] * KIB_BITS * sram
     obuf = prm[r, L.PRM_OBUF_KB] * KIB_BITS * sram

@@ -40,6 +40,7 @@ from .layout import (
     JOB_FIRST,
     JOB_FIRST_RATIO,
     JOB_GROUPS,
+    JOB_IB_COLS,
     JOB_IB_FANIN,
     JOB_IB_LEN,
     JOB_IB_MASKS,
@@ -1011,6 +1012,25 @@ def add_first_stage(first, kept, blocks, groups, out):
 
 
 @jit
+def share_intrablock(n, cols, tile_cols, out):
+    """IntraBlock blocks of ``m x n``: ``n`` adjacent columns (of a group's ``cols``, from its first) keep the
+    same mask, so the slots of one slot row in those columns take the same input through one multiplexer,
+    and the mask's index is stored once for them. A shared group split by a tile boundary (``tile_cols``
+    wide) needs a multiplexer and an index in each tile: multiplexers and IntraBlock index bits
+    (``S_IDX_STORE`` beyond ``S_IDX_READ``, before a first stage adds its own) shrink by the mean columns
+    per (group, tile) piece. Call only for a layer with an IntraBlock stage."""
+    if n <= 1:
+        return
+    pieces = 0
+    for start in range(0, cols, tile_cols):
+        end = min(cols, start + tile_cols)
+        pieces += (end - 1) // n - start // n + 1
+    share = cols / pieces
+    out[S_MUX_CELLS] /= share
+    out[S_IDX_STORE] = out[S_IDX_READ] + (out[S_IDX_STORE] - out[S_IDX_READ]) / share
+
+
+@jit
 def nothing_kept(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, index_format, out):
     """Statistics of a layer whose first stage keeps nothing: one FullBlock of the whole matrix, pruned."""
     expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, rows, cols, 0.5, True, 0, 0,
@@ -1051,6 +1071,8 @@ def job_stats(jobs, i, out, o):
             expected_tile_stats(rows1, cols1, groups, X, Y, sub_rows, sub_cols, bm, bn, ratio, bm > 0, ib_keep,
                                 ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress,
                                 int(jobs[i, JOB_REARRANGE]), int(jobs[i, JOB_INDEX_FORMAT]), sparse)
+            if ib_segment > 0:
+                share_intrablock(int(jobs[i, JOB_IB_COLS]), cols1, Y, sparse)
         add_first_stage(first, kept1, blocks1, groups, sparse)
         if why != REASON_OK:
             sparse[S_REASON] = why

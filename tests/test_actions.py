@@ -149,7 +149,7 @@ def test_every_stats_key_changes_the_statistics_cache_key():
     sp, mp = SparsitySpec(), MappingSpec()
     base = stats_key(layer, sp, arch, mp, None)
     other = {"pattern": "nm", "ratio": 0.5, "block_rows": 4, "block_cols": 2, "nm_n": 1, "nm_m": 8,
-             "intrablock_masks": "1100,0011",
+             "intrablock_masks": "1100,0011", "intrablock_cols": 4,
              "order": "full-first", "first": "channel-wise", "first_ratio": 0.5, "source": "w.npz",
              "prune": True, "activations": "a.npz", "stats": "monte-carlo", "samples": 7, "seed": 3,
              "array_rows": 64, "array_cols": 8, "subarray_rows": 8, "subarray_cols": 4, "input_bits": 4,

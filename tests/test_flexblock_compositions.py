@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ciminus.kernels import layout as L
-from ciminus.kernels.tile_stats import add_first_stage, mask_tile_stats
+from ciminus.kernels.tile_stats import add_first_stage, mask_tile_stats, share_intrablock
 from ciminus.sparsity.flexblock import reduced_layer, resolve
 from ciminus.sparsity.masks import parse_masks
 from ciminus.sparsity.montecarlo import draw_masks
@@ -108,6 +108,8 @@ def _monte_carlo(layer, flex, ar, ac, sr, sc, rearrange, samples, rng):
         mask_tile_stats(draw_masks(layer, flex, rng), layer.rows, ar, ac, sr, sc, flex.block_rows, flex.block_cols,
                         flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
                         REARRANGE_CODES[rearrange], INDEX_CODES["auto"], one)
+        if flex.has_intrablock:  # as sparse_stats does after counting (m x n IntraBlock blocks)
+            share_intrablock(flex.ib_cols, layer.cols, ac, one)
         out[i] = one
     return out
 
@@ -122,17 +124,19 @@ def _real_weights(layer, flex, sp, ar, ac, sr, sc, rearrange, samples, rng):
     return out
 
 
-@pytest.mark.parametrize(("pattern", "order", "masks", "ratio"), [
-    ("hybrid", "full-first", "all", 0.5),
-    ("hybrid", "full-first", "1100,0110,0011", 0.8),
-    ("flexblock", "full-first", "all", 0.9),
-    ("flexblock", "intra-first", "1100,0011", 0.7),
-    ("hybrid", "intra-first", "1010", 0.5),
-    ("nm", "intra-first", "4:8 then 1:2", 0.75),  # two IntraBlock stages (nm_m = the set's 8 rows)
-    ("hybrid", "full-first", "4:8 then 1:2", 0.6),
+@pytest.mark.parametrize(("pattern", "order", "masks", "ratio", "cols"), [
+    ("hybrid", "full-first", "all", 0.5, 1),
+    ("hybrid", "full-first", "1100,0110,0011", 0.8, 1),
+    ("flexblock", "full-first", "all", 0.9, 1),
+    ("flexblock", "intra-first", "1100,0011", 0.7, 1),
+    ("hybrid", "intra-first", "1010", 0.5, 1),
+    ("nm", "intra-first", "4:8 then 1:2", 0.75, 1),  # two IntraBlock stages (nm_m = the set's 8 rows)
+    ("hybrid", "full-first", "4:8 then 1:2", 0.6, 1),
+    ("hybrid", "intra-first", "all", 0.5, 4),  # IntraBlock blocks of 4 x 4: shared masks
 ])
 @pytest.mark.parametrize("rearrange", ["pad", "slice"])
-def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pattern, order, masks, ratio, rearrange):
+def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pattern, order, masks, ratio, cols,
+                                                                             rearrange):
     """The closed form is the mean of random masks (on an odd layer) and of magnitude-pruned random weights
     (whose kept blocks are a uniform draw where all blocks are whole): within 4 standard errors plus a rare
     event's share; sliced partial sums and fetches carry the fill-offset approximation of docs/model.md §3.5
@@ -140,7 +144,7 @@ def test_compositions_and_mask_sets_round_trip_through_masks_and_real_weights(pa
     ar, ac, sr, sc = 32, 16, 8, 4
     ms = parse_masks(masks)
     nm = {"nm_m": ms.length, "nm_n": ms.ones} if ms is not None else {}
-    sp = SparsitySpec(pattern=pattern, ratio=ratio, order=order, intrablock_masks=masks, **nm)
+    sp = SparsitySpec(pattern=pattern, ratio=ratio, order=order, intrablock_masks=masks, intrablock_cols=cols, **nm)
     rng = np.random.default_rng(7)
     for name, layer, draws in (("masks", CONV, _monte_carlo), ("weights", EVEN, _real_weights)):
         flex = resolve(sp, layer, ar, ac, "CRS", "auto")
@@ -358,3 +362,64 @@ def test_a_first_stage_needs_weights_it_may_prune():
     text = SWEEP.replace("EXTRA", 'first = "channel-wise"\nfirst_ratio = 0.5\nsource = "w.npz"')
     with pytest.raises(SpecError, match="sparsity.first"):
         parse_sweep(text)
+
+
+# ----- IntraBlock blocks of m x n: columns that share one mask ----------------------------------------------
+def test_columns_sharing_a_mask_share_the_multiplexer_and_the_index():
+    """2:4 in 4 x 4 blocks on a 37-column layer over 16-column tiles: the slots are those of 2:4 in every
+    column, but one multiplexer and one index serve each group's columns in a tile (tiles of 16, 16, 5
+    columns hold 4, 4 and 2 groups: 37 / 10 columns per piece)."""
+    plain = SparsitySpec(pattern="nm", ratio=0.5)
+    shared = SparsitySpec(pattern="nm", ratio=0.5, intrablock_cols=4)
+    a = sparse_stats(CONV, resolve(plain, CONV, 32, 16, "CRS", "auto"), 32, 16, 8, 4, "pad", "auto")
+    b = sparse_stats(CONV, resolve(shared, CONV, 32, 16, "CRS", "auto"), 32, 16, 8, 4, "pad", "auto")
+    for col in (L.S_TILES, L.S_STORED, L.S_FETCH, L.S_PSUM, L.S_OUT_NZ, L.S_IDX_READ):
+        assert b[col] == a[col]
+    assert b[L.S_MUX_CELLS] == pytest.approx(a[L.S_MUX_CELLS] * 10 / 37)
+    assert b[L.S_IDX_STORE] - b[L.S_IDX_READ] == pytest.approx((a[L.S_IDX_STORE] - a[L.S_IDX_READ]) * 10 / 37)
+
+
+@pytest.mark.parametrize("masks", ["all", "1100,0110,0011"])
+def test_pruning_into_shared_masks_keeps_one_mask_per_block_of_columns(masks):
+    """Magnitude pruning into 2:4 blocks of 4 x 3: the three columns of a block keep the same rows, chosen
+    by their magnitude together; weights taken as they are must fit one mask per block of columns, and
+    count as the pruned ones do, with the closed form's shared multiplexer and index."""
+    sp = SparsitySpec(pattern="nm", ratio=0.5, intrablock_cols=3, intrablock_masks=masks)
+    flex = resolve(sp, EVEN, 32, 16, "CRS", "auto")
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((EVEN.K, EVEN.C, EVEN.R, EVEN.S))
+    pruned = prune(w, EVEN, flex)
+    mat = weight_matrices(pruned, EVEN, "CRS")[0]
+    for c0 in range(0, mat.shape[1], 3):
+        kept = mat[:, c0:c0 + 3] != 0
+        assert (kept == kept[:, :1]).all()  # one mask per block of columns
+    for r0 in range(0, mat.shape[0], 4):
+        assert ((mat[r0:r0 + 4] != 0).sum(axis=0) == 2).all()
+    counted = weight_stats(pruned, EVEN, flex, 32, 16, 8, 4, "pad", "auto", "CRS", False)
+    expected = sparse_stats(EVEN, flex, 32, 16, 8, 4, "pad", "auto")
+    for col in (L.S_TILES, L.S_STORED, L.S_FETCH, L.S_MUX_CELLS, L.S_IDX_STORE):
+        assert counted[col] == pytest.approx(expected[col]), col
+    loose = prune(w, EVEN, resolve(SparsitySpec(pattern="nm", ratio=0.5, intrablock_masks=masks), EVEN, 32, 16,
+                                   "CRS", "auto"))
+    assert weight_stats(loose, EVEN, flex, 32, 16, 8, 4, "pad", "auto", "CRS", False)[L.S_REASON] == \
+        L.REASON_WEIGHTS_FORMAT
+
+
+def test_sweeping_shared_columns():
+    """intrablock_cols through a sweep: cpu == reference, multiplexer and index energy and multiplexer area
+    fall as more columns share a mask, the array's energy does not move, latency only falls (fewer index
+    bits to load with the weights); refused with a pattern without IntraBlock."""
+    text = SWEEP.replace("EXTRA", "intrablock_cols = [1, 2, 8]")
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    e = cpu.energy_breakdown
+    for comp in ("mux", "index"):
+        v = [float(e.sel(component=comp, intrablock_cols=n)) for n in (1, 2, 8)]
+        assert v[0] > v[1] > v[2], comp
+    np.testing.assert_allclose(e.sel(component="array", intrablock_cols=8), e.sel(component="array", intrablock_cols=1))
+    assert float(cpu.latency.sel(intrablock_cols=8)) <= float(cpu.latency.sel(intrablock_cols=1))
+    mux = cpu.area_breakdown.sel(component="mux")
+    assert float(mux.sel(intrablock_cols=8)) < float(mux.sel(intrablock_cols=1))
+    with pytest.raises(SpecError, match="sparsity.intrablock_cols"):
+        parse_sweep(SWEEP.replace('pattern = "hybrid"', 'pattern = "row-block"').replace("EXTRA", "intrablock_cols = 4"))

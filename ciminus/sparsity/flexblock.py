@@ -52,6 +52,7 @@ class FlexBlock:
     first_ratio: float = 0.0
     first_kept: int = 0  # rows, channels or columns it keeps per group, of first_blocks
     first_blocks: int = 0
+    ib_cols: int = 1  # adjacent columns whose segments share one mask (IntraBlock blocks of ib_segment x ib_cols)
 
     @property
     def has_fullblock(self) -> bool:
@@ -95,6 +96,8 @@ def resolve(sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int, fl
     flex = dataclasses.replace(flex, first=first, first_ratio=sp.first_ratio, first_kept=kept, first_blocks=blocks)
     if ms is not None and flex.has_intrablock:
         flex = dataclasses.replace(flex, ib_masks=ms.masks)
+    if flex.has_intrablock and sp.intrablock_cols > 1:
+        flex = dataclasses.replace(flex, ib_cols=sp.intrablock_cols)
     return flex
 
 

@@ -24,6 +24,7 @@ from ciminus.kernels.tile_stats import (
     expected_tile_stats,
     mask_tile_stats,
     nothing_kept,
+    share_intrablock,
 )
 from ciminus.sparsity.flexblock import FlexBlock, reduced_layer
 from ciminus.sparsity.montecarlo import montecarlo_tile_stats
@@ -58,6 +59,8 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
                             flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
                             flex.ib_segment, flex.ib_period, flex.ib_fanin, flex.ib_used, flex.ib_mask_bits,
                             flex.index_unit, flex.compress, rea, fmt, out)
+    if part is not None and flex.has_intrablock:
+        share_intrablock(flex.ib_cols, part.cols, array_cols, out)
     add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, out)
     return out
 
@@ -81,5 +84,7 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
         mask_tile_stats(masks, part.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows,
                         flex.block_cols, flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
                         REARRANGE_CODES[rearrange], INDEX_CODES[index_format], out)
+        if flex.has_intrablock:
+            share_intrablock(flex.ib_cols, part.cols, array_cols, out)
     add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, out)
     return out

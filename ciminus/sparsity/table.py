@@ -89,6 +89,7 @@ def canonical(jobs: np.ndarray) -> None:
         (L.JOB_IB_USED, ~intra),
         (L.JOB_IB_LEN, ~intra),
         (L.JOB_IB_ONES, ~intra),
+        (L.JOB_IB_COLS, ib_off),
     ):
         jobs[unused, column] = 0.0
 
@@ -159,6 +160,7 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
         L.JOB_STAGE_ORDER: column("sparsity", "order", STAGE_ORDER_CODES.__getitem__),
         L.JOB_FIRST: column("sparsity", "first", L.FIRST_STAGES.index),
         L.JOB_FIRST_RATIO: column("sparsity", "first_ratio"),
+        L.JOB_IB_COLS: column("sparsity", "intrablock_cols"),
     }
     for k, j in enumerate((L.JOB_IB_MASKS, L.JOB_IB_FANIN, L.JOB_IB_USED, L.JOB_IB_LEN, L.JOB_IB_ONES)):
         per_combo[j] = column("sparsity", "intrablock_masks", lambda v, k=k: float(mask_columns(v)[k]))

@@ -70,14 +70,24 @@ def _mask_matrix(masks: tuple[int, ...], length: int) -> np.ndarray:
     return np.array([[(m >> p) & 1 for p in range(length)] for m in masks], dtype=float)
 
 
+def _shared(a: np.ndarray, share: int, reduce: np.ufunc) -> np.ndarray:
+    """``a`` (``rows x cols``) reduced over every ``share`` adjacent columns and given back to each of them."""
+    if share <= 1:
+        return a
+    cols = a.shape[1]
+    starts = np.arange(0, cols, share)
+    return np.repeat(reduce.reduceat(a, starts, axis=1), np.diff(np.append(starts, cols)), axis=1)
+
+
 def slots(mat: np.ndarray, keep: int, segment: int, period: int = 0,
-          masks: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+          masks: tuple[int, ...] = (), share: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """IntraBlock hardware view of one matrix: ``(slot_values, slot_rows)``, each ``height x cols``.
 
     Every ``segment``-row piece of a column (restarting every ``period`` rows) keeps its non-zeros in
     ``keep`` slots, in order; with a mask set the ``s``-th slot holds the weight at the ``s``-th position of
-    the first allowed mask that covers the piece's non-zeros. A slot's row is the original row its weight
-    came from (-1 for an empty slot). Non-zeros the format cannot store are an error.
+    the first allowed mask that covers the piece's non-zeros. ``share`` adjacent columns keep one mask (m x n
+    blocks): the positions are those of their non-zeros together. A slot's row is the original row its
+    weight came from (-1 for an empty slot). Non-zeros the format cannot store are an error.
     """
     rows, cols = mat.shape
     height = blocked_height(rows, keep, segment, period)
@@ -88,11 +98,13 @@ def slots(mat: np.ndarray, keep: int, segment: int, period: int = 0,
         length = seg.stop - seg.start
         width = min(keep, length)
         block = mat[seg]
-        nz = block != 0
+        nz = _shared(block != 0, share, np.logical_or)
         counts = nz.sum(axis=0)
         if counts.max(initial=0) > width:
             col = int(np.argmax(counts))
-            raise WeightsError(f"column {col} keeps {int(counts[col])} non-zeros in rows {seg.start}..{seg.stop - 1}; "
+            whose = f"columns {col // share * share}..{col // share * share + share - 1} together keep" if share > 1 \
+                else f"column {col} keeps"
+            raise WeightsError(f"{whose} {int(counts[col])} non-zeros in rows {seg.start}..{seg.stop - 1}; "
                                f"the {keep}:{segment} format stores at most {width}")
         if masks:
             allowed = _mask_matrix(masks, length)
@@ -130,21 +142,23 @@ def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: floa
 
 
 def _prune_segments(mat: np.ndarray, keep: int, segment: int, period: int = 0,
-                    masks: tuple[int, ...] = ()) -> np.ndarray:
+                    masks: tuple[int, ...] = (), share: int = 1) -> np.ndarray:
     """Keep the ``keep`` largest-magnitude weights of every ``segment``-row piece of every column (restarting
     every ``period`` rows) or, with a mask set, the weights of the allowed mask that keeps the most
-    magnitude (ties: the mask listed first)."""
+    magnitude (ties: the mask listed first); ``share`` adjacent columns keep one mask, chosen by their
+    magnitude together."""
     out = np.zeros_like(mat)
     cols = np.arange(mat.shape[1])
     for seg in _segments(mat.shape[0], segment, period):
         block = mat[seg]
+        score = _shared(np.abs(block), share, np.add)
         if masks:
             allowed = _mask_matrix(masks, block.shape[0])
-            best = np.argmax(allowed @ np.abs(block), axis=0)
+            best = np.argmax(allowed @ score, axis=0)
             out[seg] = np.where(allowed[best].T != 0, block, 0.0)
             continue
         k = min(keep, block.shape[0])
-        order = np.argsort(-np.abs(block), axis=0, kind="stable")[:k]
+        order = np.argsort(-score, axis=0, kind="stable")[:k]
         out[seg][order, cols] = block[order, cols]
     return out
 
@@ -159,7 +173,7 @@ def prune_matrices(mats: np.ndarray, flex: FlexBlock) -> tuple[np.ndarray, np.nd
     """
     out = np.empty_like(mats, dtype=float)
     views = []
-    ib = (flex.ib_keep, flex.ib_segment, flex.ib_period, flex.ib_masks)
+    ib = (flex.ib_keep, flex.ib_segment, flex.ib_period, flex.ib_masks, flex.ib_cols)
     for g, mat in enumerate(mats.astype(float)):
         if flex.has_intrablock:
             if flex.ib_period and flex.has_fullblock:
@@ -240,5 +254,5 @@ def hardware_masks(weights: np.ndarray, layer: Layer, flex: FlexBlock, flatten: 
     mats = weight_matrices(weights, layer, flatten)
     if not flex.has_intrablock:
         return (mats != 0).astype(np.uint8)
-    ib = (flex.ib_keep, flex.ib_segment, flex.ib_period, flex.ib_masks)
+    ib = (flex.ib_keep, flex.ib_segment, flex.ib_period, flex.ib_masks, flex.ib_cols)
     return np.stack([(slots(m, *ib)[1] >= 0) for m in mats]).astype(np.uint8)

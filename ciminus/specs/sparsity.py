@@ -47,6 +47,9 @@ class SparsitySpec:
                                        doc='IntraBlock: the masks a segment may keep ("1100,0011": first character = '
                                            'first row; nm_m long, each keeping the same count), "all" k of m, or '
                                            'two IntraBlock stages in turn ("4:8 then 1:2": the masks they can leave)')
+    intrablock_cols: int = spec_field(1, kind=INT, lo=1, hi=1 << 24, stage=STATS,
+                                      doc="IntraBlock: adjacent weight columns that keep the same mask (blocks of "
+                                          "nm_m x intrablock_cols): their slots share one input multiplexer and one index")
     first: str = spec_field("none", kind=CHOICE, choices=FIRST_STAGES, stage=STATS,
                             doc="a first FullBlock stage that prunes whole rows, input channels or columns (at "
                                 "first_ratio, by L1 norm with real weights) before the pattern acts on what is left")
