@@ -778,8 +778,11 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
                    f"an integer from 1 to {first[3]}")
         elif code == L.REASON_IB_MASKS:
             keep = first[2] if first[0] != "nm" else python(nm_keep)(first[1], first[3])
+            length, ones = mask_columns(first[4])[3:]
             ck.add("sparsity.intrablock_masks", first[4],
-                   f"the masks must be sparsity.nm_m = {first[3]} long and keep {keep} weights each",
+                   f"the masks must be sparsity.nm_m = {first[3]} long and keep {keep} weights each (these are "
+                   f"{length} long and keep {ones}: set nm_m = {length} and "
+                   + ("the ratio to match" if first[0] == "nm" else f"nm_n = {ones}") + ")",
                    f'"all", or masks of {first[3]} characters with {keep} ones')
         else:
             kept = ", ".join(f"{1 - k / first[3]:g}" for k in range(first[3], 0, -1))
