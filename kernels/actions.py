@@ -58,8 +58,16 @@ PC_GROUPS = 12  # bit groups of one activation's cycles (ceil(I / bits per cycle
 PC_KEY = 13  # the parameters the bit statistics below were computed from (6 slots): recomputed on change
 PC_GROUP_ZERO = 20  # P(a non-zero input has no 1 in group g), g < 32
 PC_GROUP_LOG_Z = 52  # log P(an input has no 1 in group g) at the point's input density, g < 32
-N_PC = 84
+PC_BIT_VERSION = 84  # bumped whenever PC_GROUP_ZERO changes: the skip-fraction cache's key
+N_PC = 85
 MAX_GROUPS = 32
+# Rows of ``pc`` past N_PC (when the caller gives them) cache skip fractions, SKIP_ENTRY values an entry:
+# (rows, critical rows, density, version and flag; the two fractions). A layer's skip fractions depend on
+# its statistics and the point's input statistics only, and a thread meets the same ones again and again
+# (a sweep's buffers, clocks and macro counts do not change them), while computing them costs two
+# exponentials per bit group.
+SKIP_ENTRY = 6
+SKIP_SLOTS = 2048  # entries of the CPU engine's cache per thread (a direct-mapped table)
 
 
 @jit
@@ -169,10 +177,17 @@ def bit_statistics(prm, t_, pc):
     clip = prm[t_, L.PRM_INPUT_CLIP]
     bit_density = prm[t_, L.PRM_BIT_DENSITY]
     density = prm[t_, L.PRM_DENSITY]
-    if (pc[t_, PC_KEY] == I and pc[t_, PC_KEY + 1] == bpc and pc[t_, PC_KEY + 2] == profile
-            and pc[t_, PC_KEY + 3] == bit_density and pc[t_, PC_KEY + 4] == density
-            and (pc[t_, PC_KEY + 5] == clip or (math.isnan(clip) and math.isnan(pc[t_, PC_KEY + 5])))):
+    same_bits = (pc[t_, PC_KEY] == I and pc[t_, PC_KEY + 1] == bpc and pc[t_, PC_KEY + 2] == profile
+                 and pc[t_, PC_KEY + 3] == bit_density
+                 and (pc[t_, PC_KEY + 5] == clip or (math.isnan(clip) and math.isnan(pc[t_, PC_KEY + 5]))))
+    if same_bits:
+        if pc[t_, PC_KEY + 4] != density:  # only the value density moved: the logs at the new density
+            for g in range(int(pc[t_, PC_GROUPS])):
+                pc[t_, PC_GROUP_LOG_Z + g] = _log_or_minus_inf(1.0 - density + density * pc[t_, PC_GROUP_ZERO + g])
+            pc[t_, PC_KEY + 4] = density
         return
+    version = pc[t_, PC_BIT_VERSION]
+    pc[t_, PC_BIT_VERSION] = 0.0 if math.isnan(version) else version + 1.0
     if math.isnan(clip):
         clip_used = laplace_clip(I)
     else:
@@ -205,7 +220,17 @@ def _log_or_minus_inf(x):
 def skip_fractions(pc, t_, density, point_density, rows_energy, rows_crit):
     """(mean, critical) fraction of bit-serial cycles that run: a cycle is skipped when none of the rows a
     macro receives has a 1 in the cycle's bit group, rows independent: 1 - P(no 1 in group g)**rows,
-    averaged over the groups (``kernels.equations.group_zero_probability``)."""
+    averaged over the groups (``kernels.equations.group_zero_probability``). Looked up in the cache past
+    ``N_PC`` in ``pc[t_]`` where there is one (exactly what computing them gives)."""
+    slots = (pc.shape[1] - N_PC) // SKIP_ENTRY
+    key = 2.0 * pc[t_, PC_BIT_VERSION] + (1.0 if point_density else 0.0)
+    e = N_PC
+    if slots > 0:
+        h = (int(rows_energy * 64.0) * 1000003 + int(rows_crit) * 7919 + int(density * 65536.0)) % slots
+        e = N_PC + h * SKIP_ENTRY
+        if (pc[t_, e] == rows_energy and pc[t_, e + 1] == rows_crit and pc[t_, e + 2] == density
+                and pc[t_, e + 3] == key):
+            return pc[t_, e + 4], pc[t_, e + 5]
     groups = int(pc[t_, PC_GROUPS])
     fe = 0.0
     fc = 0.0
@@ -218,7 +243,16 @@ def skip_fractions(pc, t_, density, point_density, rows_energy, rows_crit):
             fe += 1.0 if lz == -math.inf else -math.expm1(rows_energy * lz)
         if rows_crit > 0.0:
             fc += 1.0 if lz == -math.inf else -math.expm1(rows_crit * lz)
-    return fe / groups, fc / groups
+    fe /= groups
+    fc /= groups
+    if slots > 0:
+        pc[t_, e] = rows_energy
+        pc[t_, e + 1] = rows_crit
+        pc[t_, e + 2] = density
+        pc[t_, e + 3] = key
+        pc[t_, e + 4] = fe
+        pc[t_, e + 5] = fc
+    return fe, fc
 
 
 @jit(inline=True)

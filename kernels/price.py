@@ -15,6 +15,8 @@ from numba import prange
 from . import layout as L
 from .actions import (
     N_PC,
+    SKIP_ENTRY,
+    SKIP_SLOTS,
     accumulate,
     action_energies,
     candidate_grid,
@@ -234,7 +236,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     keep_layers = out_layers.shape[1] > 0
     ml = max_layers
     prm = np.empty((n_threads, 64))
-    pc = np.full((n_threads, N_PC + 4), np.nan)  # NaN: no bit statistics computed yet
+    pc = np.full((n_threads, N_PC + SKIP_SLOTS * SKIP_ENTRY), np.nan)  # NaN: nothing computed or cached yet
     ae = np.empty((n_threads, ROW))
     ix = np.zeros((n_threads, max(8, axis_len.shape[0] + 8)), dtype=np.int64)
     tot_s = np.empty((n_threads * n_cand, ROW))

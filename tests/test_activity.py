@@ -197,3 +197,40 @@ actions = true
     assert float(static.sel(node_nm=56, vdd=0.45) / static.sel(node_nm=28, vdd=0.9)) == pytest.approx(1.0)
     counts = ds.action_count
     assert (counts == counts.sel(node_nm=28, vdd=0.9)).all()
+
+
+def test_cached_skip_fractions_equal_computed_ones():
+    """The engine caches each layer's skip fractions per thread, keyed by the layer's rows, the density and
+    the input-bit statistics; the reference computes them every time. A sweep that moves every key they
+    depend on, innermost and outermost (value density, bits per cycle, profile, clip, bit density, a
+    layer's own density, the array's rows), prices the same on both, bit for bit."""
+    text = """
+name = "skip-cache"
+[workload]
+layer = [{name = "a", kind = "conv", C = 8, K = 16, R = 3, S = 3, H = 8, W = 8, pad = 1},
+         {name = "b", kind = "conv", C = 16, K = 16, R = 3, S = 3, H = 8, W = 8, pad = 1},
+         {name = "c", kind = "linear", C = 256, K = 10}]
+[arch]
+array_rows = [16, 32]
+input_bits_per_cycle = [1, 2]
+[sparsity]
+pattern = ["dense", "row-block"]
+ratio = 0.5
+input_profile = ["laplace", "independent"]
+input_bit_density = [0.3, 0.5]
+input_density = [0.2, 0.7, 1.0]
+layer_input_density = {b = 0.4}
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+duplicate = true
+compress = "auto"
+"""
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    for var in ("energy", "latency"):
+        np.testing.assert_array_equal(cpu[var].values, ref[var].values)
+    with_clip = text.replace('input_profile = ["laplace", "independent"]', "input_clip = [2.0, 6.0]")
+    cpu = evaluate(parse_sweep(with_clip))
+    ref = evaluate(parse_sweep(with_clip), backend="reference")
+    np.testing.assert_array_equal(cpu.latency.values, ref.latency.values)
