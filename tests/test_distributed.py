@@ -21,8 +21,12 @@ input_buffer_kb = [0.05, 8]
 [sparsity]
 pattern = ["dense", "row-block", "nm", "hybrid"]
 ratio = [0.25, 0.5, 0.75]
-[mapping]
+[mapping]  # two candidates; the rest pinned (the reference model prices every candidate of the search)
 rearrange = ["pad", "slice"]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+duplicate = true
+compress = "auto"
 """
 
 
