@@ -168,6 +168,8 @@ input_density = [1.0, 0.4]
 rearrange = ["pad", "slice"]
 macro_grid = ["square", "2x2", "4x4"]
 loop_order = ["cols-rows-vectors", "vectors-cols-rows"]  # the search of all four: the property test above
+duplicate = true  # the duplication and compression searches: tests/test_search.py (the reference prices
+compress = "auto"  # every candidate, so each searched key multiplies this test's time)
 objective = "energy"
 """)
     assert_same(evaluate(sweep, "cpu"), evaluate(sweep, "reference"))
