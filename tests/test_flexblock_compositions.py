@@ -68,6 +68,7 @@ def test_two_intrablock_stages_are_not_one_k_of_m():
     assert 0b00000011 not in ms.masks and 0b11000000 not in ms.masks
     assert len(parse_masks("4:8 then 2:4").masks) == 28  # every 2 of 8: the same as "all"
     for bad, why in (("4:8 then 1", "not k:m"), ("5:4 then 1:2", "1 <= k <= m"), ("3:20 then 1:2", "repeat every"), ("3:16 then 1:2", "choices to enumerate"),
+                     ("16:32 then 8:16", "more than 16384"), ("2:40", "40 rows long"),
                      ("a:4", "not k:m")):
         with pytest.raises(ValueError, match=why):
             parse_masks(bad)

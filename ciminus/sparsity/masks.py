@@ -83,20 +83,25 @@ def _stage(text: str) -> tuple[int, int]:
 def compose(stages: list[tuple[int, int]]) -> MaskSet:
     """The masks IntraBlock stages ``[(k1, m1), (k2, m2), ...]`` applied in turn can leave: each stage keeps
     ``k`` of every ``m`` consecutive slots the previous one kept (the first: of the weight rows), over one
-    period of all of them. Raises ValueError when the period exceeds ``MAX_MASK_LEN`` rows or the
-    enumeration ``MAX_COMPOSED`` choices."""
+    period of all of them. Raises ValueError when a stage or the period exceeds ``MAX_MASK_LEN`` rows, the
+    first stage allows more than ``MAX_MASKS`` masks, or the enumeration more than ``MAX_COMPOSED`` choices
+    (checked before anything is enumerated)."""
     k1, m1 = stages[0]
+    if m1 > MAX_MASK_LEN:
+        raise ValueError(f"a stage {m1} rows long, more than {MAX_MASK_LEN}")
+    if math.comb(m1, k1) > MAX_MASKS:
+        raise ValueError(f"{k1}:{m1} allows {math.comb(m1, k1)} masks, more than {MAX_MASKS}")
     masks = {sum(1 << p for p in c) for c in itertools.combinations(range(m1), k1)}
     length, ones = m1, k1
     for keep, seg in stages[1:]:
         reps = math.lcm(ones, seg) // ones  # periods of the set that fill whole segments of this stage
         if length * reps > MAX_MASK_LEN:
             raise ValueError(f"the stages repeat every {length * reps} rows, more than {MAX_MASK_LEN}")
-        picks = list(itertools.combinations(range(seg), keep))
         groups = ones * reps // seg
-        work = len(masks) ** reps * len(picks) ** groups
+        work = len(masks) ** reps * math.comb(seg, keep) ** groups
         if work > MAX_COMPOSED:
             raise ValueError(f"the stages make {work:.3g} choices to enumerate, more than {MAX_COMPOSED}")
+        picks = list(itertools.combinations(range(seg), keep))
         out: set[int] = set()
         for parts in itertools.product(sorted(masks), repeat=reps):
             slots = [r * length + p for r, m in enumerate(parts) for p in range(length) if m >> p & 1]
