@@ -35,7 +35,8 @@ PRUNING_KEYS = (("sparsity", "pattern"), ("sparsity", "ratio"), ("sparsity", "bl
                 ("sparsity", "block_cols"), ("sparsity", "nm_n"), ("sparsity", "nm_m"), ("sparsity", "intrablock_masks"),
                 ("sparsity", "intrablock_cols"),
                 ("sparsity", "order"), ("sparsity", "first"), ("sparsity", "first_ratio"), ("sparsity", "prune"),
-                ("mapping", "flatten"), ("mapping", "compress"), ("arch", "array_rows"), ("arch", "array_cols"))
+                ("mapping", "flatten"), ("mapping", "compress"), ("mapping", "tile_rows"), ("mapping", "tile_cols"),
+                ("arch", "array_rows"), ("arch", "array_cols"), ("arch", "subarray_rows"))
 EVALUATIONS = [0]  # ONNX Runtime runs of pruned models in this process (the cache's tests read it)
 
 
@@ -189,16 +190,20 @@ def variant_pruning(sweep: Sweep, index: tuple[int, ...]) -> tuple[tuple[Any, ..
     """(how every layer is pruned at a point, as a hashable key: the FlexBlock numbers pruning reads and
     the flattening order, None for weights kept as they are; the flattening order)."""
     from ciminus.sparsity.flexblock import resolve
+    from ciminus.specs.mapping import tile_rows_of
 
     res = _resolver(sweep)
     specs = res.specs_at(index)
-    flatten, compress = (res.values_at(index)["mapping"][k] for k in ("flatten", "compress"))
+    mapping = res.values_at(index)["mapping"]
+    flatten, compress = mapping["flatten"], mapping["compress"]
     a, sp = specs.arch, specs.sparsity
+    rows = tile_rows_of(mapping["tile_rows"], a.array_rows, a.subarray_rows)  # blocks sized to the tile
+    cols = min(a.array_cols, mapping["tile_cols"]) if mapping["tile_cols"] else a.array_cols
     key = []
     for layer in specs.layers:
         if layer.dynamic:
             continue
-        flex = resolve(sp, layer, a.array_rows, a.array_cols, flatten, compress)
+        flex = resolve(sp, layer, rows, cols, flatten, compress)
         key.append((layer.name, flex if sp.prune else None, flatten))
     return tuple(key), flatten
 
@@ -212,7 +217,8 @@ def _resolver(sweep: Sweep):
 def _cache_key(key: tuple[Any, ...]) -> bytes:
     """What decides a pruned model: per layer the FlexBlock numbers pruning reads, and the flattening."""
     return repr(tuple((name, None if f is None else (f.block_rows, f.block_cols, f.ratio, f.ib_keep, f.ib_segment,
-                                                        f.ib_period, f.ib_masks, f.first, f.first_kept),
+                                                        f.ib_period, f.ib_masks, f.first, f.first_kept,
+                                                        f.ib_cols),
                        flatten) for name, f, flatten in key)).encode()
 
 

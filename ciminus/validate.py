@@ -409,7 +409,7 @@ def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes
     order changes the statistics (channel blocks, real weights, measured activations), ``tile_rows`` (the
     array and half of it) where sub-arrays are shorter than the array and inputs are sparse (a shorter tile
     skips more input bit planes; nothing else makes it pay). Pruning with
-    [accuracy] keeps one flattening and compression (a point is pruned as its winner is). Candidates whose
+    [accuracy] keeps one flattening, compression and tiling size (a point is pruned as its winner is). Candidates whose
     statistics are equal are copied in the kernel, not priced twice (``ciminus.lower.twins``)."""
     def given(key: str) -> bool:
         return key in fixed["mapping"] or any(a.table == "mapping" and a.key == key for a in [*axes, *cand_axes])
@@ -432,7 +432,7 @@ def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes
         ("compress", bool(patterns - {"dense"}) and not accuracy, ("row", "col")),
         ("rearrange", sub, ("pad", "slice")),
         ("flatten", order_matters and not accuracy, FLATTEN_ORDERS),
-        ("tile_rows", sub_rows and sparse_inputs, TILE_SIZES),
+        ("tile_rows", sub_rows and sparse_inputs and not accuracy, TILE_SIZES),
     ):
         if wanted and not given(key):
             fixed["mapping"].pop(key, None)
@@ -696,7 +696,7 @@ def _check_accuracy(ck: _Checker, raw: dict, fixed: dict, axes: list[Axis], cand
         ck.add("sparsity.source", sources[0] if len(sources) == 1 else list(sources),
                "[accuracy] runs the model's own weights pruned into each pattern", '"weights" (with prune = true)')
     for a in cands:
-        if a.key in ("flatten", "compress") and select != "all":
+        if a.key in ("flatten", "compress", "tile_rows", "tile_cols") and select != "all":
             ck.add(f"mapping.{a.key}", list(a.values), "a list of candidates: each point would be pruned as its "
                    "winner is, which [accuracy] cannot know before pricing",
                    'one value, or a swept dimension with mapping.select = "all"')

@@ -171,6 +171,9 @@ def test_accuracy_needs_the_models_own_weights():
     with pytest.raises(SpecError) as err:
         parse_sweep(sweep_text().replace("[accuracy]", "[mapping]\nflatten = [\"CRS\", \"RSC\"]\n[accuracy]"))
     assert "mapping.flatten" in str(err.value)
+    with pytest.raises(SpecError) as err:  # a tiling size sizes the blocks, so it decides the pruned model too
+        parse_sweep(sweep_text().replace("[accuracy]", "[mapping]\ntile_rows = [\"array\", \"half\"]\n[accuracy]"))
+    assert "mapping.tile_rows" in str(err.value)
 
 
 def test_sampled_sweeps_report_the_sensitivity_of_accuracy():

@@ -18,8 +18,6 @@ TILE_SIZES = ("array", "half")  # symbolic tile_rows: the array's rows, half of 
 GRID_PATTERN = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
 
-
-
 def tile_rows_of(value: int | str, array_rows: int, subarray_rows: int) -> int:
     """Rows of the weight matrix one macro holds for ``mapping.tile_rows`` = ``value``: the array's own for 0
     or "array", at most the array's, and for "half" the largest whole number of sub-arrays that is at most
