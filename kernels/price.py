@@ -61,12 +61,13 @@ def _same_row(a, i, j, lo, hi):
 def _twin(stats, variant_base, max_layers, li, srow, cands, c, variant, dense, lay, t, n_cand, grid_rows, grid_cols,
           context, n_layers):
     """An earlier candidate whose counts of layer ``li`` are provably this candidate's (-1: none): it differs
-    only by a statistics variant whose statistics of the layer are equal (the dense twin's always are),
+    only by a statistics variant whose statistics of the layer are equal (sparse, or for the dense twin dense),
     or only by its duplication where both make the same copies; and it saw the layer in the same context."""
     src = -1
-    for w in range(variant):
+    lo = L.N_STATS if dense else 0  # the dense twin's statistics are the row's second half (equal across
+    for w in range(variant):        # variants of one tile shape, not across tiling sizes)
         c2 = int(cands[c, L.N_CP + w])
-        if c2 >= 0 and (dense or _same_row(stats, srow, (variant_base + w) * max_layers + li, 0, L.N_STATS)):
+        if c2 >= 0 and _same_row(stats, srow, (variant_base + w) * max_layers + li, lo, lo + L.N_STATS):
             src = c2
             break
     if src < 0:
@@ -235,7 +236,7 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     n_cand = cands.shape[0]
     keep_layers = out_layers.shape[1] > 0
     ml = max_layers
-    prm = np.empty((n_threads, 64))
+    prm = np.empty((n_threads, L.N_PRM))
     pc = np.full((n_threads, N_PC + SKIP_SLOTS * SKIP_ENTRY), np.nan)  # NaN: nothing computed or cached yet
     ae = np.empty((n_threads, ROW))
     ix = np.zeros((n_threads, max(8, axis_len.shape[0] + 8)), dtype=np.int64)
