@@ -23,7 +23,7 @@ from ciminus.kernels import layout as L
 from ciminus.sparsity.masks import mask_columns
 from ciminus.specs.arch import ArchSpec
 from ciminus.specs.energy import EnergySpec
-from ciminus.specs.fields import spec_fields
+from ciminus.specs.fields import parse_profile, spec_fields
 from ciminus.specs.mapping import MappingSpec
 from ciminus.specs.sparsity import PATTERNS, SparsitySpec
 from ciminus.specs.sweep import PATH_KEYS, SAMPLE_TABLE, SPEC_CLASSES, TABLES, TEMPLATED, Axis, PointSpecs, Sweep
@@ -36,7 +36,7 @@ DEFAULT_TEMPLATE = "digital-28nm"
 ADDER_MODELS = {"ripple": L.ADDER_TREE_RIPPLE, "compressor": L.ADDER_TREE_COMPRESSOR, "miredo": L.ADDER_TREE_MIREDO,
                 "full": L.ADDER_TREE_RIPPLE}  # "full": the ripple tree's former name
 ACTIVITIES = {"data": L.ACTIVITY_DATA, "full": L.ACTIVITY_FULL}
-PROFILES = {"laplace": L.PROFILE_LAPLACE, "independent": L.PROFILE_INDEPENDENT}
+PROFILES = {"laplace": L.PROFILE_LAPLACE, "independent": L.PROFILE_INDEPENDENT, "given": L.PROFILE_GIVEN}
 # The silicon is the same for every mapping candidate of a point: E*D*A ranks them as E*D, and area ties.
 OBJECTIVES = {"energy": L.OBJECTIVE_ENERGY, "latency": L.OBJECTIVE_LATENCY, "edp": L.OBJECTIVE_EDP,
               "edap": L.OBJECTIVE_EDP, "area": L.OBJECTIVE_EDP}
@@ -127,6 +127,17 @@ SILICON_PARAMS: dict[tuple[str, str], int] = {
     ("sparsity", "intrablock_masks"): L.SI_IB_FANIN,
     ("sparsity", "intrablock_cols"): L.SI_IB_COLS,
 }
+
+
+# (table, key) -> the first of the columns one key fills (a value per bit position).
+SPREAD_PARAMS: dict[tuple[str, str], int] = {("sparsity", "input_bit_ones"): L.PRM_BIT_ONES}
+
+
+def encode_spread(key: str, value: Any) -> list[float]:
+    """A key that fills several kernel columns: ``input_bit_ones`` as one probability per bit position (zeros
+    past the given ones, and everywhere when it is not given)."""
+    values = list(parse_profile(value)) if value is not None else []
+    return values + [0.0] * (L.MAX_PROFILE_BITS - len(values))
 
 
 def encode(key: str, value: Any) -> float:
@@ -258,6 +269,12 @@ class Resolver:
             if s.axis is not None:
                 prm_axis[p] = position[id(self.sweep.axes[s.axis])]
             prm_vals[p, : len(s.values)] = [encode(key, v) for v in s.values]
+        for (table, key), p in SPREAD_PARAMS.items():  # one key, several columns
+            s = self.settings[(table, key)]
+            spread = np.array([encode_spread(key, v) for v in s.values]).T
+            if s.axis is not None:
+                prm_axis[p: p + len(spread)] = position[id(self.sweep.axes[s.axis])]
+            prm_vals[p: p + len(spread), : len(s.values)] = spread
         return prm_axis, prm_vals
 
     def param_row(self, index: tuple[int, ...]) -> np.ndarray:
@@ -275,6 +292,9 @@ def point_params(specs: PointSpecs) -> np.ndarray:
     row = np.zeros(L.N_PRM)
     for (table, key), p in PARAMS.items():
         row[p] = encode(key, getattr(tables[table], key))
+    for (table, key), p in SPREAD_PARAMS.items():
+        values = encode_spread(key, getattr(tables[table], key))
+        row[p: p + len(values)] = values
     return row
 
 

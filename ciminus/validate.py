@@ -30,6 +30,7 @@ from ciminus.specs.fields import (
     INT,
     STR,
     Field,
+    parse_profile,
     spec_fields,
     toml_repr,
     type_name,
@@ -742,6 +743,27 @@ def _fixed(key: str, table: str, fixed: dict, axes: list[Axis]) -> Any:
 
 def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list[Axis], output: OutputSpec) -> None:
     every = [*axes, *cands]
+    # A given bit profile: with input_profile = "given" only, one probability per input bit.
+    profiles = set(_values("input_profile", "sparsity", fixed, every) or ("laplace",))
+    ones = [v for v in _values("input_bit_ones", "sparsity", fixed, every) if isinstance(v, str)]
+    reported = any(p.key == "sparsity.input_bit_ones" for p in ck.problems)  # a bad value, already said
+    if "given" in profiles and not reported and (not ones or None in _values("input_bit_ones", "sparsity", fixed,
+                                                                             every)):
+        ck.add("sparsity.input_profile", "given", "needs sparsity.input_bit_ones",
+               'input_bit_ones = "0.48,0.45,..." (one probability per input bit), or "laplace" / "independent"')
+    if ones and "given" not in profiles:
+        ck.add("sparsity.input_bit_ones", ones[0], 'not used unless sparsity.input_profile = "given"',
+               'input_profile = "given"')
+    bits = [b for b in _values("input_bits", "arch", fixed, every) if isinstance(b, int)]
+    for text in ones:
+        try:
+            n = len(parse_profile(text))
+        except ValueError:
+            continue  # already reported with the key
+        if any(b != n for b in bits):
+            ck.add("sparsity.input_bit_ones", text, f"has {n} bit positions, arch.input_bits = "
+                   f"{bits[0] if len(set(bits)) == 1 else sorted(set(bits))}",
+                   "one probability per input bit (arch.input_bits of them)")
     # Sub-arrays must tile the array.
     for sub, arr in (("subarray_rows", "array_rows"), ("subarray_cols", "array_cols")):
         s, a = _fixed(sub, "arch", fixed, every), _fixed(arr, "arch", fixed, every)

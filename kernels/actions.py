@@ -59,7 +59,8 @@ PC_KEY = 13  # the parameters the bit statistics below were computed from (6 slo
 PC_GROUP_ZERO = 20  # P(a non-zero input has no 1 in group g), g < 32
 PC_GROUP_LOG_Z = 52  # log P(an input has no 1 in group g) at the point's input density, g < 32
 PC_BIT_VERSION = 84  # bumped whenever PC_GROUP_ZERO changes: the skip-fraction cache's key
-N_PC = 85
+PC_PROFILE_KEY = 85  # a given profile's probabilities the statistics were computed from (MAX_PROFILE_BITS slots)
+N_PC = PC_PROFILE_KEY + L.MAX_PROFILE_BITS
 MAX_GROUPS = 32
 # Rows of ``pc`` past N_PC (when the caller gives them) cache skip fractions, SKIP_ENTRY values an entry:
 # (rows, critical rows, density, version and flag; the two fractions). A layer's skip fractions depend on
@@ -180,6 +181,10 @@ def bit_statistics(prm, t_, pc):
     same_bits = (pc[t_, PC_KEY] == I and pc[t_, PC_KEY + 1] == bpc and pc[t_, PC_KEY + 2] == profile
                  and pc[t_, PC_KEY + 3] == bit_density
                  and (pc[t_, PC_KEY + 5] == clip or (math.isnan(clip) and math.isnan(pc[t_, PC_KEY + 5]))))
+    if same_bits and profile == L.PROFILE_GIVEN:
+        for b in range(min(I, L.MAX_PROFILE_BITS)):
+            if pc[t_, PC_PROFILE_KEY + b] != prm[t_, L.PRM_BIT_ONES + b]:
+                same_bits = False
     if same_bits:
         if pc[t_, PC_KEY + 4] != density:  # only the value density moved: the logs at the new density
             for g in range(int(pc[t_, PC_GROUPS])):
@@ -194,13 +199,13 @@ def bit_statistics(prm, t_, pc):
         clip_used = clip
     ones = 0.0
     for b in range(I):
-        ones += 1.0 - group_zero_probability(profile, I, b, 1, bit_density, clip_used)
+        ones += 1.0 - _group_zero(prm, t_, profile, I, b, 1, bit_density, clip_used)
     pc[t_, PC_BIT_ONES] = ones / I
     groups = min(ceil_div(I, bpc), MAX_GROUPS)
     pc[t_, PC_GROUPS] = groups
     for g in range(groups):
         lo = g * bpc
-        s = group_zero_probability(profile, I, lo, min(bpc, I - lo), bit_density, clip_used)
+        s = _group_zero(prm, t_, profile, I, lo, min(bpc, I - lo), bit_density, clip_used)
         pc[t_, PC_GROUP_ZERO + g] = s
         pc[t_, PC_GROUP_LOG_Z + g] = _log_or_minus_inf(1.0 - density + density * s)
     pc[t_, PC_KEY] = I
@@ -209,6 +214,20 @@ def bit_statistics(prm, t_, pc):
     pc[t_, PC_KEY + 3] = bit_density
     pc[t_, PC_KEY + 4] = density
     pc[t_, PC_KEY + 5] = clip
+    for b in range(min(I, L.MAX_PROFILE_BITS)):
+        pc[t_, PC_PROFILE_KEY + b] = prm[t_, L.PRM_BIT_ONES + b]
+
+
+@jit
+def _group_zero(prm, t_, profile, I, lo, width, bit_density, clip):
+    """P(bits lo .. lo+width-1 of a non-zero input are all 0): a given profile's bits independent, each 1
+    with its own probability (``PRM_BIT_ONES + b``), or the model of :func:`group_zero_probability`."""
+    if profile == L.PROFILE_GIVEN:
+        s = 1.0
+        for b in range(lo, lo + width):
+            s *= 1.0 - prm[t_, L.PRM_BIT_ONES + b]
+        return s
+    return group_zero_probability(profile, I, lo, width, bit_density, clip)
 
 
 @jit(inline=True)

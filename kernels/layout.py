@@ -331,6 +331,8 @@ ACTIVITY_FULL = 1  # every gate of every cycle that runs (the template's own rul
 # Bit-position profiles of a non-zero input.
 PROFILE_LAPLACE = 0  # post-ReLU Laplace (exponential) values, clipped and quantised uniformly
 PROFILE_INDEPENDENT = 1  # every bit 1 with probability input_bit_density, independently
+PROFILE_GIVEN = 2  # every bit position's own probability of a 1, given (sparsity.input_bit_ones), independently
+MAX_PROFILE_BITS = 32  # bit positions a given profile may have (arch.input_bits <= 32)
 
 # ----------------------------------------------------------------------------------------------------
 # Results of one design point (a row of the backends' output array). Energies are the breakdown of the
@@ -410,7 +412,8 @@ PRM_NODE = 46  # technology node (nm) and supply (V) of the chip ...
 PRM_VDD = 47
 PRM_REF_NODE = 48  # ... and of the energy table
 PRM_REF_VDD = 49
-N_PRM = 50
+PRM_BIT_ONES = 50  # MAX_PROFILE_BITS columns: P(bit b of a non-zero input is 1), b = 0 the least significant
+N_PRM = PRM_BIT_ONES + MAX_PROFILE_BITS
 # The columns the per-action energy table is made of (``kernels.actions.action_energies`` reads only these).
 ENERGY_PRMS = (
     PRM_MULT,

@@ -11,7 +11,7 @@ from ciminus.kernels import equations as eq
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
 from ciminus.sweep import evaluate
-from ciminus.validate import parse_sweep
+from ciminus.validate import SpecError, parse_sweep
 
 adds = python(eq.adder_tree_adds)
 zero = python(eq.group_zero_probability)
@@ -234,3 +234,55 @@ compress = "auto"
     cpu = evaluate(parse_sweep(with_clip))
     ref = evaluate(parse_sweep(with_clip), backend="reference")
     np.testing.assert_array_equal(cpu.latency.values, ref.latency.values)
+
+
+GIVEN = """
+name = "given"
+[workload]
+layer = [{name = "a", kind = "conv", C = 8, K = 16, R = 3, S = 3, H = 8, W = 8, pad = 1},
+         {name = "b", kind = "linear", C = 256, K = 10}]
+[arch]
+input_bits_per_cycle = BPC
+[sparsity]
+input_density = 0.5
+PROFILE
+[mapping]
+macro_grid = "square"
+loop_order = "vectors-cols-rows"
+duplicate = true
+compress = "auto"
+"""
+
+
+def test_a_given_bit_profile_prices_as_the_model_it_equals():
+    """input_profile = "given": each bit position's probability of a 1. Given the Laplace model's own
+    per-bit probabilities, one bit per cycle prices as the model (the model's bits are then skipped one
+    position at a time, and a given profile's positions are independent); empty high-order planes run
+    fewer cycles than a flat profile; cpu == reference over a swept pair of profiles."""
+    clip = clip_of(8)
+    ones = [1.0 - zero(L.PROFILE_LAPLACE, 8, b, 1, 0.5, clip) for b in range(8)]
+    text = ",".join(repr(p) for p in ones)
+    model = evaluate(parse_sweep(GIVEN.replace("BPC", "1").replace("PROFILE", 'input_profile = "laplace"')))
+    given = evaluate(parse_sweep(GIVEN.replace("BPC", "1").replace(
+        "PROFILE", f'input_profile = "given"\ninput_bit_ones = "{text}"')))
+    for var in ("energy", "latency", "compute_cycles"):
+        np.testing.assert_allclose(given[var].values, model[var].values, rtol=1e-12)
+    swept = GIVEN.replace("BPC", "2").replace("PROFILE", 'input_profile = "given"\ninput_bit_ones = '
+                                              '["0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5", "0.5,0.4,0.3,0.2,0.1,0.0,0.0,0.0"]')
+    cpu = evaluate(parse_sweep(swept))
+    ref = evaluate(parse_sweep(swept), backend="reference")
+    np.testing.assert_array_equal(cpu.latency.values, ref.latency.values)
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    flat, empty_high = cpu.compute_cycles.values
+    assert empty_high < flat
+
+
+@pytest.mark.parametrize(("profile", "words"), [
+    ('input_profile = "given"', "needs sparsity.input_bit_ones"),
+    ('input_profile = "given"\ninput_bit_ones = "0.5,0.4"', "has 2 bit positions"),
+    ('input_profile = "given"\ninput_bit_ones = "0.5,1.5,0,0,0,0,0,0"', "outside 0 to 1"),
+    ('input_bit_ones = "0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5"', 'unless sparsity.input_profile = "given"'),
+])
+def test_a_given_profile_is_checked_by_name(profile, words):
+    with pytest.raises(SpecError, match=words):
+        parse_sweep(GIVEN.replace("BPC", "1").replace("PROFILE", profile))

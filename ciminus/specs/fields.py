@@ -22,6 +22,25 @@ INT_OR_CHOICE = "int_or_choice"  # an integer, or one of a few symbolic values (
 FLOAT_OR_CHOICE = "float_or_choice"  # a number, or one of a few symbolic values ("auto", ...)
 BOOL_OR_AUTO = "bool_or_auto"
 MASKS = "masks"  # an IntraBlock mask set: "all", or comma-separated binary masks (ciminus.sparsity.masks)
+PROFILE = "profile"  # probabilities by bit position, comma-separated, least significant bit first
+
+
+def parse_profile(text: str) -> tuple[float, ...]:
+    """``"0.48,0.45,0.3"`` -> (0.48, 0.45, 0.3): one probability per bit position, least significant first.
+    Raises ValueError saying what is wrong."""
+    from ciminus.kernels.layout import MAX_PROFILE_BITS
+
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValueError("not numbers separated by commas") from None
+    if not 1 <= len(values) <= MAX_PROFILE_BITS:
+        raise ValueError(f"{len(values)} bit positions (1 to {MAX_PROFILE_BITS})")
+    bad = next((v for v in values if not 0.0 <= v <= 1.0), None)
+    if bad is not None:
+        raise ValueError(f"probability {bad:g} outside 0 to 1")
+    return values
 
 # What a key influences: "stats" keys change the tile statistics of a layer, "price" keys only its cost.
 STATS = "stats"
@@ -49,6 +68,9 @@ class Field:
             return "true or false"
         if self.kind == BOOL_OR_AUTO:
             return 'true, false or "auto"'
+        if self.kind == PROFILE:
+            return ('probabilities from 0 to 1 separated by commas, one per input bit, least significant first '
+                    '("0.48,0.45,0.41,0.35,0.26,0.15,0.06,0.01")')
         if self.kind == MASKS:
             return ('"all", masks of 0 and 1 separated by commas ("1100,0110,0011"), 2 to 32 long, keeping one count, '
                     'or IntraBlock stages in turn ("4:8 then 1:2")')
@@ -73,6 +95,14 @@ class Field:
             if isinstance(value, bool) or value == "auto":
                 return None
             return _wrong_type(value) if not isinstance(value, str) else "not allowed"
+        if self.kind == PROFILE:
+            if not isinstance(value, str):
+                return _wrong_type(value)
+            try:
+                parse_profile(value)
+            except ValueError as e:
+                return str(e)
+            return None
         if self.kind == MASKS:
             if not isinstance(value, str):
                 return _wrong_type(value)

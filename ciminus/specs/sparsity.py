@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ciminus.kernels.layout import FIRST_STAGES, STAGE_ORDERS
-from ciminus.specs.fields import BOOL, BOOL_OR_AUTO, CHOICE, FLOAT, INT, INT_OR_CHOICE, MASKS, STATS, STR, spec_field
+from ciminus.specs.fields import (
+    BOOL,
+    BOOL_OR_AUTO,
+    CHOICE,
+    FLOAT,
+    INT,
+    INT_OR_CHOICE,
+    MASKS,
+    PROFILE,
+    STATS,
+    STR,
+    spec_field,
+)
 
 PATTERNS = (
     "dense",
@@ -61,9 +73,13 @@ class SparsitySpec:
                                 'weight rows, default nm_m) and IntraBlock squeezes inside each ("full-first")')
     input_density: float = spec_field(1.0, kind=FLOAT, lo=0.0, hi=1.0, lo_open=True,
                                       doc="fraction of non-zero input activations")
-    input_profile: str = spec_field("laplace", kind=CHOICE, choices=("laplace", "independent"),
+    input_profile: str = spec_field("laplace", kind=CHOICE, choices=("laplace", "independent", "given"),
                                     doc='bits of a non-zero input by position: quantised post-ReLU Laplace values '
-                                        '("laplace"), or every bit 1 at input_bit_density ("independent")')
+                                        '("laplace"), every bit 1 at input_bit_density ("independent"), or each '
+                                        'position at its own probability of input_bit_ones ("given")')
+    input_bit_ones: str | None = spec_field(None, kind=PROFILE,
+                                            doc='"given" profile: P(bit is 1) of a non-zero input per bit position, '
+                                                'least significant first, input_bits of them ("0.48,0.45,...")')
     input_clip: float | None = spec_field(None, kind=FLOAT, lo=0.0, hi=1000.0, lo_open=True,
                                           doc="laplace profile: clipping of the quantiser in units of the Laplace "
                                               "scale (default: the MSE-optimal clip for input_bits)")
