@@ -95,21 +95,13 @@ class Field:
             if isinstance(value, bool) or value == "auto":
                 return None
             return _wrong_type(value) if not isinstance(value, str) else "not allowed"
-        if self.kind == PROFILE:
-            if not isinstance(value, str):
-                return _wrong_type(value)
-            try:
-                parse_profile(value)
-            except ValueError as e:
-                return str(e)
-            return None
-        if self.kind == MASKS:
+        if self.kind in (PROFILE, MASKS):  # strings with a syntax of their own: their parser says what is wrong
             if not isinstance(value, str):
                 return _wrong_type(value)
             from ciminus.sparsity.masks import parse_masks
 
             try:
-                parse_masks(value)
+                (parse_profile if self.kind == PROFILE else parse_masks)(value)
             except ValueError as e:
                 return str(e)
             return None
