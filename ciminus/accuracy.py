@@ -190,15 +190,15 @@ def variant_pruning(sweep: Sweep, index: tuple[int, ...]) -> tuple[tuple[Any, ..
     """(how every layer is pruned at a point, as a hashable key: the FlexBlock numbers pruning reads and
     the flattening order, None for weights kept as they are; the flattening order)."""
     from ciminus.sparsity.flexblock import resolve
-    from ciminus.specs.mapping import tile_rows_of
+    from ciminus.specs.mapping import tile_shape_of
 
     res = _resolver(sweep)
     specs = res.specs_at(index)
     mapping = res.values_at(index)["mapping"]
     flatten, compress = mapping["flatten"], mapping["compress"]
     a, sp = specs.arch, specs.sparsity
-    rows = tile_rows_of(mapping["tile_rows"], a.array_rows, a.subarray_rows)  # blocks sized to the tile
-    cols = min(a.array_cols, mapping["tile_cols"]) if mapping["tile_cols"] else a.array_cols
+    rows, cols = tile_shape_of(mapping["tile_rows"], mapping["tile_cols"], a.array_rows, a.array_cols,
+                               a.subarray_rows)  # blocks sized to the tile
     key = []
     for layer in specs.layers:
         if layer.dynamic:

@@ -427,7 +427,7 @@ def _search_layout(fixed: dict[str, dict[str, Any]], axes: list[Axis], cand_axes
     degrees = (0, 1, *(k for k in (2, 4) if k < max(macros, default=1)))
     sub_rows = any(s < a for s in values("arch", "subarray_rows") for a in values("arch", "array_rows"))
     sparse_inputs = (any(isinstance(d, float | int) and d < 1 for d in values("sparsity", "input_density"))
-                     or bool(layer_density) or any(v is not None for v in values("sparsity", "activations")))
+                     or layer_density or any(v is not None for v in values("sparsity", "activations")))
     for key, wanted, options in (
         ("copies", not given("duplicate"), degrees),
         ("compress", bool(patterns - {"dense"}) and not accuracy, ("row", "col")),

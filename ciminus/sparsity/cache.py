@@ -19,7 +19,7 @@ from ciminus.sparsity.sources import layer_activations, layer_weights
 from ciminus.sparsity.stats import dense_stats, sparse_stats, weight_stats
 from ciminus.specs.arch import ArchSpec
 from ciminus.specs.fields import stats_keys
-from ciminus.specs.mapping import MappingSpec, tile_rows_of
+from ciminus.specs.mapping import MappingSpec, tile_shape_of
 from ciminus.specs.sparsity import SparsitySpec
 from ciminus.workloads.layers import Layer
 
@@ -59,12 +59,9 @@ class StatsCache:
 
 def tile_shape(arch: ArchSpec, mapping: MappingSpec | None) -> tuple[int, int]:
     """(rows, columns) of the weight matrix one macro holds: the array, or the mapping's smaller tiling size."""
-    rows, cols = arch.array_rows, arch.array_cols
-    if mapping is not None:
-        rows = tile_rows_of(mapping.tile_rows, rows, arch.subarray_rows)
-    if mapping is not None and mapping.tile_cols:
-        cols = min(cols, mapping.tile_cols)
-    return rows, cols
+    if mapping is None:
+        return arch.array_rows, arch.array_cols
+    return tile_shape_of(mapping.tile_rows, mapping.tile_cols, arch.array_rows, arch.array_cols, arch.subarray_rows)
 
 
 def layer_statistics(layer: Layer, sp: SparsitySpec, arch: ArchSpec, mapping: MappingSpec,

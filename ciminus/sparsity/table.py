@@ -32,7 +32,7 @@ from ciminus.sparsity.flexblock import (
 )
 from ciminus.sparsity.masks import mask_columns
 from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES
-from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec
+from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec, tile_shape_of
 from ciminus.specs.sweep import Axis
 from ciminus.workloads.layers import Layer
 
@@ -173,17 +173,16 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
     }
     for j, values in per_variant.items():
         jobs[..., j] = np.asarray(values, dtype=np.float64)[None, :, None]
-    # a mapping's tiling size: a macro holds a smaller sub-matrix than its array
-    # (ciminus.specs.mapping.tile_rows_of, on arrays; "half" is coded -1)
-    for j, key, sub_j in ((L.JOB_ARRAY_ROWS, "tile_rows", L.JOB_SUB_ROWS),
-                          (L.JOB_ARRAY_COLS, "tile_cols", L.JOB_SUB_COLS)):
-        codes = [-1.0 if v == "half" else 0.0 if v == "array" else float(v)
-                 for v in (getattr(m, key) for m in variant_specs)]
-        tile = np.array(codes, dtype=np.float64)[None, :, None]
-        whole = jobs[..., j]
-        sub = jobs[..., sub_j]
-        half = np.where(sub >= whole, whole, np.maximum(sub, np.floor(np.floor(whole / 2) / sub) * sub))
-        jobs[..., j] = np.where(tile > 0, np.minimum(tile, whole), np.where(tile < 0, half, whole))
+    # a mapping's tiling size: a macro holds a smaller sub-matrix than its array (the one rule,
+    # ciminus.specs.mapping.tile_shape_of, applied once per distinct geometry of the combinations)
+    if any(m.tile_rows or m.tile_cols for m in variant_specs):
+        geometry, where = np.unique(jobs[:, 0, 0, [L.JOB_ARRAY_ROWS, L.JOB_ARRAY_COLS, L.JOB_SUB_ROWS]], axis=0,
+                                    return_inverse=True)
+        for v, m in enumerate(variant_specs):
+            shapes = np.array([tile_shape_of(m.tile_rows, m.tile_cols, int(x), int(y), int(s)) for x, y, s in geometry],
+                              dtype=np.float64)
+            jobs[:, v, :, L.JOB_ARRAY_ROWS] = shapes[where.reshape(-1), 0][:, None]
+            jobs[:, v, :, L.JOB_ARRAY_COLS] = shapes[where.reshape(-1), 1][:, None]
 
     # Combinations priced per layer in Python: Monte-Carlo masks, real weights, measured activations.
     slow = (flag("sparsity", "stats", lambda v: v != "expected") | flag("sparsity", "source", lambda v: v != "random")

@@ -31,6 +31,14 @@ def tile_rows_of(value: int | str, array_rows: int, subarray_rows: int) -> int:
     return min(array_rows, int(value))
 
 
+def tile_shape_of(tile_rows: int | str, tile_cols: int, array_rows: int, array_cols: int,
+                  subarray_rows: int) -> tuple[int, int]:
+    """(rows, columns) of the weight matrix one macro holds: the array, or the mapping's smaller tiling size
+    (``mapping.tile_rows``, ``mapping.tile_cols``; 0: the array's)."""
+    cols = min(array_cols, int(tile_cols)) if tile_cols else array_cols
+    return tile_rows_of(tile_rows, array_rows, subarray_rows), cols
+
+
 @dataclass(frozen=True, kw_only=True)
 class MappingSpec:
     """One mapping: flattening, compression, rearrangement, macro organisation and duplication."""
