@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
 from pathlib import Path
+
+# The command's cores belong to the engine's threads. NumPy's and SciPy's OpenBLAS each start a thread per
+# core when imported, which spin beside the engine's although a sweep calls no BLAS: on two cores they cost
+# about a tenth of a sweep's wall time (docs/performance.md). OpenBLAS reads this when NumPy is first
+# imported (here, for the command); a value the user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 

@@ -19,6 +19,16 @@ import numpy as np
 
 from ciminus import __version__
 from ciminus.kernels import layout as L
+from ciminus.kernels.columns import (
+    D_ENERGY,
+    D_SAVING,
+    D_SPEEDUP,
+    D_UTILIZATION,
+    N_DERIVED,
+    masked_block,
+    masked_field,
+    point_columns,
+)
 from ciminus.resolve import clock_mhz, energy_table, per_sweep, silicon_table
 from ciminus.specs.sweep import Sweep
 
@@ -250,22 +260,25 @@ def global_attrs(sweep: Sweep, backend: str) -> dict[str, str | int]:
     }
 
 
+# Data variables copied from one result column each (NaN where infeasible), in one pass with the others.
+_GATHERED = ("latency", "compute_cycles", "dense_energy", "dense_latency", "macro_grid_rows")
+_GATHERED_COLS = np.array([L.P_LATENCY, L.P_COMPUTE, L.P_DENSE_ENERGY, L.P_DENSE_LATENCY, L.P_GRID_ROWS], np.int64)
+
+
 def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
     """Every data variable for the rows of ``res`` (which start at output row ``row0``), flat."""
     pts = res.points
     n = pts.shape[0]
     reason = np.nan_to_num(pts[:, L.P_REASON], nan=0).astype(np.uint8)
-    breakdown = pts[:, : L.N_COMPONENTS]
-    energy = breakdown.sum(axis=-1)
-    latency = pts[:, L.P_LATENCY]
     nan = np.nan
     clocked = has_clock(sweep)
     budget = sweep.constraints
     if clocked or budget.any:
         chip = silicon_rows(sweep, row0, n)
+        energy = pts[:, : L.N_COMPONENTS].sum(axis=-1)
         with np.errstate(divide="ignore", invalid="ignore"):
             freq = chip[:, L.SO_CLOCK_MHZ]
-            seconds = np.where(freq > 0, latency / (freq * 1e6), nan)
+            seconds = np.where(freq > 0, pts[:, L.P_LATENCY] / (freq * 1e6), nan)
             power_mw = energy * 1e-9 / seconds  # pJ / s = 1e-12 W = 1e-9 mW
         ok = reason == L.REASON_OK  # budgets are checked last, in this order
         for bound, value, code in ((budget.area_mm2, chip[:, : L.N_COMPONENTS].sum(axis=-1), L.REASON_OVER_AREA),
@@ -279,36 +292,39 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
             under = ok & ~(accuracy_rows(sweep, row0, n) >= budget.accuracy)
             reason[under] = L.REASON_UNDER_ACCURACY
     feasible = reason == L.REASON_OK
+    ok = feasible.view(np.uint8)
 
     def where(a: np.ndarray) -> np.ndarray:
-        return np.where(feasible.reshape(-1, *([1] * (a.ndim - 1))), a, nan)
+        return np.where(feasible, a, nan)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = {
-            "energy": where(energy),
-            "latency": where(latency),
-            "compute_cycles": where(pts[:, L.P_COMPUTE]),
-            "energy_breakdown": where(breakdown),
-            "speedup": where(pts[:, L.P_DENSE_LATENCY] / latency),
-            "energy_saving": where(pts[:, L.P_DENSE_ENERGY] / energy),
-            "utilization": where(np.where(pts[:, L.P_CAPACITY] > 0, pts[:, L.P_USEFUL] / pts[:, L.P_CAPACITY], 0.0)),
-            "dense_energy": where(pts[:, L.P_DENSE_ENERGY]),
-            "dense_latency": where(pts[:, L.P_DENSE_LATENCY]),
-            "feasible": feasible,
-            "reason": reason,
-            "macro_grid_rows": where(pts[:, L.P_GRID_ROWS]),
-        }
-        if clocked:
-            out["latency_s"] = where(seconds)
-            out["power_mw"] = where(power_mw)
+    breakdown = np.empty((n, L.N_COMPONENTS))
+    gathered = np.empty((len(_GATHERED), n))
+    derived = np.empty((N_DERIVED, n))
+    point_columns(pts, ok, _GATHERED_COLS, breakdown, gathered, derived)
+    out = {name: gathered[j] for j, name in enumerate(_GATHERED)}
+    out.update({
+        "energy": derived[D_ENERGY],
+        "energy_breakdown": breakdown,
+        "speedup": derived[D_SPEEDUP],
+        "energy_saving": derived[D_SAVING],
+        "utilization": derived[D_UTILIZATION],
+        "feasible": feasible,
+        "reason": reason,
+    })
+    if clocked:
+        out["latency_s"] = where(seconds)
+        out["power_mw"] = where(power_mw)
     if sweep.output.actions:
-        out["action_count"] = where(pts[:, L.P_ACTIONS: L.P_ACTIONS + L.N_ACTIONS])
+        actions = np.empty((n, L.N_ACTIONS))
+        masked_block(pts, L.P_ACTIONS, L.P_ACTIONS + L.N_ACTIONS, ok, actions)
+        out["action_count"] = actions
         out["dram_compulsory"] = where(pts[:, L.P_DRAM_COMPULSORY])
     if sweep.candidate_axes:
         out["mapping"] = np.nan_to_num(pts[:, L.P_CANDIDATE], nan=-1).astype(np.int16)
     if res.layers is not None:
-        out["layer_energy"] = where(res.layers[..., L.LY_ENERGY])
-        out["layer_latency"] = where(res.layers[..., L.LY_LATENCY])
+        for name, f in (("layer_energy", L.LY_ENERGY), ("layer_latency", L.LY_LATENCY)):
+            out[name] = np.empty(res.layers.shape[:2])
+            masked_field(res.layers, f, ok, out[name])
         if sweep.candidate_axes:
             out["layer_mapping"] = np.nan_to_num(res.layers[..., L.LY_CANDIDATE], nan=-1).astype(np.int16)
     return out

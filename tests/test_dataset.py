@@ -86,3 +86,35 @@ def test_hyperslab_of_row_ranges():
     grid = np.arange(24).reshape(shape)
     for r0, n in ((4, 8), (16, 4), (23, 1), (0, 12)):
         assert list(grid[hyperslab(shape, r0, n)].ravel()) == list(range(r0, r0 + n))
+
+
+def test_columns_are_the_rows_as_numpy_would_derive_them():
+    """The one-pass column kernel gives what NumPy's masked arithmetic gives, zero divisors included."""
+    from ciminus.dataset import Results, derive
+    from ciminus.kernels import layout as L
+
+    rng = np.random.default_rng(3)
+    n = 500
+    pts = rng.uniform(0.0, 10.0, (n, L.N_POINT_BASE))
+    pts[rng.random(n) < 0.1, : L.N_COMPONENTS] = 0.0  # energy 0
+    for col in (L.P_LATENCY, L.P_CAPACITY, L.P_DENSE_LATENCY, L.P_DENSE_ENERGY, L.P_USEFUL):
+        pts[rng.random(n) < 0.1, col] = 0.0
+    pts[rng.random(n) < 0.05, L.P_DENSE_LATENCY] = np.nan
+    pts[:, L.P_REASON] = np.where(rng.random(n) < 0.2, L.REASON_OVER_AREA, L.REASON_OK)
+    out = derive(parse_sweep(TEXT), Results(pts), 0)
+    ok = pts[:, L.P_REASON] == L.REASON_OK
+    energy = pts[:, : L.N_COMPONENTS].sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expect = {
+            "energy": energy, "latency": pts[:, L.P_LATENCY], "compute_cycles": pts[:, L.P_COMPUTE],
+            "speedup": pts[:, L.P_DENSE_LATENCY] / pts[:, L.P_LATENCY],
+            "energy_saving": pts[:, L.P_DENSE_ENERGY] / energy,
+            "utilization": np.where(pts[:, L.P_CAPACITY] > 0, pts[:, L.P_USEFUL] / pts[:, L.P_CAPACITY], 0.0),
+            "dense_energy": pts[:, L.P_DENSE_ENERGY], "dense_latency": pts[:, L.P_DENSE_LATENCY],
+            "macro_grid_rows": pts[:, L.P_GRID_ROWS],
+        }
+    for name, value in expect.items():
+        np.testing.assert_allclose(out[name], np.where(ok, value, np.nan), rtol=1e-14, err_msg=name)
+    assert np.isinf(out["speedup"]).any() and np.isnan(out["energy_saving"][ok]).any()  # the cases were drawn
+    np.testing.assert_array_equal(out["energy_breakdown"], np.where(ok[:, None], pts[:, : L.N_COMPONENTS], np.nan))
+    assert (out["feasible"] == ok).all()
