@@ -27,8 +27,7 @@ from ciminus.specs.sweep import PointSpecs
 
 point_constants = _py(A.point_constants)
 action_energies = _py(A.action_energies)
-input_skipping = _py(A.input_skipping)
-expected_layer = _py(A.expected_layer)
+priced_layer = _py(A.priced_layer)
 accumulate = _py(A.accumulate)
 energy_pj = _py(A.energy_pj)
 objective_of = _py(A.objective_of)
@@ -120,16 +119,10 @@ def price_layer(point: Point, layer, sparse_st: np.ndarray, dense_st: np.ndarray
     stats = np.concatenate([sparse_st, dense_st]).reshape(1, -1)
     lay = layer_row(layer, densities).reshape(1, -1)
     grid_rows, grid_cols = grid_of(mapping, int(point.prm[0, L.PRM_MACROS]))
-    if dense:  # the dense twin: dense statistics, dense inputs never skipped
-        soff, density, point_density, skip = L.N_STATS, 1.0, False, False
-    else:
-        soff = 0
-        density, point_density, skip = input_skipping(point.prm, point.pc, 0, stats, 0, lay, 0)
     cost = Cost(table=point.table)
     max_copies = mapping.copies if mapping.duplicate else 1
-    expected_layer(point.prm, point.pc, 0, stats, 0, soff, lay, 0, grid_rows, grid_cols, max_copies,
-                   mapping.step_vectors, LOOP_ORDER_CODES[mapping.loop_order], 1, 1, density, point_density, skip,
-                   context, cost.row, 0, np.zeros((1, L.N_RESULTS)), 0)
+    priced_layer(point.prm, point.pc, 0, stats, 0, lay, 0, grid_rows, grid_cols, max_copies, mapping.step_vectors,
+                 LOOP_ORDER_CODES[mapping.loop_order], 1, 1, context, dense, cost.row, 0, np.zeros((1, L.N_RESULTS)), 0)
     return cost
 
 

@@ -46,12 +46,15 @@ def start_engine_compile() -> subprocess.Popen | None:
 
 
 def compile_engine() -> None:
-    """Price a one-layer sweep with the cpu engine: compiles and caches ``price_points``."""
+    """Price a one-layer sweep with the cpu engine and derive its result columns: compiles and caches
+    ``price_points`` and the column kernel the result file is written with."""
     from ciminus.backends.cpu import CpuEngine
+    from ciminus.dataset import derive
     from ciminus.lower import lower
     from ciminus.validate import parse_sweep
 
-    CpuEngine(lower(parse_sweep(TINY), statistics=False), 0).points(0, 1)
+    sweep = parse_sweep(TINY)
+    derive(sweep, CpuEngine(lower(sweep, statistics=False), 0).points(0, 1), 0)
 
 
 if __name__ == "__main__":

@@ -281,7 +281,7 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
 
     The point's parameters are ``prm[t_]`` (constants ``pc[t_]``), the layer's statistics
     ``stats[srow, soff:soff+N_STATS]`` and its shape ``layers[lrow]``, laid out as ``whole_rows`` x
-    ``whole_cols`` whole tiles (:func:`expected_layer` weighs the integers around an expected count);
+    ``whole_cols`` whole tiles (:func:`priced_layer` weighs the integers around an expected count);
     ``context`` says where the layer's input is and its output must go (``CTX_*``). ``n_orders`` loop
     orders (``ORDER_*``) from ``order0`` on are priced at once, into ``out[orow + k*ostride]``: they share
     everything but the data movement, so a search over loop orders costs far less than one call per order.
@@ -578,46 +578,6 @@ def two_point(mean):
 
 
 @jit(inline=True)
-def expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order0,
-                   n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow):
-    """:func:`layer_actions` at the expected numbers of row and column tiles. Rounds, copies and folds jump at
-    whole tiles, so a fractional expectation (random masks) is not rounded up: the layer is priced at the
-    whole counts around it and the results are weighted by the two-point laws (row and column counts taken
-    independent). ``mix[mrow .. mrow + n_orders - 1]`` is scratch."""
-    n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
-    n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
-    whole = p_r == 0.0 and p_c == 0.0  # one layout: priced straight into ``out``
-    if not whole:
-        for k in range(n_orders):
-            for i in range(L.N_RESULTS):
-                out[orow + k * ostride, i] = 0.0
-    for s in range(4):
-        dr = s & 1
-        dc = s >> 1
-        w = (p_r if dr else 1.0 - p_r) * (p_c if dc else 1.0 - p_c)
-        if w == 0.0:
-            continue
-        target, trow, tstride = (out, orow, ostride) if whole else (mix, mrow, 1)
-        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order0,
-                      n_orders, tstride, density, point_density, skip, context, n_r + dr, n_c + dc, target, trow)
-        if whole:
-            return
-        for k in range(n_orders):
-            r = orow + k * ostride
-            m = mrow + k
-            for i in range(L.N_RESULTS):
-                if i == L.R_REASON:
-                    if out[r, i] == L.REASON_OK:
-                        out[r, i] = mix[m, i]
-                elif i == L.R_OUT_SPILL:
-                    out[r, i] = mix[m, i]
-                elif i >= L.R_HOLD_IBUF and i <= L.R_HOLD_GBUF:
-                    out[r, i] = max(out[r, i], mix[m, i])
-                else:
-                    out[r, i] += w * mix[m, i]
-
-
-@jit(inline=True)
 def copies_made(whole_rows, whole_cols, grid_rows, grid_cols, limit):
     """Copies of a layer's ``whole_rows x whole_cols`` tiles on the grid: as many as fit side by side, at most
     ``limit`` (0: no limit; 1: no duplication)."""
@@ -628,7 +588,7 @@ def copies_made(whole_rows, whole_cols, grid_rows, grid_cols, limit):
 @jit(inline=True)
 def same_copies(stats, srow, soff, grid_rows, grid_cols, limit_a, limit_b):
     """Whether two duplication limits make the same copies of a layer at every whole tile count
-    :func:`expected_layer` prices it at (then their counts are equal)."""
+    :func:`priced_layer` prices it at (then their counts are equal)."""
     n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
     n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
     for s in range(4):
@@ -660,12 +620,17 @@ def input_skipping(prm, pc, t_, stats, srow, layers, lrow):
 
 
 @jit(inline=True)
-def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, max_copies, step, order, n_orders,
+def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, max_copies, step, order0, n_orders,
                  ostride, context, dense, out, orow, mix, mrow):
-    """The counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order``): its
-    sparse weights (:func:`input_skipping`), or its ``dense`` twin (dense weights and inputs, never skipped),
-    through :func:`expected_layer` (``mix[mrow:]``: its scratch rows). One call site for both keeps a single
-    inlined copy of the model in a loop that prices both (the CPU and CUDA loops call only this)."""
+    """The counts of one layer into ``out[orow + k*ostride]`` (``n_orders`` loop orders from ``order0``): its
+    sparse weights (:func:`input_skipping`), or its ``dense`` twin (dense weights and inputs, never skipped).
+
+    :func:`layer_actions` prices whole tiles. Rounds, copies and folds jump at whole tiles, so a fractional
+    expected tile count (random masks) is not rounded up: the layer is priced at the whole counts around it
+    and the results are weighted by the two-point laws (row and column counts taken independent);
+    ``mix[mrow .. mrow + n_orders - 1]`` is scratch. Every engine and the reference call only this, once
+    per layer: Numba inlines the model into its one call site, and each level of inlining copies it, so the
+    model is one level below here (a third less time to compile the engine than with one level more)."""
     if dense:
         soff = L.N_STATS
         density = 1.0
@@ -674,8 +639,37 @@ def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, m
     else:
         soff = 0
         density, point_density, skip = input_skipping(prm, pc, t_, stats, srow, layers, lrow)
-    expected_layer(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order,
-                   n_orders, ostride, density, point_density, skip, context, out, orow, mix, mrow)
+    n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
+    n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
+    whole = p_r == 0.0 and p_c == 0.0  # one layout: priced straight into ``out``
+    if not whole:
+        for k in range(n_orders):
+            for i in range(L.N_RESULTS):
+                out[orow + k * ostride, i] = 0.0
+    for s in range(4):
+        dr = s & 1
+        dc = s >> 1
+        w = (p_r if dr else 1.0 - p_r) * (p_c if dc else 1.0 - p_c)
+        if w == 0.0:
+            continue
+        target, trow, tstride = (out, orow, ostride) if whole else (mix, mrow, 1)
+        layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_cols, max_copies, step, order0,
+                      n_orders, tstride, density, point_density, skip, context, n_r + dr, n_c + dc, target, trow)
+        if whole:
+            return
+        for k in range(n_orders):
+            r = orow + k * ostride
+            m = mrow + k
+            for i in range(L.N_RESULTS):
+                if i == L.R_REASON:
+                    if out[r, i] == L.REASON_OK:
+                        out[r, i] = mix[m, i]
+                elif i == L.R_OUT_SPILL:
+                    out[r, i] = mix[m, i]
+                elif i >= L.R_HOLD_IBUF and i <= L.R_HOLD_GBUF:
+                    out[r, i] = max(out[r, i], mix[m, i])
+                else:
+                    out[r, i] += w * mix[m, i]
 
 
 @jit
