@@ -196,18 +196,45 @@ ROW = 32  # >= N_RESULTS, a multiple of 8 float64 (64 bytes)
 
 
 @jit
-def _box_point(j, ix, t, order, box_lo, box_len, axis_stride):
+def _box_point(j, ix, t, order, box_lo, box_len, axis_stride, last_j):
     """The point of the ``j``-th step through a box of points, the axes walked in ``order`` (last fastest):
-    its index along every axis into ``ix[t]``, and its flat index."""
-    rem = j
-    for q in range(order.shape[0] - 1, -1, -1):
+    its index along every axis into ``ix[t]``; returns its flat index and the first position in ``order``
+    whose axis moved (-1: every axis may have). A thread walks consecutive steps, so this is usually an
+    odometer step from its previous one (``last_j[8*t]``), where only the innermost axes move; otherwise it
+    divides twice per axis, which cost a fifth of a point whose counts are reused."""
+    n = order.shape[0]
+    q = -1
+    if j == last_j[8 * t] + 1 and n > 0:
+        q = n - 1
         a = order[q]
-        ix[t, a] = box_lo[a] + rem % box_len[a]
-        rem //= box_len[a]
+        ix[t, a] += 1
+        while ix[t, a] == box_lo[a] + box_len[a] and q > 0:
+            ix[t, a] = box_lo[a]
+            q -= 1
+            a = order[q]
+            ix[t, a] += 1
+    else:
+        rem = j
+        for k in range(n - 1, -1, -1):
+            a = order[k]
+            ix[t, a] = box_lo[a] + rem % box_len[a]
+            rem //= box_len[a]
+    last_j[8 * t] = j
     pt = 0
     for a in range(axis_stride.shape[0]):
         pt += ix[t, a] * axis_stride[a]
-    return pt
+    return pt, q
+
+
+@jit
+def _decode_moved(ix, t, prm, prm_vals, order, q, axis_ptr, axis_prms):
+    """The parameters of the axes at ``order[q:]`` (the ones that moved) into ``prm[t]``; the others keep
+    the values the thread decoded before (``axis_prms[axis_ptr[a]:axis_ptr[a+1]]``: axis ``a``'s)."""
+    for k in range(q, order.shape[0]):
+        a = order[k]
+        for m in range(axis_ptr[a], axis_ptr[a + 1]):
+            p = axis_prms[m]
+            prm[t, p] = prm_vals[p, ix[t, a]]
 
 
 @parallel
@@ -250,12 +277,28 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     lay_bc = np.empty(n_threads * ml + 8)
     dense_key = np.full(n_threads * 8, -1, dtype=np.int64)
     count_key = np.full(n_threads * 8, -1, dtype=np.int64)
+    last_j = np.full(n_threads * 8, -2, dtype=np.int64)  # each thread's previous step (-2: none yet)
+    n_axes = axis_len.shape[0]
+    axis_ptr = np.zeros(n_axes + 1, dtype=np.int64)  # the parameters of each axis, grouped by axis
+    for p in range(prm_axis.shape[0]):
+        if prm_axis[p] >= 0:
+            axis_ptr[prm_axis[p] + 1] += 1
+    for a in range(n_axes):
+        axis_ptr[a + 1] += axis_ptr[a]
+    axis_prms = np.empty(axis_ptr[n_axes], dtype=np.int64)
+    filled = axis_ptr[:n_axes].copy()
+    for p in range(prm_axis.shape[0]):
+        if prm_axis[p] >= 0:
+            axis_prms[filled[prm_axis[p]]] = p
+            filled[prm_axis[p]] += 1
     for j in prange(count):
         t = numba.get_thread_id()
-        pt = _box_point(first + j, ix, t, order, box_lo, box_len, axis_stride)
+        pt, moved = _box_point(first + j, ix, t, order, box_lo, box_len, axis_stride, last_j)
         i = pt - start
-        _decode(ix, t, prm, prm_axis, prm_vals)
-        point_constants(prm, t, pc)
+        if moved < 0:
+            _decode(ix, t, prm, prm_axis, prm_vals)
+        else:
+            _decode_moved(ix, t, prm, prm_vals, order, moved, axis_ptr, axis_prms)
         action_energies(prm, t, ae)
         wl = _mixed_index(ix, t, wl_stride)
         lay0 = layer_first[wl]
@@ -266,7 +309,8 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
         dkey = _mixed_index(ix, t, dense_stride)
         dense_ready = counts_ready or dkey == dense_key[8 * t]
         dense_key[8 * t] = dkey
-        if not counts_ready:
+        if not counts_ready:  # (the point's constants serve the counts only)
+            point_constants(prm, t, pc)
             base = (_mixed_index(ix, t, stat_stride) - stat_offset) * n_variants
             for c in range(n_cand):
                 _price_candidate(prm, pc, t, stats, base, ml, layers, lay0, n_layers, cands, c, tot_s, lay_s,

@@ -173,3 +173,34 @@ compress = "auto"  # every candidate, so each searched key multiplies this test'
 objective = "energy"
 """)
     assert_same(evaluate(sweep, "cpu"), evaluate(sweep, "reference"))
+
+
+def test_a_threads_odometer_walks_a_box_as_division_does():
+    """A thread steps through its points as an odometer (only the innermost axes move); at any step, and
+    from any first step, the indices, the flat index and the axes reported moved are what dividing gives."""
+    from ciminus.kernels.price import _box_point
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n = int(rng.integers(1, 6))
+        length = rng.integers(1, 5, n)
+        full = length + rng.integers(0, 3, n)  # the box inside a larger grid
+        lo = np.array([int(rng.integers(0, f - b + 1)) for f, b in zip(full, length, strict=True)])
+        stride = np.array([int(np.prod(full[a + 1:])) for a in range(n)], dtype=np.int64)
+        order = rng.permutation(n).astype(np.int64)
+        total = int(np.prod(length))
+        first = int(rng.integers(0, total))
+        walked = np.zeros((1, n + 8), dtype=np.int64)
+        last = np.full(8, -2, dtype=np.int64)
+        before = None
+        for j in range(first, total):
+            pt, moved = _box_point(j, walked, 0, order, lo, length, stride, last)
+            fresh = np.zeros((1, n + 8), dtype=np.int64)
+            pt2, moved2 = _box_point(j, fresh, 0, order, lo, length, stride, np.full(8, -2, dtype=np.int64))
+            assert moved2 == -1 and pt == pt2 and (walked == fresh).all()
+            if before is None:
+                assert moved == -1
+            else:  # the axes before ``moved`` in the walk did not move, the one at ``moved`` did
+                assert (walked[0, order[:moved]] == before[order[:moved]]).all()
+                assert walked[0, order[moved]] != before[order[moved]]
+            before = walked[0].copy()
