@@ -642,6 +642,23 @@ def priced_layer(prm, pc, t_, stats, srow, layers, lrow, grid_rows, grid_cols, m
     n_r, p_r = two_point(stats[srow, soff + L.S_ROW_TILES])
     n_c, p_c = two_point(stats[srow, soff + L.S_COL_TILES])
     whole = p_r == 0.0 and p_c == 0.0  # one layout: priced straight into ``out``
+    if not whole and grid_rows > 0 and grid_cols > 0:  # layouts with the same folds and copies price the
+        same = True  # same (layer_actions reads nothing else of the whole-tile counts): then one is priced
+        rf = folds(n_r, grid_rows)
+        cf = folds(n_c, grid_cols)
+        cp = copies_made(n_r, n_c, grid_rows, grid_cols, max_copies)
+        for s in range(1, 4):
+            dr = s & 1
+            dc = s >> 1
+            if (dr and p_r == 0.0) or (dc and p_c == 0.0):
+                continue
+            if (folds(n_r + dr, grid_rows) != rf or folds(n_c + dc, grid_cols) != cf
+                    or copies_made(n_r + dr, n_c + dc, grid_rows, grid_cols, max_copies) != cp):
+                same = False
+        if same:
+            whole = True
+            p_r = 0.0
+            p_c = 0.0
     if not whole:
         for k in range(n_orders):
             for i in range(L.N_RESULTS):

@@ -228,3 +228,53 @@ def test_the_module_graph_has_no_cycles():
     for m in sorted(edges):
         if m not in state:
             visit(m, [])
+
+
+@pytest.mark.parametrize("macros", [4, 16, 64])
+def test_layouts_with_equal_folds_and_copies_are_priced_once_and_equal_their_mixture(macros):
+    """A fractional expected tile count is priced at the whole counts around it; where those layouts have
+    the same folds and copies the model prices one, and that is what weighting all of them gives."""
+    from ciminus.kernels.jit import python
+    from ciminus.lower import layer_row
+    from ciminus.reference import Point
+
+    specs = Resolver(parse_sweep(f'name = "x"\n[workload]\nnetwork = "resnet18"\n[arch]\nmacros = {macros}\n'
+                                 '[sparsity]\npattern = "row-block"\nratio = 0.5\n')).specs_at(())
+    point = Point.of(specs)
+    layer_actions, priced_layer = python(A.layer_actions), python(A.priced_layer)
+    grid_rows, grid_cols = {4: (2, 2), 16: (4, 4), 64: (8, 8)}[macros]
+    shortcut = 0
+    for frac in (0.25, 0.5):
+        for rows in (1.0, 2.0, 3.0, 7.0):
+            for cols in (1.0, 2.0):
+                stats = np.zeros((1, 2 * L.N_STATS))
+                for off in (0, L.N_STATS):
+                    stats[0, off + L.S_TILES] = (rows + frac) * cols
+                    stats[0, off + L.S_ROW_TILES] = rows + frac
+                    stats[0, off + L.S_COL_TILES] = cols
+                    stats[0, off + L.S_CRIT_ROWS] = 20.0
+                    stats[0, off + L.S_FETCH] = 20.0 * stats[0, off + L.S_TILES]
+                    stats[0, off + L.S_STORED] = 100.0 * stats[0, off + L.S_TILES]
+                    stats[0, off + L.S_PSUM] = stats[0, off + L.S_OUT_NZ] = 16.0 * cols
+                    stats[0, off + L.S_F_ENERGY] = stats[0, off + L.S_F_CRIT] = np.nan
+                    stats[0, off + L.S_BIT_ONES] = np.nan
+                lay = layer_row(specs.layers[3], {}).reshape(1, -1)
+                got = np.zeros((1, L.N_RESULTS))
+                priced_layer(point.prm, point.pc, 0, stats, 0, lay, 0, grid_rows, grid_cols, 0, 0,
+                             L.LOOP_ORDERS.index("vectors-cols-rows"), 1, 1, 0, True, got, 0,
+                             np.zeros((1, L.N_RESULTS)), 0)
+                parts = []
+                for whole_rows, w in ((rows, 1.0 - frac), (rows + 1.0, frac)):
+                    part = np.zeros((1, L.N_RESULTS))
+                    layer_actions(point.prm, point.pc, 0, stats, 0, L.N_STATS, lay, 0, grid_rows, grid_cols, 0, 0,
+                                  L.LOOP_ORDERS.index("vectors-cols-rows"), 1, 1, 1.0, False, False, 0,
+                                  whole_rows, cols, part, 0)
+                    parts.append((part, w))
+                if (parts[0][0][0, L.R_ROUNDS] == parts[1][0][0, L.R_ROUNDS]
+                        and parts[0][0][0, L.R_DUPLICATION] == parts[1][0][0, L.R_DUPLICATION]):
+                    shortcut += 1
+                    np.testing.assert_allclose(parts[0][0], parts[1][0], rtol=1e-12)  # the layouts agree
+                blend = sum(w * p for p, w in parts)
+                np.testing.assert_allclose(got[0, : L.N_ACTIONS], blend[0, : L.N_ACTIONS], rtol=1e-12)
+                np.testing.assert_allclose(got[0, L.R_LATENCY], blend[0, L.R_LATENCY], rtol=1e-12)
+    assert shortcut > 0  # the case was met
