@@ -13,7 +13,7 @@ from numba import prange
 from . import layout as L
 from .jit import jit, parallel
 
-# Rows of ``point_columns``'s ``derived`` output after the gathered columns.
+# Rows of ``point_columns``'s ``derived`` output: what the dataset computes from a row's columns.
 D_ENERGY = 0  # the breakdown's sum, pJ
 D_SPEEDUP = 1  # dense latency / latency
 D_SAVING = 2  # dense energy / energy
