@@ -25,6 +25,7 @@ from ciminus.backends import BACKENDS, BackendUnavailable, make_engine, prepare_
 from ciminus.backends import backend as backend_spec
 from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
 from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, silicon_rows, variable_specs
+from ciminus.interrupt import checkpoint, watch
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import CACHE
 from ciminus.output import (
@@ -162,7 +163,7 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "cpu", resume: bool 
     backend_spec(backend).check()  # a backend this machine cannot run is refused before any work or litter
     check_target(out, sweep, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(out, sweep):
+    with watch(), exclusive(out, sweep):
         if not scheduler:
             return _run(sweep, out, backend, resume, progress, chunk_points, on_chunk, None, start, force)
         from ciminus.distributed import close, connect
@@ -289,9 +290,11 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
                             "then they load from the disk cache)")
         with report.phase("tile statistics" if cluster is None else "lowering (the workers compute the statistics)"):
             job = prepare_job(sweep, backend, distributed=cluster is not None)
+        checkpoint()
         if compiling is not None:
             with report.phase("compiling the pricing kernel"):
                 compiling.wait()
+            checkpoint()
         if cluster is not None:
             from ciminus.distributed import distributed_chunks
 
@@ -311,6 +314,7 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
                 advance(chunks[k][1] - chunks[k][0])
                 if on_chunk is not None:
                     on_chunk(k)
+                checkpoint()  # a Ctrl-C swallowed by a finaliser still stops the sweep here
 
     if sweep.accuracy is not None:  # each distinct pruned model run once (cached on disk across sweeps)
         from ciminus.accuracy import accuracy_table, n_variants
@@ -328,6 +332,7 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
             for k, (p0, _p1) in enumerate(chunks):
                 feasible += writer.write(p0 * k_rows, last[1] if k == last[0] else load_chunk(folder, k))
                 advance(1)
+                checkpoint()
         if sweep.sampling is not None:
             with report.phase("sensitivity indices"):
                 rows = np.concatenate([load_chunk(folder, k).points for k in range(len(chunks))])
@@ -340,6 +345,7 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
         writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
         writer.finish()
         saving.join()  # every chunk is on disk before the result takes its name
+        checkpoint()
         os.replace(tmp, out)
     finally:
         if writer.nc.isopen():

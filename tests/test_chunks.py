@@ -211,3 +211,29 @@ def test_chunks_that_cut_the_energy_axes_equal_one_pass(tmp_path, select, size):
     cpu = evaluate(parse_sweep(text.replace("macros = [4, 8]", "macros = 8")), "cpu")
     for name in ("energy", "latency", "latency_s", "energy_breakdown", "layer_energy", "action_count"):
         np.testing.assert_allclose(cpu[name].values, ref[name].values, rtol=1e-9, equal_nan=True, err_msg=name)
+
+
+class _Finaliser:
+    """Ctrl-C that lands in a finaliser, as it can in Numba's and llvmlite's: Python prints "Exception
+    ignored" and carries on."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed one, on purpose
+def test_ctrl_c_swallowed_by_a_finaliser_still_stops_the_sweep(tmp_path):
+    def on_chunk(k):
+        if k == 1:
+            _Finaliser()  # dropped at once: its __del__ runs, and the handler's KeyboardInterrupt is ignored
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even in a background job
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(parse_sweep(SLOW), tmp_path / "x.nc", backend="reference", progress=False, chunk_points=5,
+                      on_chunk=on_chunk)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert not (tmp_path / "x.nc").exists()
+    assert len(list((tmp_path / "x.nc.partial").glob("chunk-*.npz"))) == 2  # the two before the interrupt
