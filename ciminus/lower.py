@@ -225,9 +225,11 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     wl_stride, n_wl = sub_strides(lengths, wl_axes)
     stat_axes = [i for i, a in enumerate(point_axes) if _is_stats_axis(a, sweep)]
     stat_stride, n_combos = sub_strides(lengths, stat_axes)
-    dense_stride, _ = sub_strides(lengths, [i for i, a in enumerate(point_axes) if a.table != "sparsity"])
     counted = [i for i, a in enumerate(point_axes) if changes_counts(i, prm_axis, stat_axes, wl_axes)]
     count_stride, _ = sub_strides(lengths, counted)
+    # The dense twin depends on no sparsity key, and no count depends on an energy or clock key: a point
+    # re-prices its twin only when a counted axis other than the sparsity ones moved.
+    dense_stride, _ = sub_strides(lengths, [i for i in counted if point_axes[i].table != "sparsity"])
     order = np.array(counted + [i for i in range(len(point_axes)) if i not in counted], dtype=np.int64)
     base_index = [0] * len(sweep.axes)
     layer_lists = []

@@ -204,3 +204,29 @@ def test_a_threads_odometer_walks_a_box_as_division_does():
                 assert (walked[0, order[:moved]] == before[order[:moved]]).all()
                 assert walked[0, order[moved]] != before[order[moved]]
             before = walked[0].copy()
+
+
+def test_the_dense_twin_is_keyed_by_counted_axes_only():
+    """A point re-prices its dense twin only when an axis moved that changes counts and is not a sparsity key:
+    an energy axis walked innermost (each count shared by its values) must not make every count re-price the
+    twin too, which once cost the 10^6-point ResNet-18 benchmark 40 % of its kernel time."""
+    from ciminus.lower import lower
+
+    low = lower(parse_sweep("""
+name = "twin"
+[workload]
+layer = [{name = "l", C = 16, K = 16, R = 3, S = 3, H = 8, W = 8}]
+[arch]
+macros = [2, 4]
+[energy]
+dram_read_pj_per_bit = [3.0, 7.91]
+[sparsity]
+pattern = ["dense", "row-block"]
+ratio = [0.25, 0.5]
+"""), statistics=False)
+    names = ["arch.macros", "energy.dram_read_pj_per_bit", "sparsity.pattern", "sparsity.ratio"]
+    stride = dict(zip(names, low.dense_stride, strict=True))
+    count = dict(zip(names, low.count_stride, strict=True))
+    assert stride["arch.macros"] != 0 and count["arch.macros"] != 0
+    assert count["energy.dram_read_pj_per_bit"] == 0 and stride["energy.dram_read_pj_per_bit"] == 0
+    assert stride["sparsity.pattern"] == stride["sparsity.ratio"] == 0
