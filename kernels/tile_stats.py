@@ -1106,3 +1106,18 @@ def row_hashes(bits, out):
                 h1 = (h1 * 1000003 + piece + 1) % _HASH_PRIME
                 h2 = (h2 * 999983 + piece + 7) % _HASH_PRIME
         out[i] = h1 * 2147483648 + h2
+
+
+@parallel
+def rows_differ(bits, first, inverse, out):
+    """``out[i]`` = 1 where row ``i`` of ``bits`` (float rows viewed as uint64) differs bit for bit from
+    row ``first[inverse[i]]``, the representative its hash chose, else 0: the check of
+    :func:`row_hashes`' de-duplication in one parallel pass, without copying the rows."""
+    for i in prange(bits.shape[0]):
+        j = first[inverse[i]]
+        d = 0
+        for k in range(bits.shape[1]):
+            if bits[i, k] != bits[j, k]:
+                d = 1
+                break
+        out[i] = d

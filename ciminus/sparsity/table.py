@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ciminus.kernels import layout as L
-from ciminus.kernels.tile_stats import row_hashes, stats_table
+from ciminus.kernels.tile_stats import row_hashes, rows_differ, stats_table
 from ciminus.resolve import Resolver
 from ciminus.sparsity.cache import StatsCache
 from ciminus.sparsity.flexblock import (
@@ -97,11 +97,15 @@ def canonical(jobs: np.ndarray) -> None:
 def distinct_rows(jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct rows, index of each row's distinct row): by a 64-bit row hash, checked row by row (a
     collision falls back to sorting the rows)."""
+    bits = np.ascontiguousarray(jobs).view(np.uint64)
     hashes = np.empty(len(jobs), dtype=np.int64)
-    row_hashes(np.ascontiguousarray(jobs).view(np.uint64), hashes)
+    row_hashes(bits, hashes)
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    if np.array_equal(jobs[first][inverse], jobs):
-        return jobs[first], inverse.reshape(-1)
+    inverse = inverse.reshape(-1)
+    differ = np.empty(len(jobs), dtype=np.uint8)
+    rows_differ(bits, first, inverse, differ)
+    if not differ.any():
+        return jobs[first], inverse
     unique, inverse = np.unique(jobs, axis=0, return_inverse=True)
     return unique, inverse.reshape(-1)
 
