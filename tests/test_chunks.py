@@ -221,19 +221,23 @@ class _Finaliser:
         signal.raise_signal(signal.SIGINT)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed one, on purpose
 def test_ctrl_c_swallowed_by_a_finaliser_still_stops_the_sweep(tmp_path):
     def on_chunk(k):
         if k == 1:
             _Finaliser()  # dropped at once: its __del__ runs, and the handler's KeyboardInterrupt is ignored
 
     before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even in a background job
+    reported = []  # what reaches the hook that reports errors in finalisers (it prints them, by default)
+    hook, sys.unraisablehook = sys.unraisablehook, reported.append
     try:
         with pytest.raises(KeyboardInterrupt):
             run_sweep(parse_sweep(SLOW), tmp_path / "x.nc", backend="reference", progress=False, chunk_points=5,
                       on_chunk=on_chunk)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+        assert sys.unraisablehook == reported.append  # and the hook of before
     finally:
         signal.signal(signal.SIGINT, before)
+        sys.unraisablehook = hook
+    assert reported == []  # the swallowed interrupt is recorded, not reported with a traceback
     assert not (tmp_path / "x.nc").exists()
     assert len(list((tmp_path / "x.nc.partial").glob("chunk-*.npz"))) == 2  # the two before the interrupt
