@@ -1,5 +1,6 @@
 """Real workloads and real sparsity: ONNX models, weights, pruning, activation profiles, transformers."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -284,3 +285,59 @@ per_layer = false
     layer = next(x for x in specs.layers if x.dynamic)
     st = StatsCache().sparse(layer, specs.sparsity, specs.arch, Resolver(sweep).candidates_at((0, 1))[0])
     assert st[L.S_IDX_READ] == 0  # attention scores are produced at run time: never pruned
+
+
+def _slots_one_column_at_a_time(mat, keep, segment, period, masks, share):
+    """The slot layout by its definition, column by column: slot s of a segment holds its s-th non-zero row
+    (with a mask set: the s-th row of the first allowed mask that covers the segment's non-zeros)."""
+    from ciminus.kernels.tile_stats import blocked_height
+    from ciminus.sparsity.weights import _segments
+
+    rows, cols = mat.shape
+    values = np.zeros((blocked_height(rows, keep, segment, period), cols))
+    where = np.full(values.shape, -1)
+    base = 0
+    for seg in _segments(rows, segment, period):
+        length = seg.stop - seg.start
+        width = min(keep, length)
+        for c in range(cols):
+            group = slice(c // share * share, c // share * share + share)
+            nz = (mat[seg, group] != 0).any(axis=1)
+            if masks:
+                bits = [[(m >> p) & 1 for p in range(length)] for m in masks]
+                rows_of = next(np.flatnonzero(b) for b in bits if all(b[i] for i in np.flatnonzero(nz)))[:width]
+            else:
+                rows_of = np.flatnonzero(nz)
+            for s, r in enumerate(rows_of):
+                values[base + s, c] = mat[seg.start + r, c]
+                where[base + s, c] = seg.start + r if mat[seg.start + r, c] != 0 else -1
+        base += width
+    return values, where
+
+
+def test_slot_layout_equals_its_definition():
+    """The IntraBlock slot layout of real weights, computed a segment at a time for all columns together,
+    equals the layout defined column by column, with and without mask sets and shared masks."""
+    from ciminus.sparsity.weights import slots
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(400):
+        segment = int(rng.integers(1, 7))
+        keep = int(rng.integers(1, segment + 1))
+        rows, cols, share = int(rng.integers(1, 30)), int(rng.integers(1, 10)), int(rng.choice([1, 1, 2, 3]))
+        period = int(rng.choice([0, segment * int(rng.integers(1, 4)), int(rng.integers(1, 20))]))
+        masks = ()
+        if rng.random() < 0.4:
+            every = [sum(1 << p for p in combo) for combo in itertools.combinations(range(segment), keep)]
+            masks = tuple(int(m) for m in rng.choice(every, size=min(len(every), 3), replace=False))
+        mat = rng.normal(size=(rows, cols)) * (rng.random((rows, cols)) < 0.35)
+        try:
+            got = slots(mat, keep, segment, period, masks, share)
+        except WeightsError:
+            continue  # weights the format cannot store (tests of the message: above)
+        want = _slots_one_column_at_a_time(mat, keep, segment, period, masks, share)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        checked += 1
+    assert checked > 150

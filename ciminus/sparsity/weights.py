@@ -116,10 +116,19 @@ def slots(mat: np.ndarray, keep: int, segment: int, period: int = 0,
                 raise WeightsError(f"column {col} keeps rows {rows_nz}, which no mask of sparsity.intrablock_masks "
                                    "allows")
             first = np.argmax(covers, axis=0)
-        for c in range(cols):
-            idx = np.flatnonzero(allowed[first[c]])[:width] if masks else np.flatnonzero(nz[:, c])
-            values[base: base + len(idx), c] = block[idx, c]
-            where[base: base + len(idx), c] = np.where(block[idx, c] != 0, seg.start + idx, -1)
+            positions = np.full((len(masks), width), -1, dtype=np.int64)  # each mask's first ``width`` rows
+            for m in range(len(masks)):
+                kept = np.flatnonzero(allowed[m])[:width]
+                positions[m, : len(kept)] = kept
+            idx = positions[first].T  # width x cols: the row each slot takes, -1 for none
+            valid = idx >= 0
+        else:  # slot s of a column holds its s-th non-zero row (rows of no non-zero sort last, in order)
+            idx = np.argsort(~nz, axis=0, kind="stable")[:width]
+            valid = np.arange(width)[:, None] < counts[None, :]
+        idx = np.where(valid, idx, 0)
+        picked = np.take_along_axis(block, idx, axis=0)
+        values[base: base + width] = np.where(valid, picked, 0)
+        where[base: base + width] = np.where(valid & (picked != 0), seg.start + idx, -1)
         base += width
     return values, where
 
