@@ -75,6 +75,20 @@ def test_row_wise_is_deterministic():
     assert st[L.S_STORED] == kept * 48
 
 
+def test_monte_carlo_of_a_pattern_without_fullblock_is_its_one_mask():
+    """A sparsity without a FullBlock stage draws nothing: the Monte-Carlo statistics are those of its one
+    mask, whatever the sample count (the evaluator counts it once)."""
+    from ciminus.sparsity.montecarlo import montecarlo_tile_stats
+
+    X, Y, Xs, Ys = GEOMETRIES[1]
+    for pattern, ratio in (("nm", 0.5), ("dense", 0.0)):
+        flex, _ = stats(ODD, pattern, ratio, GEOMETRIES[1])
+        assert not flex.has_fullblock
+        args = (ODD, flex, X, Y, Xs, Ys, REARRANGE_CODES["slice"], L.INDEX_AUTO)
+        mean, _ = montecarlo(ODD, flex, GEOMETRIES[1], "slice", 5)
+        np.testing.assert_array_equal(montecarlo_tile_stats(*args, samples=50, seed=3), mean)
+
+
 def test_nm_is_deterministic_and_pays_for_its_mux():
     assert nm_keep(0.5, 4) == 2 and nm_keep(0.75, 4) == 1 and nm_keep(0.99, 4) == 1 and nm_keep(0.0, 4) == 4
     flex, st = stats(CONV, "nm", 0.5)

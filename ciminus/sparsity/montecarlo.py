@@ -22,9 +22,9 @@ def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.nd
     rows = layer.rows
     height = blocked_height(rows, flex.ib_keep, flex.ib_segment, flex.ib_period) if flex.has_intrablock else rows
     cols = layer.cols
-    masks = np.ones((layer.groups, height, cols), dtype=np.uint8)
     if not flex.has_fullblock:
-        return masks
+        return np.ones((layer.groups, height, cols), dtype=np.uint8)
+    masks = np.empty((layer.groups, height, cols), dtype=np.uint8)
     bm, bn = flex.block_rows, flex.block_cols
     hb, nb = ceil_div(height, bm), ceil_div(cols, bn)
     n_blocks = hb * nb
@@ -56,6 +56,8 @@ def montecarlo_tile_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_
     rng = layer_rng(seed, layer)
     acc = np.zeros(N_STATS)
     one = np.zeros(N_STATS)
+    if not flex.has_fullblock:
+        samples = 1  # nothing is drawn: every sample is the same mask (and the generator is not used)
     for _ in range(samples):
         masks = draw_masks(layer, flex, rng)
         mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
