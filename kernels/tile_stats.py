@@ -391,6 +391,28 @@ def wrapped_lattice(mean, var, u, probs):
 
 
 @jit
+def _gcd(a, b):
+    while b:
+        a, b = b, a % b
+    return a
+
+
+@jit
+def sublattice(mean, var, u, d, probs, scratch):
+    """:func:`wrapped_lattice` for a count that only takes multiples of ``d`` (a divisor of ``u``): tiles
+    that all cut into, say, 6 pieces on 4-piece macros only ever start at fill offsets 0 and 2. The count
+    over ``d`` is spread on ``u // d`` offsets and put back on the multiples of ``d``."""
+    if d <= 1:
+        return wrapped_lattice(mean, var, u, probs)
+    e_ceil = wrapped_lattice(mean / d, var / (d * d), u // d, scratch)
+    for o in range(u):
+        probs[o] = 0.0
+    for k in range(u // d):
+        probs[k * d] = scratch[k]
+    return e_ceil
+
+
+@jit
 def expected_span(offset_probs, pieces_pmf, n_pieces, u):
     """E[macros touched by a run of p pieces starting at fill offset o], p and o independent."""
     span = 0.0
@@ -423,6 +445,29 @@ def _axis_tiles(n_tiles, tile_len, length, block, run, n_blocks):
         else:
             c[j] = (end - 1) // block - start // block + 1
     return c, w
+
+
+@jit
+def shared_blocks(start_a, c_a, start_b, c_b, block, run, n_blocks):
+    """How many blocks two tiles starting at ``start_a`` and ``start_b`` (meeting ``c_a`` and ``c_b`` blocks,
+    :func:`_axis_tiles`) both meet. Consecutive blocks: the overlap of two intervals of block numbers.
+    Interleaved runs: blocks are met in turn from ``(start // run) mod n_blocks``, so each tile meets a
+    cyclic interval of them; the overlap is summed over the (at most two) straight pieces of each."""
+    if run >= block:
+        lo = max(start_a // block, start_b // block)
+        hi = min(start_a // block + c_a, start_b // block + c_b)
+        return max(0, hi - lo)
+    a0 = (start_a // run) % n_blocks
+    b0 = (start_b // run) % n_blocks
+    total = 0
+    for pa in range(2):
+        a_lo = a0 if pa == 0 else 0
+        a_hi = min(n_blocks, a0 + c_a) if pa == 0 else max(0, a0 + c_a - n_blocks)
+        for pb in range(2):
+            b_lo = b0 if pb == 0 else 0
+            b_hi = min(n_blocks, b0 + c_b) if pb == 0 else max(0, b0 + c_b - n_blocks)
+            total += max(0, min(a_hi, b_hi) - max(a_lo, b_lo))
+    return total
 
 
 @jit
@@ -646,6 +691,13 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
         for n_ in range(2 * max_c + 1):
             z_of[n_] = all_zero_probability(n_blocks, n_kept, n_)
         offset = np.empty(u)
+        scratch = np.empty(u)
+        # The running count only takes multiples of the gcd of u and every piece count a tile can have.
+        step = u
+        for s_ in range(n_slots):
+            for pk in range(1, n_pieces + 1):
+                if pieces[s_, pk] >= _TINY:
+                    step = _gcd(step, pk)
         span_sum = 0.0
         span_sum_w = 0.0
         mean_run = 0.0
@@ -659,7 +711,7 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
             for j in range(n_tiles):
                 s_ = slot[c_of[j]]
                 cj = c_of[j]
-                wrapped_lattice(mean_run, var_run, u, offset)
+                sublattice(mean_run, var_run, u, step, offset, scratch)
                 sp = expected_span(offset, pieces[s_], n_pieces, u)
                 span_sum += sp
                 span_sum_w += w_of[j] * sp
@@ -675,10 +727,22 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                 for ci in range(1, max_c + 1):
                     if by_width[ci] != 0.0 and (ci > 1 or cj > 1):
                         cov += beta[s_] * by_width[ci] * nb_comp * nb_comp * (z_of[ci + cj] - z_of[ci] * z_of[cj])
+                # ... unless the two tiles share blocks (a block across their boundary, or channels whose rows
+                # the flattening order interleaves): then a block row holds the same s blocks for both, and
+                # Cov(L_i, L_j) gains rows * (z(c_i + c_j - s) - z(c_i + c_j)).
+                for i in range(j - 1, -1, -1):
+                    ci = c_of[i]
+                    shared = shared_blocks(i * tile_len, ci, j * tile_len, cj, bn, run, nb_other)
+                    if shared == 0:
+                        if run >= bn:
+                            break  # consecutive blocks: tiles further back share none either
+                        continue
+                    if ci > 1 or cj > 1:  # (two one-block tiles in the same block column: Var(L) above)
+                        cov += beta[s_] * beta[slot[ci]] * nb_comp * (z_of[ci + cj - shared] - z_of[ci + cj])
                 by_width[cj] += beta[s_]
                 mean_run += mean_p[s_]
                 var_run = max(0.0, var_run + var_p[s_] + 2.0 * cov)
-        tiles = wrapped_lattice(mean_run, var_run, u, offset)
+        tiles = sublattice(mean_run, var_run, u, step, offset, scratch)
         span_sum /= g
         span_sum_w /= g
     else:

@@ -163,10 +163,10 @@ def test_sliced_packing_matches_montecarlo(pattern, ratio):
 @pytest.mark.parametrize("pattern,compress", [("column-wise", "row"), ("column-block", "row"),
                                               ("row-block", "col"), ("channel-wise", "col")])
 def test_against_the_grain_compression(pattern, compress):
-    """Compressing across a pattern's blocks: pad exact to sampling error, slice within 10 %."""
+    """Compressing across a pattern's blocks: pad exact to sampling error, slice within 2 %."""
     geom = GEOMETRIES[1]
     for layer, ratio in itertools.product((CONV, ODD), (0.3, 0.8)):
-        for rearrange, rel in (("pad", 2e-3), ("slice", 0.10)):
+        for rearrange, rel in (("pad", 2e-3), ("slice", 0.02)):
             flex, expected = stats(layer, pattern, ratio, geom, compress=compress, rearrange=rearrange)
             mean, se = montecarlo(layer, flex, geom, rearrange, samples=300)
             _agree(expected, mean, se, rel=rel)
@@ -181,3 +181,33 @@ def test_very_few_kept_blocks(compress):
     flex, expected = stats(layer, "unstructured", 0.95, geom, compress=compress)
     mean, se = montecarlo(layer, flex, geom, "pad", samples=2000)
     _agree(expected, mean, se, rel=0.01)
+
+
+def test_shared_blocks_count_the_blocks_two_tiles_both_meet():
+    """Against the blocks each tile's positions fall in, for consecutive blocks and interleaved runs."""
+    from ciminus.kernels.tile_stats import _axis_tiles, block_of, shared_blocks
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        length, tile = int(rng.integers(1, 120)), int(rng.integers(1, 40))
+        block = int(rng.integers(1, 30))
+        run = int(rng.choice([block, block + 5, max(1, block // 3), 1]))
+        n_blocks = -(-length // block)
+        n_tiles = -(-length // tile)
+        c, _ = _axis_tiles(n_tiles, tile, length, block, run, n_blocks)
+        met = [{int(block_of(p, block, run, n_blocks)) for p in range(j * tile, min(length, (j + 1) * tile))}
+               for j in range(n_tiles)]
+        for i in range(n_tiles):
+            assert c[i] == len(met[i])
+            for j in range(n_tiles):
+                assert shared_blocks(i * tile, c[i], j * tile, c[j], block, run, n_blocks) == len(met[i] & met[j])
+
+
+def test_sliced_offsets_stay_on_the_multiples_the_pieces_allow():
+    """Every kept row tile cut into 6 pieces on 4-piece macros starts at fill offset 0 or 2, never 1 or 3:
+    its inputs are fetched into exactly two macros. (Spread over every offset, the closed form once put
+    10 % too many fetches here.)"""
+    geom = GEOMETRIES[1]
+    flex, expected = stats(CONV, "channel-wise", 0.75, geom, compress="col", rearrange="slice")
+    mean, se = montecarlo(CONV, flex, geom, "slice", samples=200)
+    assert abs(expected[L.S_FETCH] - mean[L.S_FETCH]) <= 4 * se[L.S_FETCH] + 0.005 * mean[L.S_FETCH]
