@@ -412,6 +412,104 @@ def sublattice(mean, var, u, d, probs, scratch):
     return e_ceil
 
 
+EXACT_SLICE_WORK = 200_000  # steps of the exact fill-offset recursion below which it replaces the normal
+EXACT_SLICE_KEPT = 64  # ... and kept blocks per group
+
+
+@jit
+def _exact_slice_work(groups, n_tiles, n_rows, n_blocks, n_kept, u):
+    """Steps of :func:`_exact_slice`, roughly: per tile, the kept counts so far and the tile's own count each
+    spread over a few standard deviations of their hypergeometric laws, times the offsets."""
+    p = n_kept / n_blocks
+    sd_tile = math.sqrt(n_rows * p * (1.0 - p))
+    sd_seen = math.sqrt(n_tiles * n_rows * p * (1.0 - p))
+    return groups * n_tiles * u * 2.0 * (12.0 * sd_tile + 1.0) * (12.0 * sd_seen + 1.0)
+
+
+@jit
+def _one_column_per_tile(c_of, n_tiles, tile_len, block, run):
+    """Whether every tile lies in one block column and no two tiles share one (consecutive blocks)."""
+    if run < block:
+        return False
+    for j in range(n_tiles):
+        if c_of[j] != 1:
+            return False
+        if j > 0 and (j * tile_len) // block == ((j - 1) * tile_len) // block:
+            return False
+    return True
+
+
+@jit
+def _exact_slice(groups, n_tiles, w_of, n_rows, n_blocks, n_kept, bm, short, piece, u, mean_p, slot, c_of):
+    """(E[T], E[span] per group, width-weighted E[span] per group) of sliced tiles that each hold a block
+    column of their own, exactly. Within a group, tile j holds l of the kept blocks with probability
+    C(n_rows, l) C(B - (j+1) n_rows, left - l) / C(B - j n_rows, left) given ``left`` kept blocks not yet
+    seen (as in :func:`_kept_block_rows_exact`); its pieces are ceil(K / piece) with K = bm l, less
+    ``short`` when its last block row is kept (probability l / n_rows); the state is (kept so far, fill
+    offset mod u). Groups are independent draws and pass on their last offset."""
+    start = np.zeros(u)
+    start[0] = 1.0
+    cur = np.zeros((n_kept + 1, u))
+    nxt = np.zeros((n_kept + 1, u))
+    hpmf = np.zeros(n_rows + 1)
+    span_sum = 0.0
+    span_sum_w = 0.0
+    mean_s = 0.0
+    for _ in range(groups):
+        for s in range(n_kept + 1):
+            for o in range(u):
+                cur[s, o] = 0.0
+        for o in range(u):
+            cur[0, o] = start[o]
+        for j in range(n_tiles):
+            mean_s += mean_p[slot[c_of[j]]]
+            unseen = n_blocks - j * n_rows
+            for s in range(n_kept + 1):
+                for o in range(u):
+                    nxt[s, o] = 0.0
+            span_j = 0.0
+            for s in range(min(n_kept, j * n_rows) + 1):
+                left = n_kept - s
+                mass = 0.0
+                for o in range(u):
+                    mass += cur[s, o]
+                if left > unseen or mass < _TINY:
+                    continue
+                # l of the ``left`` kept among the ``unseen`` blocks fall in this tile's n_rows: hypergeometric,
+                # summed from its mode outwards (O(standard deviation) terms)
+                first, last = _hypergeometric(hpmf, float(unseen), float(left), float(n_rows),
+                                              max(0, n_rows - (unseen - left)), min(n_rows, left))
+                for l in range(first, last + 1):
+                    pl = hpmf[l]
+                    for branch in range(2):
+                        p_last = l / n_rows
+                        pb = pl * p_last if branch == 0 else pl * (1.0 - p_last)
+                        if pb < _TINY:
+                            continue
+                        p = ceil_div(bm * l - short if branch == 0 else bm * l, piece)
+                        for o in range(u):
+                            w = cur[s, o] * pb
+                            if w < _TINY:
+                                continue
+                            if p > 0:
+                                span_j += w * ceil_div(o + p, u)
+                            nxt[s + l, (o + p) % u] += w
+            for s in range(n_kept + 1):
+                for o in range(u):
+                    cur[s, o] = nxt[s, o]
+            span_sum += span_j
+            span_sum_w += w_of[j] * span_j
+        for o in range(u):
+            start[o] = 0.0
+        for s in range(n_kept + 1):
+            for o in range(u):
+                start[o] += cur[s, o]
+    pad = 0.0  # E[(u - S mod u) mod u]: the empty slots of the last macro
+    for o in range(1, u):
+        pad += start[o] * (u - o)
+    return (mean_s + pad) / u, span_sum / groups, span_sum_w / groups
+
+
 @jit
 def expected_span(offset_probs, pieces_pmf, n_pieces, u):
     """E[macros touched by a run of p pieces starting at fill offset o], p and o independent."""
@@ -674,6 +772,14 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
         tiles = packed_tiles(groups, pack, p_zero[slot[c_of[0]]])
         span_sum = sum_ceil
         span_sum_w = sum_ceil_w
+    elif rearrange == REARRANGE_SLICE and u > 1 and n_kept <= EXACT_SLICE_KEPT and (
+            _one_column_per_tile(c_of, n_tiles, tile_len, bn, run)) and (
+            _exact_slice_work(groups, n_tiles, nb_comp, n_blocks, n_kept, u) <= EXACT_SLICE_WORK):
+        # Every tile holds one block column of its own, and few blocks are kept (where what one tile keeps
+        # decides most of what the others can): the fill offsets follow exactly from the kept blocks, tile
+        # after tile (the same recursion as the law of L, one level up).
+        tiles, span_sum, span_sum_w = _exact_slice(groups, n_tiles, w_of, nb_comp, n_blocks, n_kept, bm, short,
+                                                   piece, u, mean_p, slot, c_of)
     elif rearrange == REARRANGE_SLICE and u > 1:
         # Pieces of every tile are packed back to back, group after group. The fill offset before a
         # tile is the running piece count mod u; that count is modelled as a discretised normal whose

@@ -4,11 +4,12 @@ tiles, partial sums, fetched rows and outputs.
 
 With padded tiles the closed form is exact (docs/model.md §3.4), so the Monte-Carlo mean must fall within
 four standard errors, plus five rare events' worth for events too rare to show in the sample at all.
-Sliced tiles are drawn too, with 8 % more room: their closed form approximates the running fill offset of
-the packed pieces by a lattice distribution with the exact mean and (linearised) variance
-(docs/model.md §3.4-3.5); over 800 cases drawn like these the largest gap beyond four standard errors
-was 7.2 % (partial sums of a grouped row-block layer on an 8 x 8 array). ``tests/test_expectation.py``
-holds sliced layers' energy and latency to 3 % of the masks.
+Sliced tiles are drawn too, with 3 % more room: where every tile holds a block column of its own and few
+blocks are kept, the fill offsets are exact; elsewhere the closed form approximates the running fill offset
+of the packed pieces by a lattice distribution with the exact mean and (linearised) variance
+(docs/model.md §3.4-3.5). In two runs of 800 cases drawn like these the largest gap beyond four standard
+errors was 1.0-2.3 % (7.2 % before the exact recursion). ``tests/test_expectation.py`` holds sliced layers' energy and
+latency to 3 % of the masks.
 """
 
 import numpy as np
@@ -68,8 +69,8 @@ def test_expected_statistics_are_the_mean_of_random_masks(case, seed):
 
 @settings(max_examples=50)
 @given(cases("slice"), st.integers(0, 2**31))
-def test_sliced_statistics_are_the_mean_of_random_masks_to_8_percent(case, seed):
-    _agrees(*case, seed, rel=0.08)
+def test_sliced_statistics_are_the_mean_of_random_masks_to_3_percent(case, seed):
+    _agrees(*case, seed, rel=0.03)
 
 
 def _agrees(layer, ar, ac, sr, sc, sparsity, rearrange, seed, rel):

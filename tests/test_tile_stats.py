@@ -211,3 +211,16 @@ def test_sliced_offsets_stay_on_the_multiples_the_pieces_allow():
     flex, expected = stats(CONV, "channel-wise", 0.75, geom, compress="col", rearrange="slice")
     mean, se = montecarlo(CONV, flex, geom, "slice", samples=200)
     assert abs(expected[L.S_FETCH] - mean[L.S_FETCH]) <= 4 * se[L.S_FETCH] + 0.005 * mean[L.S_FETCH]
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_sliced_tiles_that_share_a_fixed_number_kept_are_exact(groups):
+    """Two column tiles of 1 x 8 row blocks keep 13 blocks between them in every group: whatever one loses
+    the other gains, so their pieces always sum to 4 and every group fills exactly two 2-piece macros. The
+    offsets follow exactly from the kept blocks (an independent offset put 9-18 % more partial sums here)."""
+    layer = Layer("g", "conv", C=3 * groups, K=16 * groups, R=3, S=3, H=4, W=4, pad=1, groups=groups)
+    geom = (8, 8, 4, 8)
+    flex, expected = stats(layer, "row-block", 0.75, geom, rearrange="slice")
+    mean, se = montecarlo(layer, flex, geom, "slice", samples=400)
+    assert expected[L.S_TILES] == pytest.approx(2.0 * groups, abs=1e-9) and mean[L.S_TILES] == 2.0 * groups
+    _agree(expected, mean, se, rel=2e-3)
