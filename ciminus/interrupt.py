@@ -38,11 +38,6 @@ def _quiet_interrupts(previous: Callable[[Any], object]) -> Callable[[Any], None
     return hook
 
 
-def requested() -> bool:
-    """Whether Ctrl-C was pressed since the current :func:`watch` began."""
-    return _requested
-
-
 def checkpoint() -> None:
     """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed, even if the first one was swallowed."""
     if _requested:
