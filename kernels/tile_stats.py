@@ -391,13 +391,6 @@ def wrapped_lattice(mean, var, u, probs):
 
 
 @jit
-def _gcd(a, b):
-    while b:
-        a, b = b, a % b
-    return a
-
-
-@jit
 def sublattice(mean, var, u, d, probs, scratch):
     """:func:`wrapped_lattice` for a count that only takes multiples of ``d`` (a divisor of ``u``): tiles
     that all cut into, say, 6 pieces on 4-piece macros only ever start at fill offsets 0 and 2. The count
@@ -803,7 +796,7 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
         for s_ in range(n_slots):
             for pk in range(1, n_pieces + 1):
                 if pieces[s_, pk] >= _TINY:
-                    step = _gcd(step, pk)
+                    step = math.gcd(step, pk)
         span_sum = 0.0
         span_sum_w = 0.0
         mean_run = 0.0
