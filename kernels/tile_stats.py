@@ -828,15 +828,17 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                         cov += beta[s_] * by_width[ci] * nb_comp * nb_comp * (z_of[ci + cj] - z_of[ci] * z_of[cj])
                 # ... unless the two tiles share blocks (a block across their boundary, or channels whose rows
                 # the flattening order interleaves): then a block row holds the same s blocks for both, and
-                # Cov(L_i, L_j) gains rows * (z(c_i + c_j - s) - z(c_i + c_j)).
-                for i in range(j - 1, -1, -1):
+                # Cov(L_i, L_j) gains rows * (z(c_i + c_j - s) - z(c_i + c_j)). (Only pairs with a tile wider
+                # than one block: two one-block tiles in the same block column have Var(L) above.)
+                last = j - 1 if max_c > 1 else -1
+                for i in range(last, -1, -1):
                     ci = c_of[i]
                     shared = shared_blocks(i * tile_len, ci, j * tile_len, cj, bn, run, nb_other)
                     if shared == 0:
                         if run >= bn:
                             break  # consecutive blocks: tiles further back share none either
                         continue
-                    if ci > 1 or cj > 1:  # (two one-block tiles in the same block column: Var(L) above)
+                    if ci > 1 or cj > 1:
                         cov += beta[s_] * beta[slot[ci]] * nb_comp * (z_of[ci + cj - shared] - z_of[ci + cj])
                 by_width[cj] += beta[s_]
                 mean_run += mean_p[s_]
