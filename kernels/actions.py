@@ -435,8 +435,8 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
         elif order == L.ORDER_VECTORS_COLS_ROWS:  # chunks whose partial sums stay in the output buffer
             chunk = min(n_steps, max(1.0, floor_ratio(out_avail, block_out)))
         elif order == L.ORDER_VECTORS_ROWS_COLS:  # chunks whose inputs stay in the input buffer
-            chunk = min(n_steps, max(1.0, floor_ratio(in_avail, block_in)),
-                        max(1.0, floor_ratio(out_avail, col_folds * block_out)))
+            chunk = min(n_steps, min(max(1.0, floor_ratio(in_avail, block_in)),
+                                     max(1.0, floor_ratio(out_avail, col_folds * block_out))))
         chunks = ceil_ratio(n_steps, chunk) if n_steps > 0 else 0.0
         twin = -1  # an earlier order with the same nest
         if ((order == L.ORDER_ROWS_COLS_VECTORS or order == L.ORDER_VECTORS_ROWS_COLS) and k > 0 and rounds > 0
@@ -527,12 +527,12 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
         write_back = 0.0
         if all_steps:
             back = spill / gbuf_bw if spill_gb else spill / dram_bw  # spilled partial sums coming back
-            load = max(dram_in / dram_bw, gb_in_read / gbuf_bw, back,
-                       fill / (busy * prm[t_, L.PRM_IBUF_BW])) / all_steps
+            load = max(max(dram_in / dram_bw, gb_in_read / gbuf_bw),
+                       max(back, fill / (busy * prm[t_, L.PRM_IBUF_BW]))) / all_steps
             sink_dram = dram_write / dram_bw
             sink_gb = (gb_write - gb_in_write - w_dram) / gbuf_bw
-            write_back = max(out[r, L.A_OUTPUT_BUFFER_WRITE] / (busy * prm[t_, L.PRM_OBUF_BW]), sink_dram,
-                             sink_gb) / all_steps
+            write_back = max(out[r, L.A_OUTPUT_BUFFER_WRITE] / (busy * prm[t_, L.PRM_OBUF_BW]),
+                             max(sink_dram, sink_gb)) / all_steps
         loads = rounds * chunks
         round_cycles = pipeline_cycles(n_steps / chunks if chunks else 0.0, load, compute, write_back, double_buffer)
         weight_load = 0.0

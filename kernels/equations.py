@@ -187,7 +187,7 @@ def pipeline_cycles(steps, load, compute, write_back, double_buffered):
     if steps <= 0:
         return 0.0
     if double_buffered:
-        return load + compute + write_back + (steps - 1) * max(load, compute, write_back)
+        return load + compute + write_back + (steps - 1) * max(load, max(compute, write_back))
     return steps * (load + compute + write_back)
 
 

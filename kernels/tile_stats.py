@@ -67,6 +67,7 @@ from .layout import (
     PATTERN_NM,
     PATTERN_ROW_BLOCK,
     PATTERN_ROW_WISE,
+    REARRANGE_PAD,
     REARRANGE_SLICE,
     REASON_COMPRESSION_UNSUPPORTED,
     REASON_IB_MASKS,
@@ -266,7 +267,7 @@ def _kept_block_rows_exact(n_rows, n_blocks, n_kept, c, pmf):
             if left < 0 or left > unseen:
                 continue
             base = _log_choose(float(unseen), float(left))
-            for j in range(min(c, left, top - s) + 1):
+            for j in range(min(c, min(left, top - s)) + 1):
                 if left - j > unseen - c:
                     continue
                 pj = math.exp(_log_choose(float(c), float(j)) + _log_choose(float(unseen - c), float(left - j)) - base)
@@ -1196,61 +1197,64 @@ def share_intrablock(n, cols, tile_cols, out):
 
 
 @jit
-def nothing_kept(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, index_format, out):
-    """Statistics of a layer whose first stage keeps nothing: one FullBlock of the whole matrix, pruned."""
-    expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, rows, cols, 0.5, True, 0, 0,
-                        0, 0, 0, -1, rows, COMPRESS_ROW, 0, index_format, out)
+def pruned_whole(rows, cols):
+    """The FlexBlock, as :func:`flexblock` gives it, of a layer whose first stage keeps nothing: one FullBlock
+    of the whole ``rows x cols`` matrix, none of it kept."""
+    return rows, cols, 0.5, 0, 0, 0, 0, 0, -1, rows, COMPRESS_ROW
 
 
 @jit
-def job_stats(jobs, i, out, o):
-    """Sparse (``out[o, :N_STATS]``) and dense (``out[o, N_STATS:]``) statistics of job ``i`` (``JOB_*``),
-    random masks in closed form. A run-time operand is never pruned: its sparse statistics are dense."""
-    rows = int(jobs[i, JOB_ROWS])
-    cols = int(jobs[i, JOB_COLS])
-    groups = int(jobs[i, JOB_GROUPS])
-    X = int(jobs[i, JOB_ARRAY_ROWS])
-    Y = int(jobs[i, JOB_ARRAY_COLS])
+def job_stats(job, out):
+    """Sparse (``out[:N_STATS]``) and dense (``out[N_STATS:]``) statistics of one job (``JOB_*``), random
+    masks in closed form. A run-time operand is never pruned: its sparse statistics are dense."""
+    rows = int(job[JOB_ROWS])
+    cols = int(job[JOB_COLS])
+    groups = int(job[JOB_GROUPS])
+    X = int(job[JOB_ARRAY_ROWS])
+    Y = int(job[JOB_ARRAY_COLS])
     dense = np.zeros(N_STATS)
     dense_tile_stats(rows, cols, groups, X, Y, dense)
     sparse = np.zeros(N_STATS)
-    if jobs[i, JOB_DYNAMIC] != 0.0:
+    if job[JOB_DYNAMIC] != 0.0:
         for k in range(N_STATS):
             sparse[k] = dense[k]
     else:
-        first = int(jobs[i, JOB_FIRST])
-        rows1, cols1, kernel1, run1, kept1, blocks1 = first_stage(first, jobs[i, JOB_FIRST_RATIO], rows, cols,
-                                                                  int(jobs[i, JOB_KERNEL]), int(jobs[i, JOB_CHANNEL_RUN]))
+        first = int(job[JOB_FIRST])
+        rows1, cols1, kernel1, run1, kept1, blocks1 = first_stage(first, job[JOB_FIRST_RATIO], rows, cols,
+                                                                  int(job[JOB_KERNEL]), int(job[JOB_CHANNEL_RUN]))
         bm, bn, ratio, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress = flexblock(
-            int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_BLOCK_ROWS]), int(jobs[i, JOB_BLOCK_COLS]),
-            int(jobs[i, JOB_NM_N]), int(jobs[i, JOB_NM_M]), max(1, rows1), max(1, cols1), kernel1, run1, X, Y,
-            int(jobs[i, JOB_COMPRESS]), int(jobs[i, JOB_STAGE_ORDER]), int(jobs[i, JOB_IB_MASKS]),
-            int(jobs[i, JOB_IB_FANIN]), jobs[i, JOB_IB_USED])
-        why = sparsity_reason(int(jobs[i, JOB_PATTERN]), jobs[i, JOB_RATIO], int(jobs[i, JOB_NM_N]),
-                              int(jobs[i, JOB_NM_M]), int(jobs[i, JOB_IB_LEN]), int(jobs[i, JOB_IB_ONES]))
-        sub_rows = int(jobs[i, JOB_SUB_ROWS])
-        sub_cols = int(jobs[i, JOB_SUB_COLS])
+            int(job[JOB_PATTERN]), job[JOB_RATIO], int(job[JOB_BLOCK_ROWS]), int(job[JOB_BLOCK_COLS]),
+            int(job[JOB_NM_N]), int(job[JOB_NM_M]), max(1, rows1), max(1, cols1), kernel1, run1, X, Y,
+            int(job[JOB_COMPRESS]), int(job[JOB_STAGE_ORDER]), int(job[JOB_IB_MASKS]),
+            int(job[JOB_IB_FANIN]), job[JOB_IB_USED])
+        why = sparsity_reason(int(job[JOB_PATTERN]), job[JOB_RATIO], int(job[JOB_NM_N]),
+                              int(job[JOB_NM_M]), int(job[JOB_IB_LEN]), int(job[JOB_IB_ONES]))
+        rearrange = int(job[JOB_REARRANGE])
         if rows1 == 0 or cols1 == 0:
-            nothing_kept(rows, cols, groups, X, Y, sub_rows, sub_cols, int(jobs[i, JOB_INDEX_FORMAT]), sparse)
-        else:
-            expected_tile_stats(rows1, cols1, groups, X, Y, sub_rows, sub_cols, bm, bn, ratio, bm > 0, ib_keep,
-                                ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress,
-                                int(jobs[i, JOB_REARRANGE]), int(jobs[i, JOB_INDEX_FORMAT]), sparse)
-            if ib_segment > 0:
-                share_intrablock(int(jobs[i, JOB_IB_COLS]), cols1, Y, sparse)
+            # Assigned here rather than passed as constants, so that one compiled expected_tile_stats serves both.
+            rows1 = rows
+            cols1 = cols
+            bm, bn, ratio, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress = (
+                pruned_whole(rows, cols))
+            rearrange = REARRANGE_PAD
+        expected_tile_stats(rows1, cols1, groups, X, Y, int(job[JOB_SUB_ROWS]), int(job[JOB_SUB_COLS]), bm, bn,
+                            ratio, bm > 0, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit,
+                            compress, rearrange, int(job[JOB_INDEX_FORMAT]), sparse)
+        if ib_segment > 0:
+            share_intrablock(int(job[JOB_IB_COLS]), cols1, Y, sparse)
         add_first_stage(first, kept1, blocks1, groups, sparse)
         if why != REASON_OK:
             sparse[S_REASON] = why
     for k in range(N_STATS):
-        out[o, k] = sparse[k]
-        out[o, N_STATS + k] = dense[k]
+        out[k] = sparse[k]
+        out[N_STATS + k] = dense[k]
 
 
 @parallel
 def stats_table(jobs, out):
     """Stage 1 in one parallel pass: the statistics of every row of ``jobs`` into the same row of ``out``."""
     for i in prange(jobs.shape[0]):
-        job_stats(jobs, i, out, i)
+        job_stats(jobs[i], out[i])
 
 
 _HASH_PRIME = 2147483647  # 2^31 - 1

@@ -23,7 +23,7 @@ from ciminus.kernels.tile_stats import (
     dense_tile_stats,
     expected_tile_stats,
     mask_tile_stats,
-    nothing_kept,
+    pruned_whole,
     share_intrablock,
 )
 from ciminus.sparsity.flexblock import FlexBlock, reduced_layer
@@ -41,6 +41,15 @@ def dense_stats(layer: Layer, array_rows: int, array_cols: int) -> np.ndarray:
     return out
 
 
+def _nothing_kept(layer: Layer, array_rows: int, array_cols: int, sub_rows: int, sub_cols: int, index_format: int,
+                  out: np.ndarray) -> None:
+    """Statistics of a layer whose first stage keeps nothing (as the engine's ``job_stats`` prices it)."""
+    bm, bn, ratio, keep, segment, period, fanin, used, mask_bits, unit, compress = pruned_whole(layer.rows, layer.cols)
+    expected_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols, bm, bn,
+                        ratio, True, keep, segment, period, fanin, used, mask_bits, unit, compress, REARRANGE_PAD,
+                        index_format, out)
+
+
 def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int, sub_cols: int,
                  rearrange: str, index_format: str, method: str = "expected", samples: int = 32,
                  seed: int = 0) -> np.ndarray:
@@ -51,7 +60,7 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
     out = np.zeros(N_STATS)
     part = reduced_layer(layer, flex)
     if part is None:
-        nothing_kept(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols, fmt, out)
+        _nothing_kept(layer, array_rows, array_cols, sub_rows, sub_cols, fmt, out)
     elif method == "monte-carlo":
         out = montecarlo_tile_stats(part, flex, array_rows, array_cols, sub_rows, sub_cols, rea, fmt, samples, seed)
     else:
@@ -78,8 +87,7 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
         return out
     part = reduced_layer(layer, flex)  # a first stage prunes only with prune = true (ciminus.validate)
     if part is None:
-        nothing_kept(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols,
-                     INDEX_CODES[index_format], out)
+        _nothing_kept(layer, array_rows, array_cols, sub_rows, sub_cols, INDEX_CODES[index_format], out)
     else:
         mask_tile_stats(masks, part.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows,
                         flex.block_cols, flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
