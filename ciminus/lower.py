@@ -127,6 +127,17 @@ def changes_counts(axis: int, prm_axis: np.ndarray, stat_axes: list[int], wl_axe
     return any(prm_axis[p] == axis for p in range(L.N_PRM) if p not in L.ENERGY_PRMS)
 
 
+def changes_twin(axis: int, point_axis: Axis, prm_axis: np.ndarray) -> bool:
+    """Whether the dense twin's counts may change along a counted ``axis``. The twin has dense weights and
+    dense inputs and never skips, so a sparsity key changes it only by moving a parameter other than the
+    input density and skipping: the bit statistics of non-zero inputs and weights (``input_profile``,
+    ``weight_bit_density``, ...) set its switching activity. How the weights are pruned (pattern, ratio,
+    blocks, stages) and how sparse the inputs are do not."""
+    if point_axis.table != "sparsity":
+        return True
+    return any(prm_axis[p] == axis for p in range(L.N_PRM) if p not in L.ENERGY_PRMS and p not in L.SPARSE_ONLY_PRMS)
+
+
 def layer_row(layer: Layer, densities: dict[str, float]) -> np.ndarray:
     """One row of the layer table (``LAY_*``)."""
     row = np.zeros(L.N_LAY)
@@ -227,9 +238,8 @@ def lower(sweep: Sweep, cache: StatsCache | None = None, statistics: bool = True
     stat_stride, n_combos = sub_strides(lengths, stat_axes)
     counted = [i for i, a in enumerate(point_axes) if changes_counts(i, prm_axis, stat_axes, wl_axes)]
     count_stride, _ = sub_strides(lengths, counted)
-    # The dense twin depends on no sparsity key, and no count depends on an energy or clock key: a point
-    # re-prices its twin only when a counted axis other than the sparsity ones moved.
-    dense_stride, _ = sub_strides(lengths, [i for i in counted if point_axes[i].table != "sparsity"])
+    # A point re-prices its dense twin only when an axis moved that changes the twin's counts.
+    dense_stride, _ = sub_strides(lengths, [i for i in counted if changes_twin(i, point_axes[i], prm_axis)])
     order = np.array(counted + [i for i in range(len(point_axes)) if i not in counted], dtype=np.int64)
     base_index = [0] * len(sweep.axes)
     layer_lists = []

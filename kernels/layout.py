@@ -414,6 +414,8 @@ PRM_REF_NODE = 48  # ... and of the energy table
 PRM_REF_VDD = 49
 PRM_BIT_ONES = 50  # MAX_PROFILE_BITS columns: P(bit b of a non-zero input is 1), b = 0 the least significant
 N_PRM = PRM_BIT_ONES + MAX_PROFILE_BITS
+# The parameters only a layer's sparse weights read: its dense twin has dense inputs and never skips.
+SPARSE_ONLY_PRMS = (PRM_DENSITY, PRM_SKIP)
 # The columns the per-action energy table is made of (``kernels.actions.action_energies`` reads only these).
 ENERGY_PRMS = (
     PRM_MULT,
