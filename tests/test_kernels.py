@@ -67,6 +67,7 @@ def sweeps(draw):
         "freq_mhz": maybe_list(draw, st.sampled_from([0.0, 200.0, 1000.0])),
     }
     energy = {"adder_tree_model": draw(st.sampled_from(["miredo", "full"])),
+              "activity": maybe_list(draw, st.sampled_from(["data", "full"])),
               # energy-only axes: the engine walks them innermost and re-prices the same counts
               "dram_read_pj_per_bit": maybe_list(draw, st.sampled_from([7.91, 3.0, 40.0])),
               "leakage_pj_per_cycle_per_macro": maybe_list(draw, st.sampled_from([4.49, 0.0, 50.0]))}
@@ -78,6 +79,9 @@ def sweeps(draw):
         "ratio": maybe_list(draw, st.sampled_from([0.0, 0.3, 0.5, 0.75, 0.95])),
         "input_density": maybe_list(draw, st.sampled_from([1.0, 0.6, 0.1])),
         "input_skip": draw(st.sampled_from(["auto", True, False])),
+        # the bits of non-zero inputs and weights: they set the sparse and the dense twin's activity alike
+        "weight_bit_density": maybe_list(draw, st.sampled_from([0.5, 0.2, 1.0])),
+        "input_profile": maybe_list(draw, st.sampled_from(["laplace", "independent"])),
         "nm_m": draw(st.sampled_from([2, 4, 8])),
     }
     sparsity["nm_n"] = draw(st.integers(1, sparsity["nm_m"]))
