@@ -64,7 +64,8 @@ def sweeps(draw):
         "index_memory_kb": draw(st.sampled_from([0.0, 0.01, 1.0])),
         "double_buffer": draw(st.booleans()),
         "weight_double_buffer": draw(st.booleans()),
-        "freq_mhz": maybe_list(draw, st.sampled_from([0.0, 200.0, 1000.0])),
+        "freq_mhz": maybe_list(draw, st.sampled_from([0.0, 200.0, 1000.0, "auto"])),
+        "node_nm": maybe_list(draw, st.sampled_from([28.0, 65.0])),
     }
     energy = {"adder_tree_model": draw(st.sampled_from(["miredo", "full"])),
               "activity": maybe_list(draw, st.sampled_from(["data", "full"])),
@@ -82,6 +83,8 @@ def sweeps(draw):
         # the bits of non-zero inputs and weights: they set the sparse and the dense twin's activity alike
         "weight_bit_density": maybe_list(draw, st.sampled_from([0.5, 0.2, 1.0])),
         "input_profile": maybe_list(draw, st.sampled_from(["laplace", "independent"])),
+        "first": maybe_list(draw, st.sampled_from(["none", "row-wise", "channel-wise", "column-wise"])),
+        "first_ratio": draw(st.sampled_from([0.0, 0.3, 0.9])),
         "nm_m": draw(st.sampled_from([2, 4, 8])),
     }
     sparsity["nm_n"] = draw(st.integers(1, sparsity["nm_m"]))
