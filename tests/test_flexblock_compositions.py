@@ -347,6 +347,34 @@ def test_a_first_stage_that_keeps_nothing_is_a_layer_without_macs():
         assert float(gone.compute_cycles) == 0.0 and float(gone.energy) < float(ds.sel(first_ratio=0.5).energy)
 
 
+def test_a_dense_layer_whose_first_stage_keeps_nothing_keeps_its_index_format():
+    """Stage 1 merges jobs that differ only in keys their pattern does not read; a dense pattern reads no
+    index format, but a first stage that keeps nothing leaves one index of the whole pruned matrix, and its
+    format was merged away (the engine then priced the automatic format where the reference priced the
+    one asked for)."""
+    text = """
+name = "nothing"
+[workload]
+layer = [{name = "l", kind = "conv", C = 1, K = 1, R = 1, S = 1, H = 1, W = 1}]
+[arch]
+macros = 1
+array_rows = 8
+array_cols = 4
+subarray_rows = 1
+subarray_cols = 1
+[sparsity]
+pattern = "dense"
+first = ["none", "row-wise"]
+first_ratio = 0.3
+[mapping]
+index_format = "bitmap"
+"""
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    np.testing.assert_allclose(cpu.energy_breakdown.values, ref.energy_breakdown.values, rtol=1e-12)
+
+
 def test_cpu_equals_reference_with_a_first_stage():
     text = SWEEP.replace('pattern = "hybrid"', 'pattern = ["dense", "hybrid", "column-wise"]').replace(
         "EXTRA", 'first = ["none", "row-wise", "channel-wise", "column-wise"]\nfirst_ratio = 0.4')

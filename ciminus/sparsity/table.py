@@ -75,7 +75,8 @@ def canonical(jobs: np.ndarray) -> None:
         (L.JOB_RATIO, dense),
         (L.JOB_COMPRESS, dense),
         (L.JOB_REARRANGE, dense),
-        (L.JOB_INDEX_FORMAT, dense),
+        # a first stage that keeps nothing leaves an index of the whole pruned matrix, in this format
+        (L.JOB_INDEX_FORMAT, dense & (jobs[:, L.JOB_FIRST] == L.FIRST_NONE)),
         (L.JOB_NM_N, ib_off | (p == L.PATTERN_NM)),
         (L.JOB_NM_M, ib_off),
         (L.JOB_BLOCK_ROWS, ~reads_rows),
