@@ -86,6 +86,13 @@ def test_validate_json_follows_the_contract(cli):
     assert template["metric"] == "energy_per_mac_fj" and template["reported"] == pytest.approx(50.038)
     assert template["predicted_by_adder_tree"]["miredo"] == pytest.approx(50.038, abs=1e-3)
     assert sum(r["kind"] == "digital-sram" and r["predicted"] is not None for r in records) >= 6
+    # the peer tool's published energy error beside ours, in the record's own metric, on the four macros
+    peers = {r["point"]: r for r in records if r["metric"] == "tops_per_w" and r.get("peer_ratio") is not None}
+    assert set(peers) == {"redcim28-int8-topsw", "yan28-adcless-int8-topsw", "guo28-fpcim-int8-topsw",
+                          "yue28-fpcim-int4-dense-topsw"}
+    assert peers["redcim28-int8-topsw"]["peer_ratio"] == pytest.approx(1 / 1.01)  # 101 % of the energy per MAC
+    assert peers["redcim28-int8-topsw"]["peer_reported"] == pytest.approx(2 / 0.0546)  # 54.6 fJ/MAC
+    assert peers["yan28-adcless-int8-topsw"]["peer_reported"] == pytest.approx(21.98, abs=0.01)  # its own reading
 
 
 # Silicon (area, clock period) of published macros when last reviewed, error in % (docs/validation.md).

@@ -48,6 +48,8 @@ class Comparison:
     source: str
     locator: str
     why_not: str = ""  # why no prediction is made
+    peer_ratio: float | None = None  # the peer tool's published model / reported, in this point's metric
+    peer_reported: float | None = None  # the reported value that ratio is against (the peer's own reading)
 
     @property
     def modelled(self) -> bool:
@@ -89,6 +91,20 @@ def macro_energy_per_mac(rows: int, cols: int, weight_bits: int, input_bits: int
     return python(A.energy_pj)(counts, 0, table, 0) / (rows * cols)
 
 
+PEER = "ZigZag-IMC (energies fitted to these macros; 50 % input toggle rate and weight sparsity assumed)"
+
+
+def _peer(point: dict) -> tuple[float | None, float | None]:
+    """The peer tool's published model / reported ratio and its reported value, in the point's own metric:
+    the data file gives them as energy per MAC (fJ), and TOPS/W is 2 / (pJ per MAC)."""
+    ratio, fj = point.get("peer_energy_ratio"), point.get("peer_reported_fj_per_mac")
+    if ratio is None or fj is None:
+        return None, None
+    if point["kind"] == "energy_per_mac":
+        return ratio, fj / 1000.0
+    return 1.0 / ratio, 2.0 / (fj / 1000.0)
+
+
 def _missing(point: dict) -> list[str]:
     needed = ("node_nm", "voltage_v", "rows", "cols", "weight_bits", "input_bits", "bit_serial")
     unknown = set(point.get("unknown", []))
@@ -125,7 +141,9 @@ def compare(point: dict) -> Comparison:
             predicted[model] = e_mac if point["kind"] == "energy_per_mac" else 2.0 / e_mac  # 1 MAC = 2 operations
     config = (f"{point['rows']} rows x {cols} weights, {w_bits}b x {i_bits}b, {per_cycle} input bit(s)/cycle, "
               f"{point['node_nm']:g} nm, {point['voltage_v']:g} V")
-    return Comparison(predicted=predicted, configuration=config, **base)
+    peer_ratio, peer_reported = _peer(point)
+    return Comparison(predicted=predicted, configuration=config, peer_ratio=peer_ratio, peer_reported=peer_reported,
+                      **base)
 
 
 def comparisons(path: Path = POINTS) -> list[Comparison]:
@@ -234,6 +252,9 @@ def as_records(rows: list[Comparison], path: Path = POINTS) -> list[dict]:
             "predicted_by_adder_tree": {("ripple" if k == "full" else k): (None if v is None else v * factor)
                                         for k, v in c.predicted.items()},
             "why_not_modelled": c.why_not or None,
+            "peer_ratio": c.peer_ratio,
+            "peer_reported": None if c.peer_reported is None else c.peer_reported * factor,
+            "peer": PEER if c.peer_ratio is not None else None,
             "confidence": c.confidence,
             "source": c.source,
         })
@@ -252,6 +273,7 @@ def silicon_records(rows: list[SiliconComparison]) -> list[dict]:
         "error_pct": c.error_pct,
         "model": "digital-28nm [area] / [timing] tables",
         "peer_ratio": c.peer_ratio,
+        "peer_reported": c.reported,
         "peer": "ZigZag-IMC (fitted to these macros)",
         "why_not_modelled": None,
         "confidence": c.confidence,
@@ -265,17 +287,21 @@ def format_table(rows: list[Comparison], width: int = 220) -> str:
         v, err = c.predicted.get(model), c.error_pct(model)
         return f"{'n/a':>10} {'':>8}" if v is None else f"{v:>10.4g} {err:>+7.1f}%"
 
-    lines = [f"{'reference point':32} {'reported':>15}  {'miredo tree':>18}  {'full tree':>18}  conf.   "
+    def peer(c: Comparison) -> str:
+        return "-" if c.peer_ratio is None else f"{100.0 * (c.peer_ratio - 1.0):+.0f}%"
+
+    lines = [f"{'reference point':32} {'reported':>15}  {'miredo tree':>18}  {'full tree':>18}  {'peer':>6}  conf.   "
              "configuration / why not modelled"]
     for c in sorted(rows, key=lambda r: not r.modelled):
         rep = f"{c.reported:.4g} {c.unit}"
         if not c.modelled:
-            lines.append(f"{c.id:32} {rep:>15}  {'-':>18}  {'-':>18}  {c.confidence:6}  {c.why_not}")
+            lines.append(f"{c.id:32} {rep:>15}  {'-':>18}  {'-':>18}  {peer(c):>6}  {c.confidence:6}  {c.why_not}")
         else:
-            lines.append(f"{c.id:32} {rep:>15}  {cell(c, 'miredo')}  {cell(c, 'full')}  {c.confidence:6}  "
-                         f"{c.configuration}")
+            lines.append(f"{c.id:32} {rep:>15}  {cell(c, 'miredo')}  {cell(c, 'full')}  {peer(c):>6}  "
+                         f"{c.confidence:6}  {c.configuration}")
     modelled = [c for c in rows if c.modelled]
     lines.append(f"\n{len(modelled)} of {len(rows)} points modelled (macro energy from the digital-28nm 1-bit "
                  "energies scaled by node and V^2). Sources: ciminus/validation/reference_points.toml, "
-                 "docs/validation-sources.md; discussion: docs/validation.md")
+                 "docs/validation-sources.md; discussion: docs/validation.md. peer = " + PEER + ", its published "
+                 "model / reported, against its own reading of the figure")
     return "\n".join(line[:width] for line in lines)
