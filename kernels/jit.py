@@ -55,11 +55,15 @@ if CACHE:
     _invalidate_stale_cache()
 
 
-def jit(fn=None, *, inline: bool = False):
-    """A scalar function or helper: ``@jit`` or ``@jit(inline=True)`` (inlined into its callers' IR)."""
+def jit(fn=None, *, inline: bool = False, forceinline: bool = False):
+    """A scalar function or helper: ``@jit``, ``@jit(inline=True)`` (Numba copies its IR into every caller
+    before typing: cheap for small helpers) or ``@jit(forceinline=True)`` (compiled once and inlined by
+    LLVM: the same machine code for a large function, without Numba copying its IR into each caller)."""
     options = dict(cache=CACHE, fastmath=FASTMATH)
     if inline:
         options["inline"] = "always"
+    if forceinline:
+        options["forceinline"] = True
     if fn is None:
         return njit(**options)
     return njit(**options)(fn)
