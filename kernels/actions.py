@@ -12,17 +12,17 @@ loop (``kernels/price_cuda.py``) and the readable reference model (``ciminus/ref
 
 import math
 
-import numpy as np
-
 from . import layout as L
 from .equations import (
     accumulations,
     adder_tree_adds,
     auto_grid_rows,
+    ceil_float,
     ceil_ratio,
     cell_mults,
     cycles_per_activation,
     duplicates,
+    floor_float,
     floor_ratio,
     folds,
     group_zero_probability,
@@ -397,12 +397,12 @@ def layer_actions(prm, pc, t_, stats, srow, soff, layers, lrow, grid_rows, grid_
     out_nz = stats[srow, soff + L.S_OUT_NZ]
     partials = 0.0
     if out_nz > 0:
-        partials = out_nz * np.ceil(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
+        partials = out_nz * ceil_float(stats[srow, soff + L.S_PSUM] / out_nz / grid_rows - 1e-9)
     obuf_bits = vectors * partials * psum_bits
     result_bits = vectors * layers[lrow, L.LAY_K] * prm[t_, L.PRM_OUTPUT_BITS]
     busy = 1
     if rounds:
-        busy = max(1.0, min(float(macros), np.ceil(tiles * copies / rounds - 1e-9)))
+        busy = max(1.0, min(float(macros), ceil_float(tiles * copies / rounds - 1e-9)))
     dram_bw = prm[t_, L.PRM_DRAM_BW]
     gbuf_bw = prm[t_, L.PRM_GBUF_BW]
     all_steps = rounds * n_steps
@@ -572,7 +572,7 @@ def two_point(mean):
     """(n, p): an expected count of whole tiles as the law on n and n + 1 with that mean (P(n + 1) = p): the
     integers around it, exact when the count takes two neighbouring values (a tile more or less)."""
     m = max(0.0, mean)
-    n = np.floor(m + 1e-9)
+    n = floor_float(m + 1e-9)
     p = m - n
     return n, (p if p > 1e-9 else 0.0)
 

@@ -12,6 +12,7 @@ Units: times in cycles, sizes in bits, counts in actions.
 import math
 
 import numpy as np
+from numba.extending import overload
 
 from .jit import jit
 from .layout import ADDER_TREE_COMPRESSOR, ADDER_TREE_MIREDO, PROFILE_INDEPENDENT
@@ -133,19 +134,41 @@ def active_cycle_fraction(rows, input_bits, input_bits_per_cycle, log_zero):
     return active / (full + (1 if rest > 0 else 0))
 
 
+def floor_float(x):
+    """``np.floor`` of a float64, as a float64 on every target: the CPU compiles NumPy's (one instruction);
+    Numba's GPU target has no ``np.floor`` and registers its own (``kernels/price_cuda.py``). A plain
+    function with an implementation per target, so the readable model calls it as it is."""
+    return float(np.floor(x))
+
+
+def ceil_float(x):
+    """``np.ceil``, as :func:`floor_float` is ``np.floor``."""
+    return float(np.ceil(x))
+
+
+@overload(floor_float)
+def _floor_cpu(x):
+    return lambda x: np.floor(x)
+
+
+@overload(ceil_float)
+def _ceil_cpu(x):
+    return lambda x: np.ceil(x)
+
+
 @jit
 def ceil_ratio(a, b):
     """ceil(a / b) as a float: exact for non-negative integers below 2**53 (a non-integer quotient is at
     least 1/b from an integer, more than the division's rounding error a * 2**-53 / b), and beyond that
     within float64 rounding instead of wrapping around as an int64 would. Far cheaper than an integer
     division in the sweep's inner loop."""
-    return np.ceil(a / b)
+    return ceil_float(a / b)
 
 
 @jit
 def floor_ratio(a, b):
     """floor(a / b) for non-negative numbers, as a float: how many ``b`` fit in ``a``."""
-    return np.floor(a / b)
+    return floor_float(a / b)
 
 
 # ----- sparsity overheads ----------------------------------------------------------------------------
@@ -239,7 +262,7 @@ def kth_divisor(macros, k):
 @jit
 def whole_tiles(tiles):
     """Tiles rounded up to whole macros (expected counts are fractional), as a float."""
-    return max(0.0, np.ceil(tiles - 1e-9))
+    return max(0.0, ceil_float(tiles - 1e-9))
 
 
 @jit

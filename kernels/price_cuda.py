@@ -27,8 +27,11 @@ from .actions import (
     priced_layer,
     takes_over,
 )
+from .equations import ceil_float, floor_float
 from .price import ROW, _axis_indices, _clear, _copy, _decode, _mixed_index, _write_point
 
+# Plain functions of the shared kernels the GPU target implements itself (its NumPy table lacks what they call).
+GPU_OWN = (floor_float, ceil_float)
 MAX_AXES = 64  # swept axes a sweep may have on the GPU
 # Local arrays need literal sizes: module-level ints are compile-time constants, attributes of a module are not.
 _N_PRM = L.N_PRM
@@ -39,9 +42,20 @@ if config.ENABLE_CUDASIM:
     def _host(a):  # the simulator's device arrays wrap NumPy arrays the helpers can take
         return getattr(a, "_ary", a)
 else:
+    from numba.cuda import libdevice
+    from numba.cuda.extending import overload
+
     @cuda.jit(device=True, inline=True)
     def _host(a):  # on the GPU a device array is already what the helpers take
         return a
+
+    @overload(floor_float, target="cuda")
+    def _floor_gpu(x):  # the GPU target's NumPy table has no floor: CUDA's own
+        return lambda x: libdevice.floor(x)
+
+    @overload(ceil_float, target="cuda")
+    def _ceil_gpu(x):
+        return lambda x: libdevice.ceil(x)
 
 
 @cuda.jit(device=True)

@@ -99,3 +99,53 @@ def test_no_gpu_is_a_clear_error(cli, write_sweep, tmp_path):
     assert run.returncode == 2
     assert run.stderr.startswith("ciminus: error: --backend cuda") and "Traceback" not in run.stderr
     assert not (tmp_path / "x.nc").exists()
+
+
+def _gpu_numpy_calls() -> dict[str, set[str]]:
+    """``np.<name>`` calls in every function the GPU kernel compiles (the kernel, its device functions and
+    the functions they reach, followed through their globals, but for those the GPU implements itself), by
+    function."""
+    import ast
+    import inspect
+    import textwrap
+
+    from ciminus.kernels import price_cuda
+
+    todo = [f.py_func for f in vars(price_cuda).values()
+            if hasattr(f, "py_func") and getattr(f.py_func, "__module__", "") == price_cuda.__name__]
+    seen: dict[str, set[str]] = {}
+    while todo:
+        fn = todo.pop()
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        if name in seen:
+            continue
+        seen[name] = set()
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn)))):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np":
+                seen[name].add(f.attr)
+            elif isinstance(f, ast.Name):
+                g = fn.__globals__.get(f.id)
+                if hasattr(g, "py_func"):
+                    todo.append(g.py_func)
+                elif (inspect.isfunction(g) and g.__module__.startswith("ciminus.kernels")
+                      and g not in price_cuda.GPU_OWN):  # a plain helper the GPU compiles from its source
+                    todo.append(g)
+    return seen
+
+
+def test_the_gpu_kernel_calls_only_numpy_functions_the_gpu_target_has():
+    """Numba's GPU target lowers NumPy ufuncs from its own table, which lacks some the CPU has (``np.floor``
+    and ``np.ceil`` among them): one in a shared kernel compiles on the CPU, passes the simulator, and
+    fails on the GPU. Found by compiling the kernel to PTX; this holds it without a GPU."""
+    import numpy as np
+    from numba.cuda.ufuncs import ufunc_db
+
+    calls = _gpu_numpy_calls()
+    assert any(n.endswith("actions.layer_actions") for n in calls)  # the walk reaches the model
+    gpu = ufunc_db()
+    missing = {fn: sorted(n for n in names if isinstance(getattr(np, n, None), np.ufunc) and getattr(np, n) not in gpu)
+               for fn, names in calls.items()}
+    assert not {fn: m for fn, m in missing.items() if m}
