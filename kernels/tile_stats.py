@@ -1203,10 +1203,12 @@ def pruned_whole(rows, cols):
     return rows, cols, 0.5, 0, 0, 0, 0, 0, -1, rows, COMPRESS_ROW
 
 
-@jit
+@jit(inline=True)
 def job_stats(job, out):
     """Sparse (``out[:N_STATS]``) and dense (``out[N_STATS:]``) statistics of one job (``JOB_*``), random
-    masks in closed form. A run-time operand is never pruned: its sparse statistics are dense."""
+    masks in closed form. A run-time operand is never pruned: its sparse statistics are dense. Inlined into
+    :func:`stats_table`'s parallel loop (it is small): one compiled library fewer through which LLVM would
+    optimise and emit the whole closed form again."""
     rows = int(job[JOB_ROWS])
     cols = int(job[JOB_COLS])
     groups = int(job[JOB_GROUPS])
