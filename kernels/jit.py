@@ -58,7 +58,7 @@ if CACHE:
 def jit(fn=None, *, inline: bool = False, forceinline: bool = False):
     """A scalar function or helper: ``@jit``, ``@jit(inline=True)`` (Numba copies its IR into every caller
     before typing: cheap for small helpers) or ``@jit(forceinline=True)`` (compiled once and inlined by
-    LLVM: the same machine code for a large function, without Numba copying its IR into each caller)."""
+    LLVM at its call sites: for a large function, as fast without Numba copying its IR into each caller)."""
     options = dict(cache=CACHE, fastmath=FASTMATH)
     if inline:
         options["inline"] = "always"
