@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from ciminus.backends.cuda import CudaEngine
+from ciminus.backends.cuda import kernel_args as cuda_kernel_args
 from ciminus.kernels import layout as L
 from ciminus.lower import lower
 from ciminus.sweep import evaluate
@@ -84,17 +85,15 @@ def gpu_rate(sweep_path: Path, repeats: int, copies: int) -> dict[str, float]:
     layers = cuda.device_array((n, 0, L.N_LAYER))
     threads = 128
     blocks = max(1, min(-(-n // threads), 1 << 16))
-    args = (*backend.tables, low.n_variants, *backend.more, low.max_layers, backend.cands, low.select, low.objective,
-            out, layers)
     t0 = time.perf_counter()
-    backend.kernel[blocks, threads](0, min(n, 1024), *args)  # compile
+    backend.kernel[blocks, threads](*cuda_kernel_args(low, 0, min(n, 1024), backend.tables, out, layers))  # compile
     cuda.synchronize()
     compile_s = time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(copies):
-            backend.kernel[blocks, threads](0, n, *args)
+            backend.kernel[blocks, threads](*cuda_kernel_args(low, 0, n, backend.tables, out, layers))
         cuda.synchronize()
         times.append(time.perf_counter() - t0)
     evals = n * copies * int(low.layer_count.max()) * low.cands.shape[0]

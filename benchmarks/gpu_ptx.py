@@ -40,6 +40,7 @@ def main() -> None:
 
     cuda_dispatcher.get_current_device = lambda: _Device()
 
+    from ciminus.backends.cuda import kernel_args, kernel_tables
     from ciminus.kernels import layout as L
     from ciminus.kernels.price_cuda import price_points_cuda
     from ciminus.lower import lower
@@ -49,10 +50,8 @@ def main() -> None:
     low = lower(parse_sweep(TINY))
     if low.stats is None:
         low.stats = low.stage.table()
-    kernel_args = (0, 1, low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride, low.n_variants,
-                   low.wl_stride, low.layer_first, low.layer_count, low.layers, low.stats, low.max_layers, low.cands,
-                   low.select, low.objective, np.empty((1, L.N_POINT)), np.empty((1, 1, L.N_LAYER)))
-    sig = tuple(numba.typeof(a) for a in kernel_args)
+    args_ = kernel_args(low, 0, 1, kernel_tables(low), np.empty((1, L.N_POINT)), np.empty((1, 1, L.N_LAYER)))
+    sig = tuple(numba.typeof(a) for a in args_)
     t0 = time.perf_counter()
     ptx, _ = cuda.compile_ptx(price_points_cuda.py_func, sig, cc=cc)
     dt = time.perf_counter() - t0

@@ -32,6 +32,22 @@ def available() -> None:
     load_cuda()
 
 
+def kernel_tables(low: Lowered, put=lambda a: a) -> tuple[list, list, object]:
+    """The sweep's tables ``price_points_cuda`` reads, in its argument order, each passed through ``put``
+    (``cuda.to_device`` for a launch; the host arrays themselves to compile for their types)."""
+    return ([put(a) for a in (low.prm_axis, low.prm_vals, low.axis_len, low.axis_stride, low.stat_stride)],
+            [put(a) for a in (low.wl_stride, low.layer_first, low.layer_count, low.layers, low.stats)], put(low.cands))
+
+
+def kernel_args(low: Lowered, p0: int, count: int, tables: tuple[list, list, object], out_points,
+                out_layers) -> tuple:
+    """The arguments of ``price_points_cuda`` for points ``p0 .. p0+count-1`` (``tables`` from
+    :func:`kernel_tables`)."""
+    head, more, cands = tables
+    return (p0, count, *head, low.n_variants, *more, low.max_layers, cands, low.select, low.objective, out_points,
+            out_layers)
+
+
 class CudaEngine:
     """``kernels.price_cuda.price_points_cuda``: one design point per GPU thread."""
 
@@ -57,10 +73,7 @@ class CudaEngine:
                                          f"would take {need / 2**30:.1f} GiB; use --backend cpu (it works chunk by "
                                          "chunk)")
             low.stats = low.stage.table()
-        lw, dev = self.low, self.cuda.to_device
-        self.tables = [dev(a) for a in (lw.prm_axis, lw.prm_vals, lw.axis_len, lw.axis_stride, lw.stat_stride)]
-        self.more = [dev(a) for a in (lw.wl_stride, lw.layer_first, lw.layer_count, lw.layers, lw.stats)]
-        self.cands = dev(lw.cands)
+        self.tables = kernel_tables(low, self.cuda.to_device)
 
     def points(self, p0: int, p1: int) -> Results:
         lw = self.low
@@ -71,8 +84,7 @@ class CudaEngine:
         host_layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
         out_layers = self.cuda.to_device(host_layers)
         blocks = max(1, min(-(-count // self.THREADS), 1 << 16))
-        self.kernel[blocks, self.THREADS](p0, count, *self.tables, lw.n_variants, *self.more, lw.max_layers,
-                                          self.cands, lw.select, lw.objective, out_points, out_layers)
+        self.kernel[blocks, self.THREADS](*kernel_args(lw, p0, count, self.tables, out_points, out_layers))
         out_points.copy_to_host(res.points)
         if res.layers is not None:
             out_layers.copy_to_host(res.layers)
