@@ -108,13 +108,12 @@ def gpu_rate(sweep_path: Path, repeats: int, copies: int) -> dict[str, float]:
 def cpu_rate(sweep_path: Path, repeats: int) -> dict[str, float]:
     import numba
 
-    from ciminus.kernels.price import price_points
+    from ciminus.backends.cpu import kernel_args, price_points
 
     low = lower(load_sweep(sweep_path))
     n = low.n_points
     out = np.empty((n, L.N_POINT_BASE))
     layers = np.empty((n, 0, L.N_LAYER))
-    from ciminus.backends.cpu import kernel_args
 
     price_points(*kernel_args(low, 0, min(n, 1000), out, layers, numba.get_num_threads()))
     args = kernel_args(low, 0, n, out, layers, numba.get_num_threads())

@@ -36,10 +36,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from ciminus.backends.cpu import kernel_args
+from ciminus.backends.cpu import kernel_args, price_points
 from ciminus.backends.reference import ReferenceEngine
 from ciminus.kernels import layout as L
-from ciminus.kernels.price import price_points
 from ciminus.lower import lower
 from ciminus.resolve import Resolver
 from ciminus.sweep import layer_names

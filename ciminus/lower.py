@@ -33,7 +33,7 @@ STATS_EAGER_LIMIT = 256 << 20  # beyond this the statistics are computed chunk b
 
 @dataclass
 class Lowered:
-    """Everything ``kernels.price.price_points`` reads, plus the shapes to interpret its output."""
+    """Everything ``kernels.price.price_steps`` reads, plus the shapes to interpret its output."""
 
     point_axes: tuple[Axis, ...]
     cand_axes: tuple[Axis, ...]

@@ -41,7 +41,7 @@ from ciminus.output import (
 from ciminus.progress import Report
 from ciminus.resolve import Resolver
 from ciminus.specs.sweep import Sweep
-from ciminus.warmup import stage_one_cached, start_engine_compile
+from ciminus.warmup import compile_output, stage_one_cached, start_engine_compile
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -286,13 +286,14 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
         if backend == "cpu" and cluster is None:
             compiling = start_engine_compile()  # a child compiles the engine while this process lowers
             if compiling is not None or (CACHE and not stage_one_cached()):
-                report.note("compiling the kernels (first run after an install only; about 25 s on two cores, "
+                report.note("compiling the kernels (first run after an install only; about 20 s on two cores, "
                             "then they load from the disk cache)")
         with report.phase("tile statistics" if cluster is None else "lowering (the workers compute the statistics)"):
             job = prepare_job(sweep, backend, distributed=cluster is not None)
         checkpoint()
         if compiling is not None:
             with report.phase("compiling the pricing kernel"):
+                compile_output()  # this process's share, while the child finishes
                 compiling.wait()
             checkpoint()
         if cluster is not None:

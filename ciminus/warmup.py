@@ -1,9 +1,9 @@
 """The first run after an install compiles the kernels; every later run loads them from Numba's disk cache.
 
 Compiling takes most of a minute on two cores, and Numba compiles one function at a time per process.
-So when the engine is not cached yet, a child process compiles it (on a one-layer sweep of the same
-argument types) while this process lowers the sweep — which compiles the stage-1 kernel — and the two
-compilations share the cores. The user is told once, on stderr, instead of waiting in silence.
+So when the engine is not cached yet, a child process compiles the pricing kernel (on a one-layer sweep
+of the same argument types) while this process lowers the sweep — which compiles the stage-1 kernel — and
+then the kernels that write the result file; the compilations share the cores. The user is told once, on stderr, instead of waiting in silence.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ def is_cached(dispatcher) -> bool:
 
 
 def engine_cached() -> bool:
-    from ciminus.kernels.price import price_points
+    from ciminus.kernels.price import price_steps
 
-    return is_cached(price_points)
+    return is_cached(price_steps)
 
 
 def stage_one_cached() -> bool:
-    from ciminus.kernels.tile_stats import stats_table
+    from ciminus.kernels.tile_stats import stats_rows
 
-    return is_cached(stats_table)
+    return is_cached(stats_rows)
 
 
 def start_engine_compile() -> subprocess.Popen | None:
@@ -46,15 +46,33 @@ def start_engine_compile() -> subprocess.Popen | None:
 
 
 def compile_engine() -> None:
-    """Price a one-layer sweep with the cpu engine and derive its result columns: compiles and caches
-    ``price_points`` and the column kernel the result file is written with."""
+    """Price a one-layer sweep with the cpu engine: compiles and caches ``price_steps`` (what the child
+    does; the caller compiles the rest with :func:`compile_output` meanwhile)."""
+    import numpy as np
+
     from ciminus.backends.cpu import CpuEngine
-    from ciminus.dataset import derive
+    from ciminus.dataset import Results
+    from ciminus.kernels import layout as L
+    from ciminus.lower import lower
+    from ciminus.validate import parse_sweep
+
+    low = lower(parse_sweep(TINY), statistics=False)
+    # Rows from np.empty, not Results.empty: its NaN filler is compiled by the caller (compile_output).
+    CpuEngine(low, 0).price_into(0, 1, Results(np.empty((low.rows_per_point, L.N_POINT_BASE)), None))
+
+
+def compile_output() -> None:
+    """Derive the result columns of one NaN point and the silicon of a one-layer sweep: compiles and
+    caches the kernels the result file is written with. Only argument types matter to a compile, and they
+    are those of any sweep."""
+    from ciminus.dataset import Results, derive, silicon
     from ciminus.lower import lower
     from ciminus.validate import parse_sweep
 
     sweep = parse_sweep(TINY)
-    derive(sweep, CpuEngine(lower(sweep, statistics=False), 0).points(0, 1), 0)
+    low = lower(sweep, statistics=False)
+    derive(sweep, Results.empty(low.rows_per_point, 0, low.keep_actions), 0)  # NaN rows: compiles the filler
+    silicon(sweep)
 
 
 if __name__ == "__main__":

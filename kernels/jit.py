@@ -74,6 +74,19 @@ def parallel(fn):
     return njit(parallel=True, cache=CACHE, fastmath=FASTMATH)(fn)
 
 
+def threaded(fn):
+    """A loop over items ``lo .. hi-1`` (its first two arguments) that releases the GIL, so that
+    ``ciminus.threads.in_threads`` runs disjoint ranges of it on every core at once.
+
+    For the two kernels whose loop body is the whole model (stage 1 and pricing) in place of ``prange``:
+    Numba compiles a ``prange`` loop into three more libraries (the loop body as a gufunc, its wrapper and
+    the launcher), and LLVM optimises and emits everything each one links — the whole model — again, three
+    more times. As a plain loop the model is compiled twice instead of five times: LLVM's share of the two
+    compiles halves and the first run after an install takes 18 s instead of 28 s, at the same speed
+    (docs/performance.md)."""
+    return njit(nogil=True, cache=CACHE, fastmath=FASTMATH)(fn)
+
+
 def python(fn):
     """The plain-Python body of a compiled function (readable tracebacks, the same arithmetic); the
     function itself when the JIT is disabled."""

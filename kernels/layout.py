@@ -75,7 +75,7 @@ SIZE_ALL = -2  # the whole matrix side
 SIZE_KERNEL = -3  # one input channel's R*S rows
 SIZE_ARRAY = -4  # one array side
 
-# One stage-1 job: a layer under one sparsity and one mapping shape (``kernels.tile_stats.stats_table``).
+# One stage-1 job: a layer under one sparsity and one mapping shape (``kernels.tile_stats.stats_rows``).
 JOB_ROWS = 0  # weight-matrix rows of one group (C/groups * R * S)
 JOB_COLS = 1  # columns of one group (K/groups)
 JOB_GROUPS = 2

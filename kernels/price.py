@@ -1,6 +1,6 @@
 """The sweep engine: price every design point x mapping candidate x layer on flat arrays.
 
-This module holds only the loops. ``price_points`` decodes each point's parameters from its flat index,
+This module holds only the loops. ``price_steps`` decodes each point's parameters from its flat index,
 fills the point's constants and energy table once, prices every candidate's layers with
 ``kernels.actions`` (the counts), keeps the best candidate (or every candidate) by the one selection
 rule, and writes energies as counts times the energy table, without allocating in the loop.
@@ -8,7 +8,6 @@ rule, and writes energies as counts times the energy table, without allocating i
 
 import math
 
-import numba
 import numpy as np
 from numba import prange
 
@@ -29,7 +28,7 @@ from .actions import (
     priced_layer,
     same_copies,
 )
-from .jit import jit, parallel
+from .jit import jit, parallel, threaded
 
 
 @parallel
@@ -151,7 +150,7 @@ def _mixed_index(ix, t, strides):
     return idx
 
 
-@jit
+@jit(inline=True)
 def _price_candidate(prm, pc, t, stats, variant_base, max_layers, layers, first, n_layers, cands, c, tot_s, lay_s,
                      tot_d, lay_d, dense_ready, mix):
     """Count a whole network under candidate ``c`` and the loop-order siblings it leads (``CP_ORDERS``) for
@@ -237,13 +236,14 @@ def _decode_moved(ix, t, prm, prm_vals, order, q, axis_ptr, axis_prms):
             prm[t, p] = prm_vals[p, ix[t, a]]
 
 
-@parallel
-def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, stat_offset, n_variants,
-                 wl_stride, dense_stride, count_stride, order, box_lo, box_len, layer_first, layer_count, layers, stats,
-                 max_layers, cands, select, objective, out_points, out_layers, n_threads):
-    """Price points ``start .. start+count-1`` of a sweep into ``out_points`` (and ``out_layers``).
+@threaded
+def price_steps(lo, hi, start, first, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, stat_offset, n_variants,
+                wl_stride, dense_stride, count_stride, order, box_lo, box_len, layer_first, layer_count, layers, stats,
+                max_layers, cands, select, objective, out_points, out_layers):
+    """Price steps ``lo .. hi-1`` of a walk over a sweep's points into ``out_points`` (and ``out_layers``);
+    ``ciminus.threads.in_threads`` runs disjoint step ranges on every core (``kernels/jit.py::threaded``).
 
-    The points are steps ``first .. first+count-1`` through the box ``box_lo .. box_lo+box_len`` of the
+    Step ``j`` is step ``first + j`` through the box ``box_lo .. box_lo+box_len`` of the
     sweep's axes, walked with the axes in ``order`` (the last fastest): for a chunk, the chunk's own box
     from step 0; for any other range, the whole grid in the sweep's order from step ``start``. The engine puts the
     axes that change no action count (energies, the clock) innermost, so a thread reuses its previous
@@ -257,9 +257,10 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
     candidate, candidate fastest). The dense twin picks its own best candidate the same way (with
     ``SELECT_ALL``, each candidate is compared with dense weights under the same candidate). ``out_layers``
     has zero layers when per-layer results are not kept.
-    ``n_threads`` is ``numba.get_num_threads()``: scratch rows per thread are allocated once, outside the
-    loop, and addressed by row number (no array views in the loop).
+    Scratch rows are allocated once per call, outside the loop, and addressed by row number ``t`` (no array
+    views in the loop; ``t`` is always 0 here, the GPU kernel that shares the helpers gives each thread its own).
     """
+    n_threads = 1  # scratch rows: one call runs on one thread
     n_cand = cands.shape[0]
     keep_layers = out_layers.shape[1] > 0
     ml = max_layers
@@ -291,8 +292,9 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
         if prm_axis[p] >= 0:
             axis_prms[filled[prm_axis[p]]] = p
             filled[prm_axis[p]] += 1
-    for j in prange(count):
-        t = numba.get_thread_id()
+    t = np.int64(0)  # int64s, not the literals 0 and 1: each helper is compiled once, for any row and step
+    one = np.int64(1)
+    for j in range(lo, hi):
         pt, moved = _box_point(first + j, ix, t, order, box_lo, box_len, axis_stride, last_j)
         i = pt - start
         if moved < 0:
@@ -327,8 +329,8 @@ def price_points(start, count, first, prm_axis, prm_vals, axis_len, axis_stride,
                 if keep_layers:
                     _write_layers(out_layers, row, lay_s, r * ml, n_layers, lay_bc, c if ok else -1, ae, t)
         elif select == L.SELECT_BEST:
-            kept, best = choose(tot_s, t * n_cand, 1, n_cand, ae, t, objective)
-            kept_d, _ = choose(tot_d, t * n_cand, 1, n_cand, ae, t, objective)  # dense: its own best candidate
+            kept, best = choose(tot_s, t * n_cand, one, n_cand, ae, t, objective)
+            kept_d, _ = choose(tot_d, t * n_cand, one, n_cand, ae, t, objective)  # dense: its own best candidate
             r = t * n_cand + kept
             _write_point(out_points, i, tot_s, r, tot_d, t * n_cand + kept_d, ae, t)
             out_points[i, L.P_CANDIDATE] = best

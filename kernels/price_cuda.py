@@ -125,7 +125,7 @@ def _best_layer(prm, pc, ae, stats, base, max_layers, layers, first, li, cands, 
 def price_points_cuda(start, count, prm_axis, prm_vals, axis_len, axis_stride, stat_stride, n_variants, wl_stride,
                       layer_first, layer_count, layers, stats, max_layers, cands, select, objective, out_points,
                       out_layers):
-    """``kernels.price.price_points`` on the GPU (the same arguments but the CPU's memo and thread count)."""
+    """``kernels.price.price_steps`` on the GPU (the same arguments but the CPU's memo and step range)."""
     prm_axis, prm_vals, axis_len, axis_stride = _host(prm_axis), _host(prm_vals), _host(axis_len), _host(axis_stride)
     stat_stride, wl_stride, layer_first = _host(stat_stride), _host(wl_stride), _host(layer_first)
     layer_count, layers, stats, cands = _host(layer_count), _host(layers), _host(stats), _host(cands)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .jit import jit, parallel
+from .jit import jit, parallel, threaded
 from .layout import (
     COMPRESS_AUTO,
     COMPRESS_COL,
@@ -1207,8 +1207,8 @@ def pruned_whole(rows, cols):
 def job_stats(job, out):
     """Sparse (``out[:N_STATS]``) and dense (``out[N_STATS:]``) statistics of one job (``JOB_*``), random
     masks in closed form. A run-time operand is never pruned: its sparse statistics are dense. Inlined into
-    :func:`stats_table`'s parallel loop (it is small): one compiled library fewer through which LLVM would
-    optimise and emit the whole closed form again."""
+    :func:`stats_rows`' loop (it is small): one compiled library fewer through which LLVM would optimise and
+    emit the whole closed form again."""
     rows = int(job[JOB_ROWS])
     cols = int(job[JOB_COLS])
     groups = int(job[JOB_GROUPS])
@@ -1252,11 +1252,23 @@ def job_stats(job, out):
         out[N_STATS + k] = dense[k]
 
 
-@parallel
-def stats_table(jobs, out):
-    """Stage 1 in one parallel pass: the statistics of every row of ``jobs`` into the same row of ``out``."""
-    for i in prange(jobs.shape[0]):
+@threaded
+def stats_rows(lo, hi, jobs, out):
+    """Stage 1: the statistics of rows ``lo .. hi-1`` of ``jobs`` into the same rows of ``out``
+    (``ciminus.threads.in_threads`` runs disjoint ranges on every core)."""
+    for i in range(lo, hi):
         job_stats(jobs[i], out[i])
+
+
+@parallel
+def move_rows(src, src_rows, dst, dst_rows):
+    """``dst[dst_rows[i]] = src[src_rows[i]]`` for every ``i``: stage 1's gathers and scatters of whole rows
+    on every core (NumPy's fancy indexing copies them on one)."""
+    for i in prange(src_rows.shape[0]):
+        s = src_rows[i]
+        d = dst_rows[i]
+        for k in range(src.shape[1]):
+            dst[d, k] = src[s, k]
 
 
 _HASH_PRIME = 2147483647  # 2^31 - 1

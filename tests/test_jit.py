@@ -51,7 +51,7 @@ def test_the_disk_cache_works_under_dask_worker_processes(tmp_path):
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stderr[-3000:]
         assert "Traceback" not in run.stderr
-    assert any("price_points" in p.name for p in cache.rglob("*.nbi")), "the engine was not cached"
+    assert any("price_steps" in p.name for p in cache.rglob("*.nbi")), "the engine was not cached"
     assert_same_results(tmp_path / "first.nc", tmp_path / "second.nc")
     plain = subprocess.run([sys.executable, "-m", "ciminus", "sweep", str(sweep), "-q", "-o", str(tmp_path / "p.nc")],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -1,4 +1,4 @@
-"""The Numba engine on the CPU: every chunk in one parallel kernel call (or a few, for huge statistics)."""
+"""The Numba engine on the CPU: every chunk in one kernel pass on every core (or a few, for huge statistics)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ciminus.dataset import Results, hyperslab
 from ciminus.kernels import layout as L
 from ciminus.lower import Lowered, sub_strides
 from ciminus.sparsity.cache import StatsCache
+from ciminus.threads import in_threads
 
 BOX_STATS_LIMIT = 256 << 20  # bytes of tile statistics one kernel call may bring with it
 
@@ -33,8 +34,17 @@ def walk(low: Lowered, p0: int, p1: int) -> tuple[int, np.ndarray, np.ndarray, n
     return p0, np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.asarray(low.axis_len, dtype=np.int64)
 
 
+def price_points(start: int, count: int, first: int, *tables) -> None:
+    """Price points ``start .. start+count-1`` (:func:`box_args` gives the arguments, ``n_threads`` last):
+    ``kernels.price.price_steps`` over steps ``0 .. count-1`` on that many threads."""
+    from ciminus.kernels.price import price_steps
+
+    *tables, n_threads = tables
+    in_threads(price_steps, count, n_threads, start, first, *tables)
+
+
 def kernel_args(low: Lowered, p0: int, p1: int, out: np.ndarray, out_layers: np.ndarray, n_threads: int) -> tuple:
-    """The arguments of ``kernels.price.price_points`` for points p0 .. p1-1, with the sweep's statistics."""
+    """The arguments of :func:`price_points` for points p0 .. p1-1, with the sweep's statistics."""
     first, order, box_lo, box_len = walk(low, p0, p1)
     return box_args(low, p0, p1 - p0, first, order, box_lo, box_len, low.stats, low.stat_stride, 0, out, out_layers,
                     n_threads)
@@ -67,7 +77,7 @@ def stat_boxes(low: Lowered, lo: np.ndarray, length: np.ndarray, limit: int) -> 
 
 
 class CpuEngine:
-    """``kernels.price.price_points`` over the lowered arrays, one thread per core."""
+    """:func:`price_points` over the lowered arrays, one thread per core."""
 
     name = "cpu"
 
@@ -81,11 +91,14 @@ class CpuEngine:
         self.cache = StatsCache()  # Monte-Carlo and real-weight statistics, across this engine's chunks
 
     def points(self, p0: int, p1: int) -> Results:
-        from ciminus.kernels.price import price_points
+        lw = self.low
+        return self.price_into(p0, p1, Results.empty((p1 - p0) * lw.rows_per_point, self.n_layers, lw.keep_actions))
 
+    def price_into(self, p0: int, p1: int, res: Results) -> Results:
+        """Price points p0 .. p1-1 into ``res`` (rows for those points; columns no engine writes are left as
+        they are)."""
         lw = self.low
         rows = (p1 - p0) * lw.rows_per_point
-        res = Results.empty(rows, self.n_layers, lw.keep_actions)
         layers = res.layers if res.layers is not None else np.empty((rows, 0, L.N_LAYER))
         if lw.stats is not None:
             price_points(*kernel_args(lw, p0, p1, res.points, layers, self.n_threads))

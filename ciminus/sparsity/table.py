@@ -1,13 +1,13 @@
 """Stage 1 at engine speed: the tile statistics of every (statistics combination x mapping variant x layer)
-of a sweep, encoded once as a flat job table and priced by one compiled, parallel kernel.
+of a sweep, encoded once as a flat job table and priced by one compiled kernel on every core.
 
 The keys that change tile statistics are encoded per value of their axis (never per item), broadcast
 over the combinations with array operations, de-duplicated (many combinations share a layer's
-statistics: every ratio of a dense pattern, say), and handed to ``kernels.tile_stats.stats_table``, which
-calls the very functions the reference model calls one by one (``flexblock``, ``expected_tile_stats``,
-``dense_tile_stats``). Combinations whose statistics come from Monte-Carlo masks, real weights or measured
-activations keep the readable per-layer path (:class:`ciminus.sparsity.cache.StatsCache`): their cost is
-in the masks, not in Python.
+statistics: every ratio of a dense pattern, say), and handed to ``kernels.tile_stats.stats_rows`` on every
+core, which calls the very functions the reference model calls one by one (``flexblock``,
+``expected_tile_stats``, ``dense_tile_stats``). Combinations whose statistics come from Monte-Carlo masks,
+real weights or measured activations keep the readable per-layer path
+(:class:`ciminus.sparsity.cache.StatsCache`): their cost is in the masks, not in Python.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 
 from ciminus.kernels import layout as L
-from ciminus.kernels.tile_stats import row_hashes, rows_differ, stats_table
+from ciminus.kernels.tile_stats import move_rows, row_hashes, rows_differ, stats_rows
 from ciminus.resolve import Resolver
 from ciminus.sparsity.cache import StatsCache
 from ciminus.sparsity.flexblock import (
@@ -34,6 +35,7 @@ from ciminus.sparsity.masks import mask_columns
 from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES
 from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec, tile_shape_of
 from ciminus.specs.sweep import Axis
+from ciminus.threads import in_threads
 from ciminus.workloads.layers import Layer
 
 
@@ -197,14 +199,15 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
     valid = valid & ~slow[:, None, None]
 
     stats = np.zeros((n_combos * n_var * max_layers, 2 * L.N_STATS))
-    flat_valid = np.broadcast_to(valid, (n_combos, n_var, max_layers)).reshape(-1)
-    todo = jobs.reshape(-1, L.N_JOB)[flat_valid]
-    if len(todo):
+    rows = np.flatnonzero(np.broadcast_to(valid, (n_combos, n_var, max_layers)).reshape(-1))
+    if len(rows):
+        todo = np.empty((len(rows), L.N_JOB))
+        move_rows(jobs.reshape(-1, L.N_JOB), rows, todo, np.arange(len(rows)))
         canonical(todo)
         unique, inverse = distinct_rows(todo)
         out = np.empty((len(unique), 2 * L.N_STATS))
-        stats_table(unique, out)
-        stats[flat_valid] = out[inverse]
+        in_threads(stats_rows, len(unique), numba.get_num_threads(), unique, out)
+        move_rows(out, inverse, stats, rows)
 
     for combo in np.flatnonzero(slow):
         specs = specs_at([int(combo_idx[k, combo]) for k in range(len(stat_axes))])
