@@ -44,9 +44,9 @@ from ciminus.resolve import Resolver
 from ciminus.sweep import layer_names
 from ciminus.validate import load_sweep
 
-RSS_PROBE = (
-    "import resource, sys; from ciminus.cli import main; rc = main(sys.argv[1:]); "
-    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+RSS_PROBE = (  # the ``ciminus`` command (ciminus.cli.run), reporting its peak RSS before it exits
+    "import resource, sys; from ciminus.cli import exit_now, main; rc = main(sys.argv[1:]); "
+    "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); exit_now(rc)"
 )
 
 

@@ -1,8 +1,6 @@
 """``python -m ciminus`` is the ``ciminus`` command."""
 
-import sys
-
-from ciminus.cli import main
+from ciminus.cli import run
 
 if __name__ == "__main__":  # worker processes (Dask, multiprocessing) re-import this module
-    sys.exit(main())
+    run()
