@@ -41,8 +41,16 @@ def start_engine_compile() -> subprocess.Popen | None:
 
     if not CACHE or os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0") or engine_cached():
         return None  # nothing a child could leave on disk for us, or nothing to compile
-    return subprocess.Popen([sys.executable, "-m", "ciminus.warmup"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(child_argv("compile_engine()"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def child_argv(call: str) -> list[str]:
+    """A Python command line that runs ``call`` after ``from ciminus.warmup import *``, importing this very
+    ciminus. ``python -m ciminus.warmup`` would import the one in the working folder first: run from a
+    checkout with the package installed (the README's quick start), the child compiled and cached the
+    checkout's kernels while this process, importing the installed ones, found none and compiled them again."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r}); from ciminus.warmup import *; {call}"]
 
 
 def compile_engine() -> None:

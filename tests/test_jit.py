@@ -72,3 +72,22 @@ def test_the_first_run_says_it_compiles_and_later_runs_do_not(tmp_path):
     for phase in ("tile statistics", "pricing with the cpu backend", "writing"):  # not a terminal: plain lines
         assert f"ciminus: {phase}" in runs[1].stderr
     assert_same_results(tmp_path / "0.nc", tmp_path / "1.nc")
+
+
+def test_the_compiling_child_imports_this_ciminus(tmp_path):
+    """The first run's child must cache the kernels this process loads, not those of a ciminus in the
+    working folder (a checkout with the package installed beside it)."""
+    from ciminus.warmup import child_argv
+
+    fake = tmp_path / "ciminus"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "warmup.py").write_text("")
+    import ciminus
+
+    run = subprocess.run(child_argv("print(sys.modules['ciminus'].__file__, compile_engine.__module__)"),
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    path, module = run.stdout.split()
+    assert os.path.samefile(path, ciminus.__file__)
+    assert module == "ciminus.warmup"
