@@ -31,6 +31,7 @@ from ciminus.kernels.columns import (
 )
 from ciminus.resolve import clock_mhz, energy_table, per_sweep, silicon_table
 from ciminus.specs.sweep import Sweep
+from ciminus.threads import on_every_core
 
 if TYPE_CHECKING:  # xarray is imported where a dataset is built, not on the streaming path
     import xarray as xr
@@ -50,11 +51,11 @@ class Results:
         from ciminus.kernels.price import fill_nan
 
         pts = np.empty((rows, L.N_POINT if actions else L.N_POINT_BASE))
-        fill_nan(pts.reshape(-1))
+        on_every_core(fill_nan, pts.size, pts.reshape(-1))
         lay = None
         if n_layers:
             lay = np.empty((rows, n_layers, L.N_LAYER))
-            fill_nan(lay.reshape(-1))
+            on_every_core(fill_nan, lay.size, lay.reshape(-1))
         return cls(pts, lay)
 
 
@@ -300,7 +301,7 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
     breakdown = np.empty((n, L.N_COMPONENTS))
     gathered = np.empty((len(_GATHERED), n))
     derived = np.empty((N_DERIVED, n))
-    point_columns(pts, ok, _GATHERED_COLS, breakdown, gathered, derived)
+    on_every_core(point_columns, n, pts, ok, _GATHERED_COLS, breakdown, gathered, derived)
     out = {name: gathered[j] for j, name in enumerate(_GATHERED)}
     out.update({
         "energy": derived[D_ENERGY],
@@ -316,7 +317,7 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
         out["power_mw"] = where(power_mw)
     if sweep.output.actions:
         actions = np.empty((n, L.N_ACTIONS))
-        masked_block(pts, L.P_ACTIONS, L.P_ACTIONS + L.N_ACTIONS, ok, actions)
+        on_every_core(masked_block, n, pts, L.P_ACTIONS, L.P_ACTIONS + L.N_ACTIONS, ok, actions)
         out["action_count"] = actions
         out["dram_compulsory"] = where(pts[:, L.P_DRAM_COMPULSORY])
     if sweep.candidate_axes:
@@ -324,7 +325,7 @@ def derive(sweep: Sweep, res: Results, row0: int) -> dict[str, np.ndarray]:
     if res.layers is not None:
         for name, f in (("layer_energy", L.LY_ENERGY), ("layer_latency", L.LY_LATENCY)):
             out[name] = np.empty(res.layers.shape[:2])
-            masked_field(res.layers, f, ok, out[name])
+            on_every_core(masked_field, n, res.layers, f, ok, out[name])
         if sweep.candidate_axes:
             out["layer_mapping"] = np.nan_to_num(res.layers[..., L.LY_CANDIDATE], nan=-1).astype(np.int16)
     return out

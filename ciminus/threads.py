@@ -1,10 +1,10 @@
 """Disjoint ranges of a GIL-free kernel on every core (``kernels/jit.py::threaded``).
 
-Stage 1 and pricing are plain compiled loops over ``lo .. hi-1`` rather than ``prange`` loops, because
-Numba compiles a ``prange`` body into three more libraries that each optimise and emit the whole model
-again. The parallelism is here instead: the range is cut into a few pieces per thread, and threads take
-the next piece as they finish one, so a thread that drew cheap items (infeasible points, dense layers)
-does not idle while another finishes a costly piece.
+The kernels are plain compiled loops over ``lo .. hi-1`` rather than ``prange`` loops, because Numba
+compiles a ``prange`` body into three more libraries that each optimise and emit what it calls again (for
+stage 1 and pricing, the whole model). The parallelism is here instead: the range is cut into a few
+pieces per thread, and threads take the next piece as they finish one, so a thread that drew cheap items
+(infeasible points, dense layers) does not idle while another finishes a costly piece.
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ def pieces(count: int, n_threads: int, per_thread: int = PIECES_PER_THREAD) -> l
     """Bounds ``b[0] = 0 < b[1] < ... < b[-1] = count`` of the pieces ``count`` items are cut into."""
     n = max(1, min(count, per_thread * n_threads if n_threads > 1 else 1))
     return [count * k // n for k in range(n + 1)]
+
+
+def on_every_core(kernel: Callable[..., None], count: int, *args) -> None:
+    """:func:`in_threads` on ``numba.get_num_threads()`` threads (every core, or what the user or a Dask
+    worker set)."""
+    import numba
+
+    in_threads(kernel, count, numba.get_num_threads(), *args)
 
 
 def in_threads(kernel: Callable[..., None], count: int, n_threads: int, *args,

@@ -1,4 +1,4 @@
-"""Result rows turned into the dataset's columns in one parallel pass.
+"""Result rows turned into the dataset's columns in one pass on every core.
 
 A sweep's output rows hold a point's results side by side (``layout.P_*``); the dataset stores each
 variable as its own array, NaN where the point is infeasible. Done with NumPy this is a dozen strided
@@ -8,10 +8,8 @@ pricing the points. Here each row is read once, by every core, and written into 
 
 import math
 
-from numba import prange
-
 from . import layout as L
-from .jit import jit, parallel
+from .jit import jit, threaded
 
 # Rows of ``point_columns``'s ``derived`` output: what the dataset computes from a row's columns.
 D_ENERGY = 0  # the breakdown's sum, pJ
@@ -31,12 +29,12 @@ def _ratio(a, b):
     return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
-@parallel
-def point_columns(pts, ok, cols, breakdown, gathered, derived):
-    """For every row ``i`` (NaN everywhere where ``ok[i]`` is 0): ``breakdown[i]`` = the energy components,
+@threaded
+def point_columns(lo, hi, pts, ok, cols, breakdown, gathered, derived):
+    """For rows ``i`` in ``lo .. hi-1`` (NaN everywhere where ``ok[i]`` is 0): ``breakdown[i]`` = the energy components,
     ``gathered[j, i]`` = ``pts[i, cols[j]]``, and the ``derived[D_*, i]`` quantities."""
     n_comp = breakdown.shape[1]
-    for i in prange(pts.shape[0]):
+    for i in range(lo, hi):
         if not ok[i]:
             for k in range(n_comp):
                 breakdown[i, k] = math.nan
@@ -59,11 +57,12 @@ def point_columns(pts, ok, cols, breakdown, gathered, derived):
         derived[D_UTILIZATION, i] = _ratio(pts[i, L.P_USEFUL], capacity) if capacity > 0 else 0.0
 
 
-@parallel
-def masked_block(src, lo, hi, ok, out):
-    """``out[i, k - lo]`` = ``src[i, k]`` for ``lo <= k < hi`` where ``ok[i]``, else NaN."""
+@threaded
+def masked_block(r0, r1, src, lo, hi, ok, out):
+    """``out[i, k - lo]`` = ``src[i, k]`` for rows ``r0 <= i < r1`` and ``lo <= k < hi`` where ``ok[i]``,
+    else NaN."""
     width = hi - lo
-    for i in prange(src.shape[0]):
+    for i in range(r0, r1):
         if ok[i]:
             for k in range(width):
                 out[i, k] = src[i, lo + k]
@@ -72,9 +71,10 @@ def masked_block(src, lo, hi, ok, out):
                 out[i, k] = math.nan
 
 
-@parallel
-def masked_field(src, field, ok, out):
-    """``out[i, l]`` = ``src[i, l, field]`` where ``ok[i]``, else NaN: one per-layer field of every row."""
-    for i in prange(src.shape[0]):
+@threaded
+def masked_field(lo, hi, src, field, ok, out):
+    """``out[i, l]`` = ``src[i, l, field]`` for rows ``lo .. hi-1`` where ``ok[i]``, else NaN: one per-layer
+    field of every row."""
+    for i in range(lo, hi):
         for li in range(src.shape[1]):
             out[i, li] = src[i, li, field] if ok[i] else math.nan

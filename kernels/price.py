@@ -9,7 +9,6 @@ rule, and writes energies as counts times the energy table, without allocating i
 import math
 
 import numpy as np
-from numba import prange
 
 from . import layout as L
 from .actions import (
@@ -28,14 +27,15 @@ from .actions import (
     priced_layer,
     same_copies,
 )
-from .jit import jit, parallel, threaded
+from .jit import jit, threaded
 
 
-@parallel
-def fill_nan(flat):
-    """NaN into every element of a flat array, one thread per core: the first touch of freshly allocated
-    result rows is most of what allocating them costs, and it parallelises."""
-    for i in prange(flat.shape[0]):
+@threaded
+def fill_nan(lo, hi, flat):
+    """NaN into elements ``lo .. hi-1`` of a flat array (on every core through ``ciminus.threads``): the
+    first touch of freshly allocated result rows is most of what allocating them costs, and it
+    parallelises."""
+    for i in range(lo, hi):
         flat[i] = np.nan
 
 

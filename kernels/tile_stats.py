@@ -15,9 +15,8 @@ Both take the weight matrix of one group in the *hardware view*: after IntraBloc
 import math
 
 import numpy as np
-from numba import prange
 
-from .jit import jit, parallel, threaded
+from .jit import jit, threaded
 from .layout import (
     COMPRESS_AUTO,
     COMPRESS_COL,
@@ -1260,11 +1259,11 @@ def stats_rows(lo, hi, jobs, out):
         job_stats(jobs[i], out[i])
 
 
-@parallel
-def move_rows(src, src_rows, dst, dst_rows):
-    """``dst[dst_rows[i]] = src[src_rows[i]]`` for every ``i``: stage 1's gathers and scatters of whole rows
-    on every core (NumPy's fancy indexing copies them on one)."""
-    for i in prange(src_rows.shape[0]):
+@threaded
+def move_rows(lo, hi, src, src_rows, dst, dst_rows):
+    """``dst[dst_rows[i]] = src[src_rows[i]]`` for ``i`` in ``lo .. hi-1``: stage 1's gathers and scatters of
+    whole rows, on every core through ``ciminus.threads`` (NumPy's fancy indexing copies them on one)."""
+    for i in range(lo, hi):
         s = src_rows[i]
         d = dst_rows[i]
         for k in range(src.shape[1]):
@@ -1274,12 +1273,12 @@ def move_rows(src, src_rows, dst, dst_rows):
 _HASH_PRIME = 2147483647  # 2^31 - 1
 
 
-@parallel
-def row_hashes(bits, out):
+@threaded
+def row_hashes(lo, hi, bits, out):
     """A 62-bit hash of every row of ``bits`` (float rows viewed as uint64) into ``out``: the key that
     de-duplicates stage-1 jobs without sorting rows (equal rows, equal hashes; callers check the rest).
     Two polynomial hashes modulo 2^31 - 1 over 16-bit pieces: no product ever overflows an int64."""
-    for i in prange(bits.shape[0]):
+    for i in range(lo, hi):
         h1 = 0
         h2 = 0
         for k in range(bits.shape[1]):
@@ -1291,12 +1290,12 @@ def row_hashes(bits, out):
         out[i] = h1 * 2147483648 + h2
 
 
-@parallel
-def rows_differ(bits, first, inverse, out):
+@threaded
+def rows_differ(lo, hi, bits, first, inverse, out):
     """``out[i]`` = 1 where row ``i`` of ``bits`` (float rows viewed as uint64) differs bit for bit from
     row ``first[inverse[i]]``, the representative its hash chose, else 0: the check of
-    :func:`row_hashes`' de-duplication in one parallel pass, without copying the rows."""
-    for i in prange(bits.shape[0]):
+    :func:`row_hashes`' de-duplication on every core, without copying the rows."""
+    for i in range(lo, hi):
         j = first[inverse[i]]
         d = 0
         for k in range(bits.shape[1]):

@@ -101,8 +101,8 @@ def test_distinct_rows_survive_hash_collisions(monkeypatch):
     """Rows whose hashes collide are told apart (bit for bit, in parallel) and de-duplicated by sorting."""
     from ciminus.sparsity import table
 
-    def colliding(bits, out):
-        out[:] = bits[:, 0] % 2  # rows that differ only after their first column share a hash
+    def colliding(lo, hi, bits, out):
+        out[lo:hi] = bits[lo:hi, 0] % 2  # rows that differ only after their first column share a hash
 
     monkeypatch.setattr(table, "row_hashes", colliding)
     rows = np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 2.0], [3.0, 5.0], [1.0, 3.0]])

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 
 from ciminus.kernels import layout as L
@@ -35,7 +34,7 @@ from ciminus.sparsity.masks import mask_columns
 from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES
 from ciminus.specs.mapping import FLATTEN_ORDERS, MappingSpec, tile_shape_of
 from ciminus.specs.sweep import Axis
-from ciminus.threads import in_threads
+from ciminus.threads import on_every_core
 from ciminus.workloads.layers import Layer
 
 
@@ -102,11 +101,11 @@ def distinct_rows(jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     collision falls back to sorting the rows)."""
     bits = np.ascontiguousarray(jobs).view(np.uint64)
     hashes = np.empty(len(jobs), dtype=np.int64)
-    row_hashes(bits, hashes)
+    on_every_core(row_hashes, len(jobs), bits, hashes)
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     inverse = inverse.reshape(-1)
     differ = np.empty(len(jobs), dtype=np.uint8)
-    rows_differ(bits, first, inverse, differ)
+    on_every_core(rows_differ, len(jobs), bits, first, inverse, differ)
     if not differ.any():
         return jobs[first], inverse
     unique, inverse = np.unique(jobs, axis=0, return_inverse=True)
@@ -202,12 +201,12 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
     rows = np.flatnonzero(np.broadcast_to(valid, (n_combos, n_var, max_layers)).reshape(-1))
     if len(rows):
         todo = np.empty((len(rows), L.N_JOB))
-        move_rows(jobs.reshape(-1, L.N_JOB), rows, todo, np.arange(len(rows)))
+        on_every_core(move_rows, len(rows), jobs.reshape(-1, L.N_JOB), rows, todo, np.arange(len(rows)))
         canonical(todo)
         unique, inverse = distinct_rows(todo)
         out = np.empty((len(unique), 2 * L.N_STATS))
-        in_threads(stats_rows, len(unique), numba.get_num_threads(), unique, out)
-        move_rows(out, inverse, stats, rows)
+        on_every_core(stats_rows, len(unique), unique, out)
+        on_every_core(move_rows, len(rows), out, inverse, stats, rows)
 
     for combo in np.flatnonzero(slow):
         specs = specs_at([int(combo_idx[k, combo]) for k in range(len(stat_axes))])
