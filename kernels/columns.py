@@ -31,8 +31,8 @@ def _ratio(a, b):
 
 @threaded
 def point_columns(lo, hi, pts, ok, cols, breakdown, gathered, derived):
-    """For rows ``i`` in ``lo .. hi-1`` (NaN everywhere where ``ok[i]`` is 0): ``breakdown[i]`` = the energy components,
-    ``gathered[j, i]`` = ``pts[i, cols[j]]``, and the ``derived[D_*, i]`` quantities."""
+    """For rows ``i`` in ``lo .. hi-1`` (NaN everywhere where ``ok[i]`` is 0): ``breakdown[i]`` = the energy
+    components, ``gathered[j, i]`` = ``pts[i, cols[j]]``, and the ``derived[D_*, i]`` quantities."""
     n_comp = breakdown.shape[1]
     for i in range(lo, hi):
         if not ok[i]:
