@@ -83,5 +83,5 @@ def compile_output() -> None:
     silicon(sweep)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # the child's compile by hand (how docs/performance.md measures it)
     compile_engine()
