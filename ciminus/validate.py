@@ -17,7 +17,7 @@ from typing import Any
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
-from ciminus.kernels.tile_stats import nm_keep, sparsity_reason
+from ciminus.kernels.tile_stats import intrablock_segment, nm_keep, sparsity_reason
 from ciminus.resolve import default_value, taken_values
 from ciminus.sparsity.masks import mask_columns
 from ciminus.specs.accuracy import AccuracySpec
@@ -820,6 +820,23 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
                 ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]",
                        f'not used by pattern "{pattern}"', "only with pattern " + ", ".join(f'"{p}"' for p in users))
     firsts = set(_values("first", "sparsity", fixed, every)) - {"none"}
+    for key in ("first_block_rows", "first_block_cols"):  # the sizes of a first stage of blocks
+        given = fixed["sparsity"].get(key, _MISSING)
+        swept = any(a.table == "sparsity" and a.key == key for a in axes)
+        if "block" not in firsts and (swept or given not in (_MISSING, default_value("sparsity", key))):
+            ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]", 'not used without first = "block"',
+                   'only with sparsity.first = "block"')
+    if set(_values("first", "sparsity", fixed, every)) == {"block"}:  # no point can be priced: refused
+        nm = itertools.product(patterns, n_values, m_values)
+        if all(python(intrablock_segment)(codes[p], n, m) for p, n, m in nm):
+            ck.add("sparsity.first", "block", "prunes blocks before a pattern with an IntraBlock stage: three stages",
+                   'a FullBlock pattern after it (for FullBlock then IntraBlock: pattern "hybrid" or "flexblock" '
+                   'with order = "full-first")')
+        elif (set(_values("stats", "sparsity", fixed, every)) == {"expected"}
+              and set(_values("source", "sparsity", fixed, every)) == {"random"}):
+            ck.add("sparsity.stats", "expected", 'has no closed form for first = "block" (the pattern draws its '
+                   "blocks among those the first stage kept)", '"monte-carlo", or real weights (sparsity.source) '
+                   "pruned into the pattern (prune = true)")
     if firsts and False in _values("prune", "sparsity", fixed, every) and set(
             _values("source", "sparsity", fixed, every)) - {"random"}:
         ck.add("sparsity.first", min(firsts), "prunes weights, but real weights are taken as they are "

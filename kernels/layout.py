@@ -101,16 +101,19 @@ JOB_IB_FANIN = 21  # ... the largest number of segment positions one slot select
 JOB_IB_USED = 22  # ... positions of a segment any mask keeps, as a bit set (bit i: the segment's row i)
 JOB_IB_LEN = 23  # ... mask length and ones (checked against nm_m and the kept count)
 JOB_IB_ONES = 24
-JOB_FIRST = 25  # FIRST_* (sparsity.first): a FullBlock stage of whole rows, channels or columns before the pattern
+JOB_FIRST = 25  # FIRST_* (sparsity.first): a FullBlock stage before the pattern
 JOB_FIRST_RATIO = 26
 JOB_IB_COLS = 27  # sparsity.intrablock_cols: adjacent columns sharing one IntraBlock mask (m x n blocks)
 N_JOB = 28
-# sparsity.first: what a first FullBlock stage prunes whole, before the pattern acts on what is left.
+# sparsity.first: what a first FullBlock stage prunes, before the pattern acts on what is left: whole rows,
+# channels or columns (the pattern sees a smaller dense matrix), or blocks narrower than the matrix (the
+# pattern prunes its blocks among those still holding a weight: priced from masks, docs/sparsity.md).
 FIRST_NONE = 0
 FIRST_ROWS = 1
 FIRST_CHANNELS = 2
 FIRST_COLUMNS = 3
-FIRST_STAGES = ("none", "row-wise", "channel-wise", "column-wise")
+FIRST_BLOCKS = 4
+FIRST_STAGES = ("none", "row-wise", "channel-wise", "column-wise", "block")
 # sparsity.order: IntraBlock squeezes column segments and FullBlock prunes blocks of that slot matrix
 # ("intra-first", SDP's hybrid), or FullBlock prunes blocks of the weights and IntraBlock squeezes the
 # segments inside every kept block ("full-first").
@@ -138,6 +141,8 @@ REASON_OVER_POWER = 13
 REASON_OVER_LATENCY = 14
 REASON_UNDER_ACCURACY = 15
 REASON_IB_MASKS = 16  # sparsity.intrablock_masks of another length than nm_m, or keeping another count
+REASON_FIRST_BLOCKS_EXPECTED = 17  # first = "block" under stats = "expected": a draw inside a draw, no closed form
+REASON_FIRST_BLOCKS_INTRABLOCK = 18  # first = "block" before a pattern with an IntraBlock stage (three stages)
 REASON_NAMES = (
     "ok",
     "macro_grid_does_not_match_macros",
@@ -156,6 +161,8 @@ REASON_NAMES = (
     "over_latency_budget",
     "under_accuracy_floor",
     "intrablock_masks_do_not_fit",
+    "first_blocks_need_masks",
+    "first_blocks_before_intrablock",
 )
 
 # ----------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .layout import (
     COMPRESS_COL,
     COMPRESS_NONE,
     COMPRESS_ROW,
+    FIRST_BLOCKS,
     FIRST_CHANNELS,
     FIRST_COLUMNS,
     FIRST_NONE,
@@ -69,6 +70,8 @@ from .layout import (
     REARRANGE_PAD,
     REARRANGE_SLICE,
     REASON_COMPRESSION_UNSUPPORTED,
+    REASON_FIRST_BLOCKS_EXPECTED,
+    REASON_FIRST_BLOCKS_INTRABLOCK,
     REASON_IB_MASKS,
     REASON_NM_N_OVER_M,
     REASON_NM_RATIO,
@@ -1061,7 +1064,7 @@ def nm_keep(ratio, segment):
 
 
 @jit
-def _block_side(sym, whole, kernel, array):
+def block_side(sym, whole, kernel, array):
     """A FullBlock side: a size, or a ``SIZE_*`` symbol resolved against the matrix, kernel and array."""
     if sym == SIZE_ALL:
         return whole
@@ -1115,9 +1118,9 @@ def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kern
     if ib_segment and stage_order == STAGES_FULL_FIRST:
         # FullBlock cuts blocks of the weights (block_rows counts weight rows), IntraBlock squeezes each.
         sym = nm_m if (pattern == PATTERN_HYBRID or user_rows == SIZE_DEFAULT) else user_rows
-        period = min(rows, _block_side(sym, rows, kernel, array_rows))
+        period = min(rows, block_side(sym, rows, kernel, array_rows))
         sym_cols = SIZE_ARRAY if user_cols == SIZE_DEFAULT else user_cols
-        bn = min(cols, _block_side(sym_cols, cols, kernel, array_cols))
+        bn = min(cols, block_side(sym_cols, cols, kernel, array_cols))
         bm = intrablock_height(period, ib_keep, ib_segment)
         return bm, bn, ratio, ib_keep, ib_segment, period, ib_fanin, ib_used, ib_mask_bits, bm, orient
     height = intrablock_height(rows, ib_keep, ib_segment) if ib_segment else rows
@@ -1138,8 +1141,8 @@ def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kern
     elif pattern == PATTERN_FLEXBLOCK:
         sym_rows = 1 if user_rows == SIZE_DEFAULT else user_rows
         sym_cols = SIZE_ARRAY if user_cols == SIZE_DEFAULT else user_cols
-    bm = min(height, _block_side(sym_rows, height, kernel, array_rows))
-    bn = min(cols, _block_side(sym_cols, cols, kernel, array_cols))
+    bm = min(height, block_side(sym_rows, height, kernel, array_rows))
+    bn = min(cols, block_side(sym_cols, cols, kernel, array_cols))
     unit = channel_run if pattern == PATTERN_CHANNEL_WISE else bm
     return bm, bn, ratio, ib_keep, ib_segment, 0, ib_fanin, ib_used, ib_mask_bits, min(unit, bm), orient
 
@@ -1148,7 +1151,9 @@ def flexblock(pattern, ratio, user_rows, user_cols, nm_n, nm_m, rows, cols, kern
 def first_stage(first, ratio, rows, cols, kernel, channel_run):
     """What a first FullBlock stage of whole rows, input channels or columns (``FIRST_*``) at ``ratio`` leaves
     for the pattern: (rows, cols, kernel rows, channel run, blocks kept, blocks). Its blocks are whole, so
-    the kept count is exact and the pattern sees a smaller dense matrix (docs/sparsity.md)."""
+    the kept count is exact and the pattern sees a smaller dense matrix (docs/sparsity.md). Narrower blocks
+    (``FIRST_BLOCKS``) leave the whole matrix to the pattern, which prunes among the blocks they keep
+    (:func:`first_blocks_reason`)."""
     if first == FIRST_ROWS:
         kept = kept_blocks(ratio, rows)
         return kept, cols, 1, 1, kept, rows
@@ -1163,11 +1168,27 @@ def first_stage(first, ratio, rows, cols, kernel, channel_run):
 
 
 @jit
+def first_blocks_reason(first, ib_segment, from_masks):
+    """Why a first stage of blocks narrower than the matrix (``FIRST_BLOCKS``) cannot be priced (a ``REASON_*``
+    code; 0 when it can): the pattern's kept blocks are a draw among the blocks the first draw left, and the
+    closed form conditions on one exact kept count, so only masks (Monte-Carlo, or real weights pruned) price
+    it (``from_masks``); and with an IntraBlock stage after it the sparsity would have three stages."""
+    if first != FIRST_BLOCKS:
+        return REASON_OK
+    if ib_segment > 0:
+        return REASON_FIRST_BLOCKS_INTRABLOCK
+    if not from_masks:
+        return REASON_FIRST_BLOCKS_EXPECTED
+    return REASON_OK
+
+
+@jit
 def add_first_stage(first, kept, blocks, groups, out):
     """The first stage's index into statistics ``out`` of what it left: one coordinate per kept row,
     channel or column per group, stored once and read per input vector by every tile whose rows (row and
-    channel stages: each column tile) or columns (column stage: each row tile) it maps."""
-    if first == FIRST_NONE:
+    channel stages: each column tile) or columns (column stage: each row tile) it maps. A stage of narrower
+    blocks adds none: the masks it prices are indexed at the finer of its and the pattern's blocks."""
+    if first == FIRST_NONE or first == FIRST_BLOCKS:
         return
     bits = kept * max(1, log2_ceil(max(2, blocks)))
     readers = out[S_COL_TILES] if first != FIRST_COLUMNS else groups * out[S_ROW_TILES]
@@ -1244,6 +1265,11 @@ def job_stats(job, out):
         if ib_segment > 0:
             share_intrablock(int(job[JOB_IB_COLS]), cols1, Y, sparse)
         add_first_stage(first, kept1, blocks1, groups, sparse)
+        unpriced = first_blocks_reason(first, ib_segment, False)
+        if unpriced != REASON_OK:  # no statistics, as ciminus.sparsity.stats gives none
+            for k in range(N_STATS):
+                sparse[k] = 0.0
+            sparse[S_REASON] = unpriced
         if why != REASON_OK:
             sparse[S_REASON] = why
     for k in range(N_STATS):

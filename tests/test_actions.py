@@ -150,7 +150,8 @@ def test_every_stats_key_changes_the_statistics_cache_key():
     base = stats_key(layer, sp, arch, mp, None)
     other = {"pattern": "nm", "ratio": 0.5, "block_rows": 4, "block_cols": 2, "nm_n": 1, "nm_m": 8,
              "intrablock_masks": "1100,0011", "intrablock_cols": 4,
-             "order": "full-first", "first": "channel-wise", "first_ratio": 0.5, "source": "w.npz",
+             "order": "full-first", "first": "channel-wise", "first_ratio": 0.5, "first_block_rows": 8,
+             "first_block_cols": 4, "source": "w.npz",
              "prune": True, "activations": "a.npz", "stats": "monte-carlo", "samples": 7, "seed": 3,
              "array_rows": 64, "array_cols": 8, "subarray_rows": 8, "subarray_cols": 4, "input_bits": 4,
              "input_bits_per_cycle": 2, "flatten": "RSC", "compress": "col", "rearrange": "slice",

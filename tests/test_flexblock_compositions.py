@@ -12,7 +12,7 @@ from ciminus.sparsity.flexblock import reduced_layer, resolve
 from ciminus.sparsity.masks import parse_masks
 from ciminus.sparsity.montecarlo import draw_masks
 from ciminus.sparsity.stats import INDEX_CODES, REARRANGE_CODES, sparse_stats, weight_stats
-from ciminus.sparsity.weights import WeightsError, hardware_masks, prune, weight_matrices
+from ciminus.sparsity.weights import WeightsError, from_matrices, hardware_masks, prune, weight_matrices
 from ciminus.specs.sparsity import SparsitySpec
 from ciminus.sweep import evaluate
 from ciminus.validate import SpecError, parse_sweep
@@ -391,6 +391,110 @@ def test_a_first_stage_needs_weights_it_may_prune():
     text = SWEEP.replace("EXTRA", 'first = "channel-wise"\nfirst_ratio = 0.5\nsource = "w.npz"')
     with pytest.raises(SpecError, match="sparsity.first"):
         parse_sweep(text)
+
+
+# ----- a first FullBlock stage of narrower blocks: the pattern draws among the blocks it kept --------------
+def _nested(pattern="unstructured", ratio=0.5, rows=8, cols=16, first_ratio=0.5, layer=EVEN):
+    sp = SparsitySpec(pattern=pattern, ratio=ratio, first="block", first_block_rows=rows, first_block_cols=cols,
+                      first_ratio=first_ratio)
+    return resolve(sp, layer, 32, 16, "CRS", "auto")
+
+
+@pytest.mark.parametrize(("pattern", "ratio"), [("unstructured", 0.5), ("row-block", 0.3), ("unstructured", 0.0)])
+def test_narrow_first_blocks_keep_their_count_and_the_pattern_draws_inside_them(pattern, ratio):
+    """144 x 32 weights in first blocks of 8 x 16 (36 blocks, 18 kept); the pattern keeps floor((1 - r) *
+    live) of its blocks among those the first stage kept, and nothing outside them."""
+    flex = _nested(pattern, ratio)
+    assert (flex.first_block_rows, flex.first_block_cols, flex.first_blocks, flex.first_kept) == (8, 16, 36, 18)
+    per_block = {"unstructured": 8 * 16, "row-block": 8}[pattern]  # pattern blocks inside one first block
+    mask = draw_masks(EVEN, flex, np.random.default_rng(4))[0].astype(bool)
+    blocks = mask.reshape(18, 8, 2, 16).any(axis=(1, 3))
+    assert blocks.sum() <= 18
+    # unstructured: single weights; row-block: 1 x 16 rows of a first-block column
+    kept = mask.sum() if pattern == "unstructured" else mask.reshape(144, 2, 16).any(axis=2).sum()
+    assert kept == int(np.floor((1 - ratio) * 18 * per_block + 1e-9))
+    if ratio == 0.0:
+        assert blocks.sum() == 18 and mask.sum() == 18 * 8 * 16
+
+
+@pytest.mark.parametrize(("pattern", "ratio", "rows", "cols"), [("unstructured", 0.6, 8, 16), ("row-block", 0.5, 4, 16)])
+def test_narrow_first_blocks_count_alike_from_random_masks_and_pruned_weights(pattern, ratio, rows, cols):
+    """With the pattern's blocks inside the first stage's, magnitude pruning of Gaussian weights keeps a
+    uniform draw of first blocks and then of pattern blocks among them: the same law as the random masks.
+    Both are counted at the finer of the two blocks."""
+    flex = _nested(pattern, ratio, rows, cols)
+    rng = np.random.default_rng(13)
+    masks = np.array([sparse_stats(EVEN, flex, 32, 16, 8, 4, "pad", "auto", "monte-carlo", 1, seed)
+                      for seed in range(120)])
+    shape = (EVEN.K, EVEN.C, EVEN.R, EVEN.S)
+    weights = np.array([weight_stats(rng.standard_normal(shape), EVEN, flex, 32, 16, 8, 4, "pad", "auto", "CRS", True)
+                        for _ in range(120)])
+    assert (masks[:, L.S_REASON] == 0).all() and (weights[:, L.S_REASON] == 0).all()
+    for col, what in STATS.items():
+        a, b = masks[:, col], weights[:, col]
+        se = np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(len(a))
+        assert abs(a.mean() - b.mean()) <= 4 * se + 1e-9 * abs(a.mean()), (what, a.mean(), b.mean())
+
+
+def test_narrow_first_blocks_before_the_dense_pattern_are_that_fullblock_pattern():
+    """Row blocks of one array width as a first stage, nothing after it: the Monte-Carlo masks price what
+    the closed form of the row-block pattern does (within 3 standard errors plus a rare event's share)."""
+    flex = _nested("dense", 0.0, 1, "array", 0.6, CONV)
+    assert flex.compress == L.COMPRESS_ROW
+    sampled = np.array([sparse_stats(CONV, flex, 32, 16, 8, 4, "pad", "auto", "monte-carlo", 1, seed)
+                        for seed in range(300)])
+    row_block = SparsitySpec(pattern="row-block", ratio=0.6)
+    expected = sparse_stats(CONV, resolve(row_block, CONV, 32, 16, "CRS", "auto"), 32, 16, 8, 4, "pad", "auto")
+    for col, what in STATS.items():
+        mean, se = sampled[:, col].mean(), sampled[:, col].std(ddof=1) / np.sqrt(len(sampled))
+        assert abs(expected[col] - mean) <= 3 * se + 5 * 16 / len(sampled) + 1e-9 * abs(mean), (what, expected[col], mean)
+
+
+def test_narrow_first_blocks_prune_real_weights_by_magnitude_in_turn():
+    """First blocks of 8 x 16 by L1 norm, then 1 x 16 row blocks among the kept ones by L1 norm of what is
+    left: a heavy block survives the first stage and its heaviest row the second."""
+    flex = _nested("row-block", 0.9, 8, 16)
+    w = np.random.default_rng(6).standard_normal((EVEN.K, EVEN.C, EVEN.R, EVEN.S)) * 0.01
+    mat = weight_matrices(w, EVEN)[0]
+    mat[16:24, 16:32] += 1.0  # the heaviest first block: rows 16-23, columns 16-31
+    mat[19, 16:32] += 5.0  # its heaviest row
+    pruned = weight_matrices(prune(from_matrices(mat[None], EVEN), EVEN, flex), EVEN)[0]
+    rows = np.flatnonzero((pruned[:, 16:32] != 0).any(axis=1))
+    assert 19 in rows
+    live = (pruned.reshape(18, 8, 2, 16) != 0).any(axis=(1, 3))
+    assert live.sum() <= 18 and live[2, 1]
+    assert (pruned != 0).reshape(144, 2, 16).any(axis=2).sum() == int(np.floor(0.1 * 18 * 8 + 1e-9))
+
+
+def test_narrow_first_blocks_are_priced_from_masks_and_infeasible_in_closed_form():
+    text = SWEEP.replace('pattern = "hybrid"', 'pattern = ["row-block", "nm"]').replace(
+        "EXTRA", 'first = ["none", "block"]\nfirst_block_rows = 4\nfirst_ratio = 0.5\nSTATS')
+    for stats, names in (("", {"first_blocks_need_masks", "first_blocks_before_intrablock"}),
+                         ('stats = "monte-carlo"\nsamples = 20', {"first_blocks_before_intrablock"})):
+        cpu = evaluate(parse_sweep(text.replace("STATS", stats)))
+        ref = evaluate(parse_sweep(text.replace("STATS", stats)), backend="reference")
+        block = cpu.sel(first="block")
+        assert {L.REASON_NAMES[int(r)] for r in block.reason.values.ravel() if r} == names
+        assert bool(cpu.sel(first="none").feasible.all())
+        np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+        np.testing.assert_array_equal(cpu.reason.values, ref.reason.values)
+    priced = evaluate(parse_sweep(text.replace("STATS", 'stats = "monte-carlo"\nsamples = 20')))
+    e = priced.energy.sel(pattern="row-block")
+    assert float(e.sel(first="block")) < float(e.sel(first="none"))  # the first stage saves energy
+
+
+@pytest.mark.parametrize(("extra", "key", "words"), [
+    ('first = "block"', "sparsity.stats", "no closed form"),
+    ('first = "block"\nstats = "monte-carlo"\npattern = "nm"', "sparsity.first", "IntraBlock"),
+    ('first = "row-wise"\nfirst_block_cols = 4', "sparsity.first_block_cols", "only with"),
+])
+def test_narrow_first_blocks_no_point_can_price_are_refused_by_name(extra, key, words):
+    text = SWEEP.replace('pattern = "hybrid"', 'pattern = "unstructured"').replace("EXTRA", extra)
+    if 'pattern = "nm"' in extra:
+        text = text.replace('pattern = "unstructured"\n', "")
+    with pytest.raises(SpecError, match=key) as err:
+        parse_sweep(text)
+    assert words in str(err.value)
 
 
 # ----- IntraBlock blocks of m x n: columns that share one mask ----------------------------------------------

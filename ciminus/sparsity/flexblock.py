@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
-from ciminus.kernels.tile_stats import first_stage, flexblock, nm_keep
+from ciminus.kernels.tile_stats import block_side, ceil_div, first_stage, flexblock, kept_blocks, nm_keep
 from ciminus.sparsity.masks import parse_masks
 from ciminus.specs.mapping import FLATTEN_ORDERS
 from ciminus.specs.sparsity import PATTERNS, SparsitySpec
@@ -48,10 +48,12 @@ class FlexBlock:
     index_unit: int  # consecutive flattened rows one block index covers
     compress: int  # kernels.layout.COMPRESS_*
     ib_masks: tuple[int, ...] = ()  # the allowed masks as bit sets (bit i: the segment's row i); () every k of m
-    first: int = L.FIRST_NONE  # a first FullBlock stage of whole rows, channels or columns (FIRST_*)
+    first: int = L.FIRST_NONE  # a first FullBlock stage of whole rows, channels, columns or blocks (FIRST_*)
     first_ratio: float = 0.0
-    first_kept: int = 0  # rows, channels or columns it keeps per group, of first_blocks
+    first_kept: int = 0  # rows, channels, columns or blocks it keeps per group, of first_blocks
     first_blocks: int = 0
+    first_block_rows: int = 0  # FIRST_BLOCKS: its blocks, in weight rows and columns
+    first_block_cols: int = 0
     ib_cols: int = 1  # adjacent columns whose segments share one mask (IntraBlock blocks of ib_segment x ib_cols)
 
     @property
@@ -94,6 +96,8 @@ def resolve(sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int, fl
         max(1, rows), max(1, cols), kernel, run, array_rows, array_cols, COMPRESS_CODES[compress],
         STAGE_ORDER_CODES[sp.order], n_masks, fanin, float(used)))
     flex = dataclasses.replace(flex, first=first, first_ratio=sp.first_ratio, first_kept=kept, first_blocks=blocks)
+    if first == L.FIRST_BLOCKS:
+        flex = _first_blocks(flex, sp, layer, array_rows, array_cols, compress)
     if ms is not None and flex.has_intrablock:
         flex = dataclasses.replace(flex, ib_masks=ms.masks)
     if flex.has_intrablock and sp.intrablock_cols > 1:
@@ -101,14 +105,33 @@ def resolve(sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int, fl
     return flex
 
 
+def _first_blocks(flex: FlexBlock, sp: SparsitySpec, layer: Layer, array_rows: int, array_cols: int,
+                  compress: str) -> FlexBlock:
+    """A first stage of ``first_block_rows x first_block_cols`` blocks (clipped to the matrix), of which
+    floor((1 - first_ratio) * blocks) are kept per group. Before the dense pattern it is the only pruning,
+    compressed by rows unless its blocks are whole columns (or the mapping says otherwise)."""
+    bm = min(layer.rows, python(block_side)(size_code(sp.first_block_rows), layer.rows, layer.R * layer.S, array_rows))
+    bn = min(layer.cols, python(block_side)(size_code(sp.first_block_cols), layer.cols, layer.R * layer.S, array_cols))
+    n = python(ceil_div)(layer.rows, bm) * python(ceil_div)(layer.cols, bn)
+    flex = dataclasses.replace(flex, first_block_rows=bm, first_block_cols=bn, first_blocks=n,
+                               first_kept=python(kept_blocks)(sp.first_ratio, n))
+    if flex.compress == L.COMPRESS_NONE:  # the dense pattern
+        natural = L.COMPRESS_COL if bm == layer.rows and bn < layer.cols else L.COMPRESS_ROW
+        orient = COMPRESS_CODES[compress]
+        flex = dataclasses.replace(flex, compress=natural if orient == L.COMPRESS_AUTO else orient)
+    return flex
+
+
 def reduced_layer(layer: Layer, flex: FlexBlock) -> Layer | None:
     """The layer the pattern sees once ``flex``'s first stage has pruned whole rows, channels or columns
-    (``layer`` itself without one; None when it keeps nothing)."""
+    (``layer`` itself without one, or after narrower blocks; None when it keeps nothing)."""
     g = layer.groups
     if flex.first == L.FIRST_NONE:
         return layer
     if flex.first_kept == 0:
         return None
+    if flex.first == L.FIRST_BLOCKS:
+        return layer  # the pattern prunes among the kept blocks, in place
     if flex.first == L.FIRST_ROWS:
         return dataclasses.replace(layer, C=flex.first_kept * g, R=1, S=1)
     if flex.first == L.FIRST_CHANNELS:

@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 
+from ciminus.kernels import layout as L
 from ciminus.kernels.layout import N_STATS
 from ciminus.kernels.tile_stats import blocked_height, ceil_div, kept_blocks, mask_tile_stats
 from ciminus.sparsity.flexblock import FlexBlock
@@ -22,6 +23,8 @@ def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.nd
     rows = layer.rows
     height = blocked_height(rows, flex.ib_keep, flex.ib_segment, flex.ib_period) if flex.has_intrablock else rows
     cols = layer.cols
+    if flex.first == L.FIRST_BLOCKS:
+        return _nested_masks(layer, flex, rng)
     if not flex.has_fullblock:
         return np.ones((layer.groups, height, cols), dtype=np.uint8)
     masks = np.empty((layer.groups, height, cols), dtype=np.uint8)
@@ -36,6 +39,44 @@ def draw_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.nd
         grid = keep.reshape(hb, nb)
         masks[g] = np.repeat(grid[rows_block], bn, axis=1)[:, :cols]
     return masks
+
+
+def _nested_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np.ndarray:
+    """Masks of a first stage of narrower blocks and the FullBlock pattern after it: the first keeps
+    ``first_kept`` of its blocks; of the pattern's blocks still holding a kept weight (``live``) the pattern
+    keeps floor((1 - ratio) * live), and a kept pattern block keeps only what the first stage left."""
+    rows, cols = layer.rows, layer.cols
+    masks = np.empty((layer.groups, rows, cols), dtype=np.uint8)
+    bm1, bn1 = flex.first_block_rows, flex.first_block_cols
+    hb1, nb1 = ceil_div(rows, bm1), ceil_div(cols, bn1)
+    row1, col1 = np.arange(rows) // bm1, np.arange(cols) // bn1
+    if flex.has_fullblock:
+        bm, bn = flex.block_rows, flex.block_cols
+        hb, nb = ceil_div(rows, bm), ceil_div(cols, bn)
+        cell = block_rows_of(rows, bm, flex.index_unit, hb)[:, None] * nb + (np.arange(cols) // bn)[None, :]
+    for g in range(layer.groups):
+        keep = np.zeros(hb1 * nb1, dtype=bool)
+        keep[rng.choice(hb1 * nb1, size=flex.first_kept, replace=False)] = True
+        cells = keep.reshape(hb1, nb1)[row1[:, None], col1[None, :]]
+        if flex.has_fullblock:
+            alive = np.flatnonzero(np.bincount(cell.ravel(), weights=cells.ravel(), minlength=hb * nb))
+            kept = np.zeros(hb * nb, dtype=bool)
+            kept[rng.choice(alive, size=kept_blocks(flex.ratio, len(alive)), replace=False)] = True
+            cells &= kept[cell]
+        masks[g] = cells
+    return masks
+
+
+def counted_blocks(flex: FlexBlock) -> tuple[int, int, bool, int]:
+    """(block rows, block cols, FullBlock?, index unit) that the mask counter indexes a layer's masks by:
+    the pattern's, or after a first stage of narrower blocks the finer of its and the pattern's blocks (one
+    index at that grain routes what both stages kept)."""
+    if flex.first != L.FIRST_BLOCKS:
+        return flex.block_rows, flex.block_cols, flex.has_fullblock, flex.index_unit
+    if not flex.has_fullblock:
+        return flex.first_block_rows, flex.first_block_cols, True, flex.first_block_rows
+    return (min(flex.block_rows, flex.first_block_rows), min(flex.block_cols, flex.first_block_cols), True,
+            min(flex.index_unit, flex.first_block_rows))
 
 
 def block_rows_of(height: int, block_rows: int, run: int, n_blocks: int) -> np.ndarray:
@@ -56,12 +97,12 @@ def montecarlo_tile_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_
     rng = layer_rng(seed, layer)
     acc = np.zeros(N_STATS)
     one = np.zeros(N_STATS)
-    if not flex.has_fullblock:
+    if not flex.has_fullblock and flex.first != L.FIRST_BLOCKS:
         samples = 1  # nothing is drawn: every sample is the same mask (and the generator is not used)
+    block_rows, block_cols, has_fullblock, unit = counted_blocks(flex)
     for _ in range(samples):
         masks = draw_masks(layer, flex, rng)
-        mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows, flex.block_cols,
-                        flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
-                        rearrange, index_format, one)
+        mask_tile_stats(masks, layer.rows, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
+                        has_fullblock, *flex.intrablock_args(), unit, flex.compress, rearrange, index_format, one)
         acc += one
     return acc / samples

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ciminus.kernels.jit import python
 from ciminus.kernels.layout import (
     INDEX_AUTO,
     INDEX_BITMAP,
@@ -15,6 +16,7 @@ from ciminus.kernels.layout import (
     N_STATS,
     REARRANGE_PAD,
     REARRANGE_SLICE,
+    REASON_OK,
     REASON_WEIGHTS_FORMAT,
     S_REASON,
 )
@@ -22,12 +24,13 @@ from ciminus.kernels.tile_stats import (
     add_first_stage,
     dense_tile_stats,
     expected_tile_stats,
+    first_blocks_reason,
     mask_tile_stats,
     pruned_whole,
     share_intrablock,
 )
 from ciminus.sparsity.flexblock import FlexBlock, reduced_layer
-from ciminus.sparsity.montecarlo import montecarlo_tile_stats
+from ciminus.sparsity.montecarlo import counted_blocks, montecarlo_tile_stats
 from ciminus.workloads.layers import Layer
 
 REARRANGE_CODES = {"pad": REARRANGE_PAD, "slice": REARRANGE_SLICE}
@@ -58,6 +61,10 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
     rea = REARRANGE_CODES[rearrange]
     fmt = INDEX_CODES[index_format]
     out = np.zeros(N_STATS)
+    why = python(first_blocks_reason)(flex.first, flex.ib_segment, method == "monte-carlo")
+    if why != REASON_OK:
+        out[S_REASON] = why
+        return out
     part = reduced_layer(layer, flex)
     if part is None:
         _nothing_kept(layer, array_rows, array_cols, sub_rows, sub_cols, fmt, out)
@@ -80,6 +87,10 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
     from ciminus.sparsity.weights import WeightsError, hardware_masks, pruned_masks
 
     out = np.zeros(N_STATS)
+    why = python(first_blocks_reason)(flex.first, flex.ib_segment, True)
+    if why != REASON_OK:
+        out[S_REASON] = why
+        return out
     try:
         masks = pruned_masks(weights, layer, flex, flatten) if prune else hardware_masks(weights, layer, flex, flatten)
     except WeightsError:
@@ -89,9 +100,10 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
     if part is None:
         _nothing_kept(layer, array_rows, array_cols, sub_rows, sub_cols, INDEX_CODES[index_format], out)
     else:
-        mask_tile_stats(masks, part.rows, array_rows, array_cols, sub_rows, sub_cols, flex.block_rows,
-                        flex.block_cols, flex.has_fullblock, *flex.intrablock_args(), flex.index_unit, flex.compress,
-                        REARRANGE_CODES[rearrange], INDEX_CODES[index_format], out)
+        block_rows, block_cols, has_fullblock, unit = counted_blocks(flex)
+        mask_tile_stats(masks, part.rows, array_rows, array_cols, sub_rows, sub_cols, block_rows, block_cols,
+                        has_fullblock, *flex.intrablock_args(), unit, flex.compress, REARRANGE_CODES[rearrange],
+                        INDEX_CODES[index_format], out)
         if flex.has_intrablock:
             share_intrablock(flex.ib_cols, part.cols, array_cols, out)
     add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, out)

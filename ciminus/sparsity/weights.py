@@ -133,21 +133,29 @@ def slots(mat: np.ndarray, keep: int, segment: int, period: int = 0,
     return values, where
 
 
-def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: float, run: int = 0) -> np.ndarray:
-    """Zero all but the Phi blocks of largest L1 norm (ties: the earlier block wins). ``run`` < ``block_rows``:
+def _kept_cells(mat: np.ndarray, block_rows: int, block_cols: int, ratio: float, run: int = 0,
+                within: np.ndarray | None = None) -> np.ndarray:
+    """The cells of the Phi blocks of largest L1 norm (ties: the earlier block wins). ``run`` < ``block_rows``:
     a block row is interleaved runs of ``run`` rows (an input channel under a flattening order that does not
-    keep its rows together)."""
+    keep its rows together). Given ``within`` (the cells an earlier stage kept), only the blocks holding one
+    of them take part, Phi counts those blocks, and a kept block keeps its cells in ``within``."""
     rows, cols = mat.shape
     hb, nb = ceil_div(rows, block_rows), ceil_div(cols, block_cols)
     row_block = block_rows_of(rows, block_rows, run if run > 0 else block_rows, hb)
-    col_block = np.arange(cols) // block_cols
-    norms = np.zeros((hb, nb))
-    np.add.at(norms, (row_block[:, None], col_block[None, :]), np.abs(mat))
+    cell = row_block[:, None] * nb + (np.arange(cols) // block_cols)[None, :]
+    norms = np.bincount(cell.ravel(), weights=np.abs(mat).ravel(), minlength=hb * nb)
+    ranked = np.argsort(-norms, kind="stable")
+    if within is not None:
+        live = np.bincount(cell.ravel(), weights=within.ravel(), minlength=hb * nb) > 0
+        ranked = ranked[live[ranked]]
     keep = np.zeros(hb * nb, dtype=bool)
-    n_keep = kept_blocks(ratio, hb * nb)
-    keep[np.argsort(-norms.ravel(), kind="stable")[:n_keep]] = True
-    mask = keep.reshape(hb, nb)[row_block[:, None], col_block[None, :]]
-    return np.where(mask, mat, 0)
+    keep[ranked[:kept_blocks(ratio, len(ranked))]] = True
+    return keep[cell] if within is None else keep[cell] & within
+
+
+def _prune_blocks(mat: np.ndarray, block_rows: int, block_cols: int, ratio: float, run: int = 0) -> np.ndarray:
+    """Zero all but the Phi blocks of largest L1 norm (:func:`_kept_cells`)."""
+    return np.where(_kept_cells(mat, block_rows, block_cols, ratio, run), mat, 0)
 
 
 def _prune_segments(mat: np.ndarray, keep: int, segment: int, period: int = 0,
@@ -221,6 +229,20 @@ def _first_stage_keep(mat: np.ndarray, layer: Layer, flex: FlexBlock, flatten: s
     return top
 
 
+def _prune_nested(mats: np.ndarray, flex: FlexBlock) -> tuple[np.ndarray, np.ndarray]:
+    """A first stage of narrower blocks, then the FullBlock pattern among the blocks it kept: each keeps the
+    blocks of largest L1 norm (the pattern's norms of what the first stage left). Returns the pruned matrices
+    and their hardware view (the whole matrix: nothing is squeezed)."""
+    out = np.empty(mats.shape, dtype=float)
+    for g, mat in enumerate(mats.astype(float)):
+        kept = _kept_cells(mat, flex.first_block_rows, flex.first_block_cols, flex.first_ratio)
+        if flex.has_fullblock:
+            kept = _kept_cells(np.where(kept, mat, 0), flex.block_rows, flex.block_cols, flex.ratio, flex.index_unit,
+                               within=kept)
+        out[g] = np.where(kept, mat, 0)
+    return out, (out != 0).astype(np.uint8)
+
+
 def prune_composed(mats: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`prune_matrices` after ``flex``'s first stage: every group drops its weakest whole rows, input
     channels or columns, the pattern prunes the matrix that is left, and the result goes back in place.
@@ -228,6 +250,8 @@ def prune_composed(mats: np.ndarray, layer: Layer, flex: FlexBlock, flatten: str
     saw; one empty slot when the first stage keeps nothing)."""
     if flex.first == L.FIRST_NONE:
         return prune_matrices(mats, flex)
+    if flex.first == L.FIRST_BLOCKS:
+        return _prune_nested(mats, flex)
     out = np.zeros(mats.shape, dtype=float)
     if flex.first_kept == 0:
         return out, np.zeros((mats.shape[0], 1, 1), dtype=np.uint8)

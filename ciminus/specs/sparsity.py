@@ -36,7 +36,7 @@ PATTERNS = (
 @dataclass(frozen=True, kw_only=True)
 class SparsitySpec:
     """A FlexBlock weight sparsity (at most one FullBlock and one IntraBlock stage, in either order, optionally
-    after a first FullBlock stage of whole rows, channels or columns) and an input density.
+    after a first FullBlock stage of whole rows, channels, columns or blocks) and an input density.
 
     ``ratio`` is the fraction of zero blocks removed by the pattern's FullBlock stage; for ``nm`` it is the
     fraction of zeros in every ``nm_m``-long column segment (0.5 with nm_m = 4 is 2:4), for
@@ -63,10 +63,19 @@ class SparsitySpec:
                                       doc="IntraBlock: adjacent weight columns that keep the same mask (blocks of "
                                           "nm_m x intrablock_cols): their slots share one input multiplexer and one index")
     first: str = spec_field("none", kind=CHOICE, choices=FIRST_STAGES, stage=STATS,
-                            doc="a first FullBlock stage that prunes whole rows, input channels or columns (at "
-                                "first_ratio, by L1 norm with real weights) before the pattern acts on what is left")
+                            doc="a first FullBlock stage that prunes whole rows, input channels or columns, or "
+                                '"block"s of first_block_rows x first_block_cols (at first_ratio, by L1 norm with '
+                                "real weights), before the pattern acts on what is left")
     first_ratio: float = spec_field(0.0, kind=FLOAT, lo=0.0, hi=1.0, hi_open=True, stage=STATS,
-                                    doc="fraction of rows, channels or columns the first stage prunes")
+                                    doc="fraction of rows, channels, columns or blocks the first stage prunes")
+    first_block_rows: int | str = spec_field(1, kind=INT_OR_CHOICE, lo=1, hi=1 << 24, choices=("all", "kernel", "array"),
+                                             stage=STATS,
+                                             doc='first = "block": block height in weight-matrix rows; "all" rows, '
+                                                 'one "kernel" window (R*S), or one "array" height')
+    first_block_cols: int | str = spec_field("array", kind=INT_OR_CHOICE, lo=1, hi=1 << 24, choices=("all", "array"),
+                                             stage=STATS,
+                                             doc='first = "block": block width in columns; "all" columns or one '
+                                                 '"array" width')
     order: str = spec_field("intra-first", kind=CHOICE, choices=STAGE_ORDERS, stage=STATS,
                             doc='hybrid and flexblock: IntraBlock squeezes segments, then FullBlock prunes blocks of '
                                 'the slots ("intra-first"), or FullBlock prunes blocks of the weights (block_rows '
