@@ -107,8 +107,9 @@ def reference_rate(sweep_path: Path, n_points: int) -> dict[str, float]:
 
 
 def end_to_end(sweep_path: Path, out: Path) -> dict[str, object]:
-    """Wall time, CPU time / wall time, phases and peak RSS of ``ciminus sweep`` in a fresh process (the
-    JIT loaded from the cache), and (design point x layer x candidate) evaluations per second of the whole."""
+    """Wall time, CPU time / wall time, phases (wall and CPU time each) and peak RSS of ``ciminus sweep`` in a
+    fresh process (the JIT loaded from the cache), and (design point x layer x candidate) evaluations per second
+    of the whole."""
     import resource
 
     cmd = [sys.executable, "-c", RSS_PROBE, "sweep", str(sweep_path), "-o", str(out)]
@@ -121,18 +122,23 @@ def end_to_end(sweep_path: Path, out: Path) -> dict[str, object]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rss = int(run.stderr.split("PEAK_RSS_KB")[1].split()[0])
-    phases = {}
-    for line in run.stderr.splitlines():  # "ciminus: PHASE: done in N s" (stderr is not a terminal here)
+    phases, phase_cpu = {}, {}
+    for line in run.stderr.splitlines():  # "ciminus: PHASE: done in N s, CPU time M s" (stderr is no terminal)
         if ": done in " in line:
             name, _, secs = line.removeprefix("ciminus: ").rpartition(": done in ")
-            phases[name.split(" /")[0].split(" results")[0]] = float(secs.split()[0])
+            name = name.split(" /")[0].split(" results")[0]
+            phases[name] = float(secs.split()[0].rstrip(","))
+            phase_cpu[name] = float(secs.split("CPU time ")[1].split()[0])
     size = out.stat().st_size
     out.unlink()
     sweep = load_sweep(sweep_path)
     layers = len(Resolver(sweep).specs_at((0,) * len(sweep.axes)).layers)
     evals = sweep.size * layers * sweep.n_candidates
+    # what no phase covers: start-up (imports, reading the sweep, Numba loading its kernels) and exit
+    outside = (wall - sum(phases.values()), cpu - sum(phase_cpu.values()))
     return {"points": sweep.size, "layers": layers, "candidates": sweep.n_candidates, "wall_s": wall,
-            "cpu_over_wall": cpu / wall, "evals_per_s": evals / wall, "phases": phases,
+            "cpu_over_wall": cpu / wall, "evals_per_s": evals / wall, "phases": phases, "phase_cpu": phase_cpu,
+            "outside_phases_s": outside[0], "outside_phases_cpu_s": outside[1],
             "peak_rss_mib": rss / 1024, "file_mib": size / 2**20}
 
 
@@ -194,7 +200,10 @@ def main() -> None:
     for key, title in (("end_to_end_1m", "10^6 points"), ("geometry_1m", "geometry x sparsity, 10^6 points"),
                        ("mapping_heavy", "mapping-heavy"), ("search", "default search")):
         e = results[key]
-        phases = ", ".join(f"{k} {v:.2f} s" for k, v in e["phases"].items())
+        phases = ", ".join(f"{k} {v:.2f} s (CPU/wall {e['phase_cpu'][k] / max(v, 1e-9):.2f})"
+                           for k, v in e["phases"].items())
+        phases += (f", outside the phases {e['outside_phases_s']:.2f} s (CPU/wall "
+                   f"{e['outside_phases_cpu_s'] / max(e['outside_phases_s'], 1e-9):.2f})")
         print(f"| `ciminus sweep` {title} ({e['points']:,} x {e['layers']} layers x {e['candidates']} candidates), "
               f"end to end | {e['wall_s']:.1f} s = {e['evals_per_s']:.3g} evaluations/s, CPU/wall "
               f"{e['cpu_over_wall']:.2f}, peak RSS {e['peak_rss_mib']:.0f} MiB, file {e['file_mib']:.0f} MiB; "

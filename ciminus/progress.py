@@ -31,8 +31,10 @@ class Report:
     @contextmanager
     def phase(self, name: str, total: int | None = None, unit: str = "points", initial: int = 0
               ) -> Iterator[Callable[[int], None]]:
-        """A phase: yields ``advance(n)``; says when it started, how far it is and how long it took."""
+        """A phase: yields ``advance(n)``; says when it started, how far it is and how long it took (wall time,
+        and this process's CPU time on every core: how many cores the phase kept busy)."""
         start = time.perf_counter()
+        cpu = time.process_time()
         done = initial
         last = start
         bar = None
@@ -62,4 +64,5 @@ class Report:
             if bar is not None:
                 bar.close()
             if self.enabled and not self.tty:
-                self.note(f"{name}: done in {time.perf_counter() - start:.2f} s")
+                self.note(f"{name}: done in {time.perf_counter() - start:.2f} s, CPU time "
+                          f"{time.process_time() - cpu:.2f} s")
