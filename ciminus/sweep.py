@@ -328,12 +328,20 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
     tmp = temp_path(out)
     feasible = 0
     writer = NetcdfWriter(tmp, sweep, backend, names, sweep.output.compression)
+
+    def finish() -> None:
+        writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
+        writer.finish()  # closing flushes the file: part of writing it
+        saving.join()  # every chunk is on disk before the result takes its name
+
     try:
         with report.phase(f"writing {out}", len(chunks), unit="chunks") as advance:
             for k, (p0, _p1) in enumerate(chunks):
                 feasible += writer.write(p0 * k_rows, last[1] if k == last[0] else load_chunk(folder, k))
                 advance(1)
                 checkpoint()
+            if sweep.sampling is None:
+                finish()
         if sweep.sampling is not None:
             with report.phase("sensitivity indices"):
                 rows = np.concatenate([load_chunk(folder, k).points for k in range(len(chunks))])
@@ -343,9 +351,7 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
                 writer.set_attrs(**sensitivity_attrs(indices))
             else:
                 writer.set_attrs(sensitivity_error=problem)
-        writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
-        writer.finish()
-        saving.join()  # every chunk is on disk before the result takes its name
+            finish()
         checkpoint()
         os.replace(tmp, out)
     finally:
