@@ -1,7 +1,7 @@
 """Run a sweep: cut the grid into chunks, evaluate them with a backend, keep each finished chunk on disk,
-and write the netCDF file hyperslab by hyperslab.
+and write the netCDF file hyperslab by hyperslab — each chunk in a thread while the next one is priced.
 
-Memory is bounded by the chunk, not the grid. Finished chunks live in ``OUT.nc.partial/`` until the final
+Memory is bounded by the chunk (two in flight), not the grid. Finished chunks live in ``OUT.nc.partial/`` until the final
 file has been written (under a temporary name, then renamed), so an interrupted sweep loses nothing it
 finished and ``--resume`` continues from there.
 """
@@ -235,13 +235,8 @@ def _run(sweep: Sweep, out: Path, backend: str, resume: bool, progress: bool, ch
     for note in workload_notes(sweep):
         report.note(note)
     todo = [k for k in range(len(chunks)) if k not in done]
-    saving = Background()  # the final chunk is kept on disk while the file is written from memory
-    try:
-        feasible = _price_and_write(sweep, out, backend, cluster, chunks, todo, done, names, n_points, k_rows, folder,
-                                    digest, report, on_chunk, saving, start)
-    except BaseException:
-        saving.join(raise_error=False)  # never leave a chunk half-kept (an interrupt included)
-        raise
+    feasible = _price_and_write(sweep, out, backend, cluster, chunks, todo, done, names, n_points, k_rows, folder,
+                                digest, report, on_chunk, start)
     shutil.rmtree(folder)
     return RunSummary(out, n_points, n_points * k_rows, feasible, len(chunks), len(done),
                       time.perf_counter() - start, backend)
@@ -262,7 +257,7 @@ class Background:
             except BaseException as exc:  # noqa: BLE001 -- handed to the joining thread
                 self.error = exc
 
-        self.thread = threading.Thread(target=run, name="ciminus-save-chunk", daemon=False)
+        self.thread = threading.Thread(target=run, name="ciminus-keep-chunk", daemon=False)
         self.thread.start()
 
     def join(self, raise_error: bool = True) -> None:
@@ -276,11 +271,11 @@ class Background:
 
 def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | None, chunks: list, todo: list[int],
                      done: set[int], names: tuple[str, ...], n_points: int, k_rows: int, folder: Path, digest: str,
-                     report: Report, on_chunk: Callable[[int], None] | None, saving: Background,
-                     start: float) -> int:
-    """Price the chunks still to do (keeping each on disk), then write the result file; return how many
-    points are feasible."""
-    last: tuple[int, Results | None] = (-1, None)
+                     report: Report, on_chunk: Callable[[int], None] | None, start: float) -> int:
+    """Price the chunks still to do, keeping each on disk and writing it into the result file (under a
+    temporary name) in a thread while the next one is priced; then finish the file. Returns how many points
+    are feasible."""
+    job = None
     if todo:
         compiling = None
         if backend == "cpu" and cluster is None:
@@ -296,26 +291,6 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
                 compile_output()  # this process's share, while the child finishes
                 compiling.wait()
             checkpoint()
-        if cluster is not None:
-            from ciminus.distributed import distributed_chunks
-
-            results = distributed_chunks(job, backend, digest, chunks, todo, len(names), *cluster, folder)
-        else:
-            engine = make_engine(backend, job, len(names))
-            results = ((k, engine.points(*chunks[k])) for k in todo)
-        with report.phase(f"pricing with the {backend} backend", n_points,
-                          initial=sum(chunks[k][1] - chunks[k][0] for k in done)) as advance:
-            for k, res in results:
-                if res is not None:  # else a worker on this disk has written the chunk file
-                    if k == len(chunks) - 1:
-                        last = (k, res)
-                        saving.start(save_chunk, folder, k, res)  # kept while the file is written from memory
-                    else:
-                        save_chunk(folder, k, res)
-                advance(chunks[k][1] - chunks[k][0])
-                if on_chunk is not None:
-                    on_chunk(k)
-                checkpoint()  # a Ctrl-C swallowed by a finaliser still stops the sweep here
 
     if sweep.accuracy is not None:  # each distinct pruned model run once (cached on disk across sweeps)
         from ciminus.accuracy import accuracy_table, n_variants
@@ -324,22 +299,59 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
                           unit="sparsity variants") as adv:
             accuracy_table(sweep, adv)
 
-    # Every chunk is on disk: write the result under a temporary name, then rename it into place.
     tmp = temp_path(out)
-    feasible = 0
     writer = NetcdfWriter(tmp, sweep, backend, names, sweep.output.compression)
+    written = {"feasible": 0, "chunks": 0}
+
+    def keep_and_write(ks: list[int], res: Results | None) -> None:
+        """Chunks ``ks`` into the file: ``res`` (one chunk, kept on disk by a thread of its own meanwhile),
+        else each from its file."""
+        for k in ks:
+            keeping = Background()
+            if res is not None:
+                keeping.start(save_chunk, folder, k, res)
+            try:
+                rows = res if res is not None else load_chunk(folder, k)
+                written["feasible"] += writer.write(chunks[k][0] * k_rows, rows)
+                written["chunks"] += 1
+            except BaseException:
+                keeping.join(raise_error=False)
+                raise
+            keeping.join()
 
     def finish() -> None:
         writer.set_attrs(wall_seconds=round(time.perf_counter() - start, 3))
         writer.finish()  # closing flushes the file: part of writing it
-        saving.join()  # every chunk is on disk before the result takes its name
 
+    # One chunk at a time is kept on disk and written into the file in a thread (both release the GIL)
+    # while the next is priced; the thread is joined before the next chunk starts, before the file is
+    # finished, and on any error or interrupt (so a priced chunk is always kept).
+    writing = Background()
     try:
-        with report.phase(f"writing {out}", len(chunks), unit="chunks") as advance:
-            for k, (p0, _p1) in enumerate(chunks):
-                feasible += writer.write(p0 * k_rows, last[1] if k == last[0] else load_chunk(folder, k))
-                advance(1)
-                checkpoint()
+        if done:
+            writing.start(keep_and_write, sorted(done), None)  # an interrupted run's chunks, from their files
+        if todo:
+            if cluster is not None:
+                from ciminus.distributed import distributed_chunks
+
+                results = distributed_chunks(job, backend, digest, chunks, todo, len(names), *cluster, folder)
+            else:
+                engine = make_engine(backend, job, len(names))
+                results = ((k, engine.points(*chunks[k])) for k in todo)
+            with report.phase(f"pricing with the {backend} backend", n_points,
+                              initial=sum(chunks[k][1] - chunks[k][0] for k in done)) as advance:
+                for k, res in results:  # res None: a worker on this disk has written the chunk file
+                    writing.join()
+                    writing.start(keep_and_write, [k], res)
+                    advance(chunks[k][1] - chunks[k][0])
+                    if on_chunk is not None:
+                        on_chunk(k)
+                    checkpoint()  # a Ctrl-C swallowed by a finaliser still stops the sweep here
+
+        before = written["chunks"]  # the rest are still being written
+        with report.phase(f"writing {out}", len(chunks), unit="chunks", initial=before) as advance:
+            writing.join()
+            advance(written["chunks"] - before)
             if sweep.sampling is None:
                 finish()
         if sweep.sampling is not None:
@@ -354,12 +366,15 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
             finish()
         checkpoint()
         os.replace(tmp, out)
+    except BaseException:
+        writing.join(raise_error=False)  # the file is closed only once no thread writes it
+        raise
     finally:
         if writer.nc.isopen():
             writer.close()
         if tmp.exists():
             tmp.unlink()
-    return feasible
+    return written["feasible"]
 
 
 def evaluate(sweep: Sweep, backend: str = "cpu") -> xr.Dataset:

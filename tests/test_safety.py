@@ -84,8 +84,8 @@ def test_a_partial_folder_is_never_deleted_silently(tmp_path):
 
 
 def test_the_last_chunk_is_kept_even_when_interrupted_while_it_is_written(tmp_path):
-    """The final chunk is kept on disk by a thread while the result file is written from memory; an
-    interrupt right after it is priced still leaves it whole, and --resume prices nothing again."""
+    """Each chunk is kept on disk (and written into the result file) by a thread while the next is priced;
+    an interrupt right after the last is priced still leaves it whole, and --resume prices nothing again."""
     sweep = parse_sweep(SWEEP)
     out = tmp_path / "last.nc"
     n_chunks = run_sweep(sweep, tmp_path / "probe.nc", progress=False, chunk_points=3).chunks
