@@ -48,15 +48,22 @@ class Results:
     @classmethod
     def empty(cls, rows: int, n_layers: int = 0, actions: bool = False) -> Results:
         """NaN-filled rows (a column no engine writes stays NaN), filled by every core."""
+        pts = np.empty((rows, L.N_POINT if actions else L.N_POINT_BASE))
+        lay = np.empty((rows, n_layers, L.N_LAYER)) if n_layers else None
+        return cls(pts, lay).first(rows)
+
+    def first(self, rows: int) -> Results:
+        """The first ``rows`` rows, NaN-filled again: these arrays reused for a chunk no larger (memory the
+        process already has costs no page faults, ~7 µs per fresh 4 KiB page on some machines)."""
         from ciminus.kernels.price import fill_nan
 
-        pts = np.empty((rows, L.N_POINT if actions else L.N_POINT_BASE))
+        pts = self.points[:rows]
         on_every_core(fill_nan, pts.size, pts.reshape(-1))
         lay = None
-        if n_layers:
-            lay = np.empty((rows, n_layers, L.N_LAYER))
+        if self.layers is not None:
+            lay = self.layers[:rows]
             on_every_core(fill_nan, lay.size, lay.reshape(-1))
-        return cls(pts, lay)
+        return Results(pts, lay)
 
 
 @dataclass(frozen=True)

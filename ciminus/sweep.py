@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ciminus import __version__
-from ciminus.backends import BACKENDS, BackendUnavailable, make_engine, prepare_job
+from ciminus.backends import BACKENDS, BackendUnavailable, Engine, make_engine, prepare_job
 from ciminus.backends import backend as backend_spec
 from ciminus.chunks import chunk_file, load_chunk, plan_chunks, save_chunk
 from ciminus.dataset import NetcdfWriter, Results, build_dataset, derive, silicon_rows, variable_specs
@@ -336,8 +336,7 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
 
                 results = distributed_chunks(job, backend, digest, chunks, todo, len(names), *cluster, folder)
             else:
-                engine = make_engine(backend, job, len(names))
-                results = ((k, engine.points(*chunks[k])) for k in todo)
+                results = _priced(make_engine(backend, job, len(names)), chunks, todo, k_rows)
             with report.phase(f"pricing with the {backend} backend", n_points,
                               initial=sum(chunks[k][1] - chunks[k][0] for k in done)) as advance:
                 for k, res in results:  # res None: a worker on this disk has written the chunk file
@@ -375,6 +374,27 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
         if tmp.exists():
             tmp.unlink()
     return written["feasible"]
+
+
+def _priced(engine: Engine, chunks: list, todo: list[int], k_rows: int) -> Iterator[tuple[int, Results]]:
+    """(chunk, its results) for every chunk to do. An engine that prices into given rows gets two sets of
+    arrays in turn: chunk ``k`` is priced while ``k - 1`` is being written, into the arrays ``k - 2`` was
+    written from (the caller hands a chunk to its writer only once the previous one is written), so that a
+    long sweep does not page in fresh memory for every chunk."""
+    if not hasattr(engine, "price_into"):
+        for k in todo:
+            yield k, engine.points(*chunks[k])
+        return
+    spare: list[Results | None] = [None, None]
+    for i, k in enumerate(todo):
+        p0, p1 = chunks[k]
+        rows = (p1 - p0) * k_rows
+        have = spare[i % 2]
+        if have is None or have.points.shape[0] < rows:
+            have = spare[i % 2] = engine.points(p0, p1)  # fresh arrays, priced
+            yield k, have
+        else:
+            yield k, engine.price_into(p0, p1, have.first(rows))
 
 
 def evaluate(sweep: Sweep, backend: str = "cpu") -> xr.Dataset:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import assert_same_results
 
 from ciminus import sweep as runner
@@ -62,6 +63,32 @@ def test_chunk_size_does_not_change_results(tmp_path):
     run_sweep(sweep, tmp_path / "many.nc", progress=False, chunk_points=7, on_chunk=seen.append)
     assert len(seen) == len(plan_chunks(sweep.shape, 7)) > 1
     assert_same_results(tmp_path / "one.nc", tmp_path / "many.nc")
+
+
+def test_chunks_priced_into_reused_arrays_hold_nothing_of_the_chunk_before(tmp_path):
+    """One point per chunk: the third chunk (infeasible: a 10-byte input buffer) is priced into the arrays
+    the first (feasible) was written from; its NaN columns, per-layer results and action counts are its own."""
+    text = """
+name = "reuse"
+[workload]
+network = "mobilenetv2"
+dataset = "cifar10"
+[arch]
+input_buffer_kb = [8, 16, 0.01]
+[sparsity]
+pattern = "hybrid"
+ratio = 0.5
+[output]
+per_layer = true
+actions = true
+"""
+    sweep = parse_sweep(text)
+    run_sweep(sweep, tmp_path / "one.nc", progress=False)
+    run_sweep(sweep, tmp_path / "each.nc", progress=False, chunk_points=1)
+    assert_same_results(tmp_path / "one.nc", tmp_path / "each.nc")
+    with xr.open_dataset(tmp_path / "each.nc") as ds:
+        assert list(ds.feasible.values) == [True, True, False]
+        assert np.isnan(ds.layer_energy.values[2]).all() and np.isnan(ds.action_count.values[2]).all()
 
 
 def _interruptible() -> None:
