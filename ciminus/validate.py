@@ -741,6 +741,15 @@ def _fixed(key: str, table: str, fixed: dict, axes: list[Axis]) -> Any:
     return vals[0] if len(vals) == 1 else _MISSING
 
 
+def _set_by_user(table: str, key: str, fixed: dict, axes: list[Axis]) -> Any:
+    """What a sweep file sets ``table.key`` to other than its default ("[...]" where it is swept), else
+    ``_MISSING``: a key that is read only with some other setting is refused when set without it."""
+    if any(a.table == table and a.key == key for a in axes):
+        return "[...]"
+    given = fixed[table].get(key, _MISSING)
+    return _MISSING if given is _MISSING or given == default_value(table, key) else given
+
+
 def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list[Axis], output: OutputSpec) -> None:
     every = [*axes, *cands]
     # A given bit profile: with input_profile = "given" only, one probability per input bit.
@@ -814,18 +823,15 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
     if pattern is not _MISSING:
         for key, users in (("intrablock_masks", INTRABLOCK_PATTERNS), ("intrablock_cols", INTRABLOCK_PATTERNS),
                            ("order", ("hybrid", "flexblock"))):
-            given = fixed["sparsity"].get(key, _MISSING)
-            swept = any(a.table == "sparsity" and a.key == key for a in axes)
-            if pattern not in users and (swept or given not in (_MISSING, default_value("sparsity", key))):
-                ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]",
-                       f'not used by pattern "{pattern}"', "only with pattern " + ", ".join(f'"{p}"' for p in users))
+            value = _set_by_user("sparsity", key, fixed, axes)
+            if pattern not in users and value is not _MISSING:
+                ck.add(f"sparsity.{key}", value, f'not used by pattern "{pattern}"',
+                       "only with pattern " + ", ".join(f'"{p}"' for p in users))
     firsts = set(_values("first", "sparsity", fixed, every)) - {"none"}
     for key in ("first_block_rows", "first_block_cols"):  # the sizes of a first stage of blocks
-        given = fixed["sparsity"].get(key, _MISSING)
-        swept = any(a.table == "sparsity" and a.key == key for a in axes)
-        if "block" not in firsts and (swept or given not in (_MISSING, default_value("sparsity", key))):
-            ck.add(f"sparsity.{key}", given if given is not _MISSING else "[...]", 'not used without first = "block"',
-                   'only with sparsity.first = "block"')
+        value = _set_by_user("sparsity", key, fixed, axes)
+        if "block" not in firsts and value is not _MISSING:
+            ck.add(f"sparsity.{key}", value, 'not used without first = "block"', 'only with sparsity.first = "block"')
     if set(_values("first", "sparsity", fixed, every)) == {"block"}:  # no point can be priced: refused
         nm = itertools.product(patterns, n_values, m_values)
         if all(python(intrablock_segment)(codes[p], n, m) for p, n, m in nm):
