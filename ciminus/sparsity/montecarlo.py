@@ -45,26 +45,30 @@ def _nested_masks(layer: Layer, flex: FlexBlock, rng: np.random.Generator) -> np
     """Masks of a first stage of narrower blocks and the FullBlock pattern after it: the first keeps
     ``first_kept`` of its blocks; of the pattern's blocks still holding a kept weight (``live``) the pattern
     keeps floor((1 - ratio) * live), and a kept pattern block keeps only what the first stage left."""
-    rows, cols = layer.rows, layer.cols
-    masks = np.empty((layer.groups, rows, cols), dtype=np.uint8)
-    bm1, bn1 = flex.first_block_rows, flex.first_block_cols
-    hb1, nb1 = ceil_div(rows, bm1), ceil_div(cols, bn1)
-    row1, col1 = np.arange(rows) // bm1, np.arange(cols) // bn1
+    masks = np.empty((layer.groups, layer.rows, layer.cols), dtype=np.uint8)
+    first, n_first = block_cells(layer.rows, layer.cols, flex.first_block_rows, flex.first_block_cols)
     if flex.has_fullblock:
-        bm, bn = flex.block_rows, flex.block_cols
-        hb, nb = ceil_div(rows, bm), ceil_div(cols, bn)
-        cell = block_rows_of(rows, bm, flex.index_unit, hb)[:, None] * nb + (np.arange(cols) // bn)[None, :]
+        cell, n_blocks = block_cells(layer.rows, layer.cols, flex.block_rows, flex.block_cols, flex.index_unit)
     for g in range(layer.groups):
-        keep = np.zeros(hb1 * nb1, dtype=bool)
-        keep[rng.choice(hb1 * nb1, size=flex.first_kept, replace=False)] = True
-        cells = keep.reshape(hb1, nb1)[row1[:, None], col1[None, :]]
+        keep = np.zeros(n_first, dtype=bool)
+        keep[rng.choice(n_first, size=flex.first_kept, replace=False)] = True
+        cells = keep[first]
         if flex.has_fullblock:
-            alive = np.flatnonzero(np.bincount(cell.ravel(), weights=cells.ravel(), minlength=hb * nb))
-            kept = np.zeros(hb * nb, dtype=bool)
+            alive = np.flatnonzero(np.bincount(cell.ravel(), weights=cells.ravel(), minlength=n_blocks))
+            kept = np.zeros(n_blocks, dtype=bool)
             kept[rng.choice(alive, size=kept_blocks(flex.ratio, len(alive)), replace=False)] = True
             cells &= kept[cell]
         masks[g] = cells
     return masks
+
+
+def block_cells(rows: int, cols: int, block_rows: int, block_cols: int, run: int = 0) -> tuple[np.ndarray, int]:
+    """(the FullBlock block of every cell of a ``rows x cols`` matrix, numbered row-major, as a ``rows x
+    cols`` array; how many blocks): blocks of ``block_rows x block_cols``, a block row interleaved runs of
+    ``run`` rows where ``run`` < ``block_rows`` (:func:`block_rows_of`)."""
+    hb, nb = ceil_div(rows, block_rows), ceil_div(cols, block_cols)
+    row_block = block_rows_of(rows, block_rows, run if run > 0 else block_rows, hb)
+    return row_block[:, None] * nb + (np.arange(cols) // block_cols)[None, :], hb * nb
 
 
 def counted_blocks(flex: FlexBlock) -> tuple[int, int, bool, int]:

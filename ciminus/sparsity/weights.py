@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ciminus.kernels import layout as L
-from ciminus.kernels.tile_stats import blocked_height, ceil_div, kept_blocks
+from ciminus.kernels.tile_stats import blocked_height, kept_blocks
 from ciminus.sparsity.flexblock import FlexBlock, channel_run
-from ciminus.sparsity.montecarlo import block_rows_of
+from ciminus.sparsity.montecarlo import block_cells, block_rows_of
 from ciminus.workloads.layers import Layer
 
 
@@ -139,16 +139,13 @@ def _kept_cells(mat: np.ndarray, block_rows: int, block_cols: int, ratio: float,
     a block row is interleaved runs of ``run`` rows (an input channel under a flattening order that does not
     keep its rows together). Given ``within`` (the cells an earlier stage kept), only the blocks holding one
     of them take part, Phi counts those blocks, and a kept block keeps its cells in ``within``."""
-    rows, cols = mat.shape
-    hb, nb = ceil_div(rows, block_rows), ceil_div(cols, block_cols)
-    row_block = block_rows_of(rows, block_rows, run if run > 0 else block_rows, hb)
-    cell = row_block[:, None] * nb + (np.arange(cols) // block_cols)[None, :]
-    norms = np.bincount(cell.ravel(), weights=np.abs(mat).ravel(), minlength=hb * nb)
+    cell, n_blocks = block_cells(*mat.shape, block_rows, block_cols, run)
+    norms = np.bincount(cell.ravel(), weights=np.abs(mat).ravel(), minlength=n_blocks)
     ranked = np.argsort(-norms, kind="stable")
     if within is not None:
-        live = np.bincount(cell.ravel(), weights=within.ravel(), minlength=hb * nb) > 0
+        live = np.bincount(cell.ravel(), weights=within.ravel(), minlength=n_blocks) > 0
         ranked = ranked[live[ranked]]
-    keep = np.zeros(hb * nb, dtype=bool)
+    keep = np.zeros(n_blocks, dtype=bool)
     keep[ranked[:kept_blocks(ratio, len(ranked))]] = True
     return keep[cell] if within is None else keep[cell] & within
 
