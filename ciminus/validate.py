@@ -838,11 +838,6 @@ def _check_combinations(ck: _Checker, fixed: dict, axes: list[Axis], cands: list
             ck.add("sparsity.first", "block", "prunes blocks before a pattern with an IntraBlock stage: three stages",
                    'a FullBlock pattern after it (for FullBlock then IntraBlock: pattern "hybrid" or "flexblock" '
                    'with order = "full-first")')
-        elif (set(_values("stats", "sparsity", fixed, every)) == {"expected"}
-              and set(_values("source", "sparsity", fixed, every)) == {"random"}):
-            ck.add("sparsity.stats", "expected", 'has no closed form for first = "block" (the pattern draws its '
-                   "blocks among those the first stage kept)", '"monte-carlo", or real weights (sparsity.source) '
-                   "pruned into the pattern (prune = true)")
     if firsts and False in _values("prune", "sparsity", fixed, every) and set(
             _values("source", "sparsity", fixed, every)) - {"random"}:
         ck.add("sparsity.first", min(firsts), "prunes weights, but real weights are taken as they are "

@@ -104,10 +104,12 @@ JOB_IB_ONES = 24
 JOB_FIRST = 25  # FIRST_* (sparsity.first): a FullBlock stage before the pattern
 JOB_FIRST_RATIO = 26
 JOB_IB_COLS = 27  # sparsity.intrablock_cols: adjacent columns sharing one IntraBlock mask (m x n blocks)
-N_JOB = 28
+JOB_FIRST_BLOCK_ROWS = 28  # sparsity.first_block_rows x first_block_cols (SIZE_* or a size): FIRST_BLOCKS' blocks
+JOB_FIRST_BLOCK_COLS = 29
+N_JOB = 30
 # sparsity.first: what a first FullBlock stage prunes, before the pattern acts on what is left: whole rows,
 # channels or columns (the pattern sees a smaller dense matrix), or blocks narrower than the matrix (the
-# pattern prunes its blocks among those still holding a weight: priced from masks, docs/sparsity.md).
+# pattern prunes its blocks among those still holding a weight: a draw inside a draw, docs/sparsity.md).
 FIRST_NONE = 0
 FIRST_ROWS = 1
 FIRST_CHANNELS = 2
@@ -141,7 +143,7 @@ REASON_OVER_POWER = 13
 REASON_OVER_LATENCY = 14
 REASON_UNDER_ACCURACY = 15
 REASON_IB_MASKS = 16  # sparsity.intrablock_masks of another length than nm_m, or keeping another count
-REASON_FIRST_BLOCKS_EXPECTED = 17  # first = "block" under stats = "expected": a draw inside a draw, no closed form
+REASON_FIRST_BLOCKS_EXPECTED = 17  # first = "block" under stats = "expected", blocks that do not nest: no closed form
 REASON_FIRST_BLOCKS_INTRABLOCK = 18  # first = "block" before a pattern with an IntraBlock stage (three stages)
 REASON_NAMES = (
     "ok",

@@ -5,7 +5,8 @@ Two ways to the same numbers (``kernels.layout.S_*``):
 
 * :func:`expected_tile_stats` — the closed-form expectation over random FlexBlock masks
   (``docs/model.md``, "Tile statistics"): hypergeometric counts of kept blocks, occupancy of
-  column tiles, and a Markov chain over the fill offset for sliced packing.
+  column tiles, and a Markov chain over the fill offset for sliced packing; after a first stage of
+  narrower blocks, the per-tile laws of :mod:`kernels.nested_stats` (a draw inside a draw).
 * :func:`mask_tile_stats` — exact counts for given masks (Monte-Carlo draws, or real pruned weights).
 
 Both take the weight matrix of one group in the *hardware view*: after IntraBlock compression, so a
@@ -17,6 +18,15 @@ import math
 import numpy as np
 
 from .jit import jit, threaded
+from .laws import (  # noqa: F401  (re-exported: the laws were born here and are imported from here)
+    _TINY,
+    EXACT_ROWS_WORK,
+    _hypergeometric,
+    all_zero_probability,
+    ceil_div,
+    kept_block_rows_pmf,
+    kept_blocks,
+)
 from .layout import (
     COMPRESS_AUTO,
     COMPRESS_COL,
@@ -38,6 +48,8 @@ from .layout import (
     JOB_COMPRESS,
     JOB_DYNAMIC,
     JOB_FIRST,
+    JOB_FIRST_BLOCK_COLS,
+    JOB_FIRST_BLOCK_ROWS,
     JOB_FIRST_RATIO,
     JOB_GROUPS,
     JOB_IB_COLS,
@@ -99,14 +111,14 @@ from .layout import (
     SIZE_KERNEL,
     STAGES_FULL_FIRST,
 )
-
-_TINY = 1e-15  # probabilities below this are dropped from the sums
-
-
-@jit
-def ceil_div(a, b):
-    """Integer ceiling division for non-negative integers."""
-    return -(-a // b)
+from .nested_stats import (
+    NESTED_SLICE_WORK,
+    nested_slots,
+    sliced_by_branch,
+    sliced_by_branch_work,
+    sliced_sum,
+    sliced_sum_work,
+)
 
 
 @jit
@@ -162,186 +174,6 @@ def intrablock_index_bits(stored, keep, fanin, mask_bits):
         return min(per_slot, stored / keep * mask_bits)
     return per_slot
 
-
-@jit
-def kept_blocks(ratio, n_blocks):
-    """FullBlock keeps Phi = floor((1 - r) * blocks) blocks (CIMinus, Qi et al. 2026)."""
-    return int(math.floor((1.0 - ratio) * n_blocks + 1e-9))
-
-
-@jit
-def all_zero_probability(n_blocks, n_kept, c):
-    """P(c given blocks are all pruned) when n_kept of n_blocks are kept uniformly at random."""
-    if c > n_blocks - n_kept:
-        return 0.0
-    p = 1.0
-    for i in range(c):
-        p *= (n_blocks - n_kept - i) / (n_blocks - i)
-    return p
-
-
-@jit
-def _log_choose(n, k):
-    return math.lgamma(n + 1.0) - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0)
-
-
-@jit
-def _tilt_to_mean(pmf, lo, hi, mean):
-    """Normalise pmf[lo..hi] and tilt it (w_k * exp(theta k)) until its mean is ``mean`` exactly."""
-    base = np.empty(hi - lo + 1)
-    for k in range(lo, hi + 1):
-        base[k - lo] = pmf[k]
-    theta = 0.0
-    for _ in range(50):
-        top = -math.inf
-        for k in range(lo, hi + 1):
-            top = max(top, math.log(base[k - lo] + 1e-300) + theta * k)
-        z = m1 = m2 = 0.0
-        for k in range(lo, hi + 1):
-            w = math.exp(math.log(base[k - lo] + 1e-300) + theta * k - top)
-            pmf[k] = w
-            z += w
-            m1 += w * k
-            m2 += w * k * k
-        m1 /= z
-        var = m2 / z - m1 * m1
-        for k in range(lo, hi + 1):
-            pmf[k] /= z
-        gap = mean - m1
-        if abs(gap) < 1e-12 * max(1.0, mean) or var <= 1e-300:
-            break
-        theta += gap / var
-
-
-_LOG_TINY = math.log(1e-18)  # pmf terms below this, relative to the mode, are dropped (mass < 1e-15)
-
-
-@jit
-def _hypergeometric(pmf, pop, succ, draws, lo, hi):
-    """pmf[k] = C(succ, k) C(pop - succ, draws - k) / C(pop, draws) on lo..hi (real-valued pop and succ
-    allowed), computed from the mode outwards by the ratio of consecutive terms and stopped where the terms
-    fall below 1e-18 of the mode: O(standard deviation) work instead of O(draws) log-gamma calls.
-    Returns the window (first, last) that was filled."""
-    mode = int(math.floor((draws + 1.0) * (succ + 1.0) / (pop + 2.0)))
-    mode = min(hi, max(lo, mode))
-    top = _log_choose(succ, mode) + _log_choose(pop - succ, draws - mode) - _log_choose(pop, draws)
-    pmf[mode] = math.exp(top)
-    lp = top
-    last = mode
-    for k in range(mode, hi):
-        lp += math.log((succ - k) * (draws - k)) - math.log((k + 1.0) * (pop - succ - draws + k + 1.0))
-        if lp - top < _LOG_TINY:
-            break
-        pmf[k + 1] = math.exp(lp)
-        last = k + 1
-    lp = top
-    first = mode
-    for k in range(mode, lo, -1):
-        lp += math.log(k * (pop - succ - draws + k)) - math.log((succ - k + 1.0) * (draws - k + 1.0))
-        if lp - top < _LOG_TINY:
-            break
-        pmf[k - 1] = math.exp(lp)
-        first = k - 1
-    return first, last
-
-
-EXACT_ROWS_WORK = 500_000  # steps of the exact law of L below which it is computed exactly (small tiles)
-
-
-@jit
-def _kept_block_rows_exact(n_rows, n_blocks, n_kept, c, pmf):
-    """The exact law of L: the tile's block-rows taken one at a time, conditioned on the kept blocks seen so
-    far. With s kept among the first r rows' r*c blocks, the other n_kept - s are a uniform draw from the
-    n_blocks - r*c blocks not yet seen, so the next row holds j of them with probability
-    C(c, j) C(n_blocks - (r+1) c, n_kept - s - j) / C(n_blocks - r c, n_kept - s). State (s, rows with a
-    kept block so far); O(n_rows^2 * min(n_kept, n_rows c) * c) steps."""
-    top = min(n_kept, n_rows * c)
-    cur = np.zeros((top + 1, n_rows + 1))
-    nxt = np.zeros((top + 1, n_rows + 1))
-    cur[0, 0] = 1.0
-    for r in range(n_rows):
-        unseen = n_blocks - r * c
-        for s in range(top + 1):
-            for l in range(n_rows + 1):
-                nxt[s, l] = 0.0
-        for s in range(min(top, r * c) + 1):
-            left = n_kept - s
-            if left < 0 or left > unseen:
-                continue
-            base = _log_choose(float(unseen), float(left))
-            for j in range(min(c, min(left, top - s)) + 1):
-                if left - j > unseen - c:
-                    continue
-                pj = math.exp(_log_choose(float(c), float(j)) + _log_choose(float(unseen - c), float(left - j)) - base)
-                hit = 1 if j > 0 else 0
-                for l in range(r + 1):
-                    if cur[s, l] > 0.0:
-                        nxt[s + j, l + hit] += cur[s, l] * pj
-        for s in range(top + 1):
-            for l in range(n_rows + 1):
-                cur[s, l] = nxt[s, l]
-    for l in range(n_rows + 1):
-        total = 0.0
-        for s in range(top + 1):
-            total += cur[s, l]
-        pmf[l] = total
-
-
-@jit
-def kept_block_rows_pmf(n_rows, n_blocks, n_kept, c, pmf):
-    """Distribution of L, the block-rows (of ``n_rows``) with at least one of their ``c`` blocks kept.
-
-    With ``c == 1`` L counts kept blocks in one block column: exactly hypergeometric. With ``c > 1`` it is
-    exact for small tiles (:func:`_kept_block_rows_exact`, up to ``EXACT_ROWS_WORK`` steps), where few
-    rows or few kept blocks make it far from normal; for larger ones its mean and variance are exact and
-    its shape is a hypergeometric fitted to them (``docs/model.md`` §3.4).
-    """
-    for i in range(n_rows + 1):
-        pmf[i] = 0.0
-    if n_kept <= 0:
-        pmf[0] = 1.0
-        return
-    if n_kept >= n_blocks:
-        pmf[n_rows] = 1.0
-        return
-    if c > 1 and n_rows * n_rows * (min(n_kept, n_rows * c) + 1) * (c + 1) <= EXACT_ROWS_WORK:
-        _kept_block_rows_exact(n_rows, n_blocks, n_kept, c, pmf)
-        return
-    if c == 1:
-        lo = max(0, n_rows - (n_blocks - n_kept))
-        hi = min(n_rows, n_kept)
-        _hypergeometric(pmf, float(n_blocks), float(n_kept), float(n_rows), lo, hi)
-        return
-    # c > 1: P(a block-row is empty) and P(two given block-rows are empty) are exact, hence the exact
-    # mean and variance of L. L then follows a hypergeometric law whose (real-valued) population is
-    # chosen to reproduce both; with independent rows it would be binomial and too wide.
-    z1 = all_zero_probability(n_blocks, n_kept, c)
-    z2 = all_zero_probability(n_blocks, n_kept, 2 * c) if n_rows > 1 else 0.0
-    q = 1.0 - z1
-    if q <= 0.0:
-        pmf[0] = 1.0
-        return
-    if q >= 1.0:
-        pmf[n_rows] = 1.0
-        return
-    var = n_rows * z1 * (1.0 - z1) + n_rows * (n_rows - 1.0) * (z2 - z1 * z1)
-    f = var / (n_rows * q * (1.0 - q))
-    if n_rows > 1 and 1e-9 < f < 1.0 - 1e-9:
-        pop = (n_rows - f) / (1.0 - f)
-        succ = q * pop
-        lo = max(0, int(math.ceil(n_rows - (pop - succ) - 1e-9)))
-        hi = min(n_rows, int(math.floor(succ + 1e-9)))
-    else:
-        lo, hi = 1, 0
-    if hi > lo:
-        first, last = _hypergeometric(pmf, pop, succ, float(n_rows), lo, hi)
-        _tilt_to_mean(pmf, first, last, n_rows * q)
-        return
-    # The fitted law has no room on the integers (very few kept blocks): independent rows, exact mean.
-    lq = math.log(q)
-    l1q = math.log1p(-q)
-    for k in range(n_rows + 1):
-        pmf[k] = math.exp(_log_choose(n_rows, k) + k * lq + (n_rows - k) * l1q)
 
 
 @jit
@@ -436,7 +268,7 @@ def _one_column_per_tile(c_of, n_tiles, tile_len, block, run):
 
 
 @jit
-def _exact_slice(groups, n_tiles, w_of, n_rows, n_blocks, n_kept, bm, short, piece, u, mean_p, slot, c_of):
+def _exact_slice(groups, n_tiles, w_of, n_rows, n_blocks, n_kept, bm, short, piece, u, mean_p, tile_slot):
     """(E[T], E[span] per group, width-weighted E[span] per group) of sliced tiles that each hold a block
     column of their own, exactly. Within a group, tile j holds l of the kept blocks with probability
     C(n_rows, l) C(B - (j+1) n_rows, left - l) / C(B - j n_rows, left) given ``left`` kept blocks not yet
@@ -458,7 +290,7 @@ def _exact_slice(groups, n_tiles, w_of, n_rows, n_blocks, n_kept, bm, short, pie
         for o in range(u):
             cur[0, o] = start[o]
         for j in range(n_tiles):
-            mean_s += mean_p[slot[c_of[j]]]
+            mean_s += mean_p[tile_slot[j]]
             unseen = n_blocks - j * n_rows
             for s in range(n_kept + 1):
                 for o in range(u):
@@ -652,9 +484,68 @@ def _needs_counting(dense_rows, cols, groups, array_rows, array_cols, sub_rows, 
 
 
 @jit
+def _one_draw_slots(c_of, n_tiles, max_c, nb_comp, n_blocks, n_kept, bm, short, cap, piece, n_pieces, tile_slot):
+    """Moments per distinct number c of blocks a tile sees along its width, for one FullBlock draw: the law
+    of L (block rows holding a kept block) gives K = bm L, less ``short`` when the last block row is kept.
+    Returns (slots, E[ceil(K/cap)], E[K], P(K = 0), E[L], law of ceil(K/piece), its mean and variance,
+    Cov[pieces, L], Var[L]); ``tile_slot[j]`` receives tile j's slot."""
+    slot = np.full(max_c + 1, -1, dtype=np.int64)
+    n_slots = 0
+    for j in range(n_tiles):
+        if slot[c_of[j]] < 0:
+            slot[c_of[j]] = n_slots
+            n_slots += 1
+    e_ceil = np.zeros(n_slots)  # E[ceil(K/cap)]
+    e_k = np.zeros(n_slots)  # E[K]
+    p_zero = np.zeros(n_slots)  # P(K = 0)
+    e_l = np.zeros(n_slots)  # E[L]
+    pieces = np.zeros((n_slots, n_pieces + 1))  # pmf of ceil(K/piece)
+    mean_p = np.zeros(n_slots)  # E[pieces], Var[pieces], Cov[pieces, L], Var[L]
+    var_p = np.zeros(n_slots)
+    cov_pl = np.zeros(n_slots)
+    var_l = np.zeros(n_slots)
+    pmf = np.empty(nb_comp + 1)
+    done = np.zeros(n_slots, dtype=np.bool_)
+    for j in range(n_tiles):
+        s = slot[c_of[j]]
+        tile_slot[j] = s
+        if done[s]:
+            continue
+        done[s] = True
+        kept_block_rows_pmf(nb_comp, n_blocks, n_kept, c_of[j], pmf)
+        for l in range(nb_comp + 1):
+            w = pmf[l]
+            if w < _TINY:
+                continue
+            p_last = l / nb_comp
+            e_l[s] += w * l
+            for branch in range(2):
+                pb = w * p_last if branch == 0 else w * (1.0 - p_last)
+                if pb <= 0.0:
+                    continue
+                k = bm * l - short if branch == 0 else bm * l
+                e_k[s] += pb * k
+                e_ceil[s] += pb * ceil_div(k, cap)
+                if k == 0:
+                    p_zero[s] += pb
+                pk = ceil_div(k, piece)
+                pieces[s, pk] += pb
+                mean_p[s] += pb * pk
+                var_p[s] += pb * pk * pk
+                cov_pl[s] += pb * pk * l
+                var_l[s] += pb * l * l
+        var_p[s] -= mean_p[s] ** 2
+        cov_pl[s] -= mean_p[s] * e_l[s]
+        var_l[s] -= e_l[s] ** 2
+
+    return n_slots, e_ceil, e_k, p_zero, e_l, pieces, mean_p, var_p, cov_pl, var_l
+
+
+@jit
 def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols,
                         block_rows, block_cols, ratio, has_fullblock, ib_keep, ib_segment, ib_period, ib_fanin,
-                        ib_used, ib_mask_bits, index_unit, compress, rearrange, index_format, out):
+                        ib_used, ib_mask_bits, index_unit, compress, rearrange, index_format, first_rows,
+                        first_cols, first_ratio, out):
     """Expected tile statistics of a layer whose groups are ``rows x cols`` matrices pruned at random.
 
     FullBlock (``has_fullblock``): blocks of ``block_rows x block_cols`` (clipped to the matrix), of which
@@ -663,7 +554,9 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
     slot matrix, so ``block_rows`` counts slots. A slot's multiplexer selects from ``ib_fanin`` inputs,
     ``ib_used`` inputs of a segment are ever selected, ``ib_mask_bits`` number a mask of the set (-1: no
     set). ``index_unit`` is the number of consecutive rows one block index covers (the flattening order
-    decides it).
+    decides it). ``first_rows`` > 0: a first stage of ``first_rows x first_cols`` blocks at ``first_ratio``
+    before the FullBlock pattern, which draws among the blocks still holding a weight
+    (:mod:`kernels.nested_stats`; indexed at the finer of the two blocks, as masks are counted).
     """
     if not _needs_counting(rows, cols, groups, array_rows, array_cols, sub_rows, sub_cols, ib_segment, compress,
                            out):
@@ -695,58 +588,49 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
     c_of, w_of = _axis_tiles(n_tiles, tile_len, other_len, bn, run, nb_other)
     u = cap // piece
     n_pieces = ceil_div(comp_len, piece)
-
-    # Moments per distinct number c of blocks a tile sees along its width.
     max_c = 0
     for j in range(n_tiles):
         max_c = max(max_c, c_of[j])
-    slot = np.full(max_c + 1, -1, dtype=np.int64)
-    n_slots = 0
-    for j in range(n_tiles):
-        if slot[c_of[j]] < 0:
-            slot[c_of[j]] = n_slots
-            n_slots += 1
-    e_ceil = np.zeros(n_slots)  # E[ceil(K/cap)]
-    e_k = np.zeros(n_slots)  # E[K]
-    p_zero = np.zeros(n_slots)  # P(K = 0)
-    e_l = np.zeros(n_slots)  # E[L]
-    pieces = np.zeros((n_slots, n_pieces + 1))  # pmf of ceil(K/piece)
-    mean_p = np.zeros(n_slots)  # E[pieces], Var[pieces], Cov[pieces, L], Var[L]
-    var_p = np.zeros(n_slots)
-    cov_pl = np.zeros(n_slots)
-    var_l = np.zeros(n_slots)
-    pmf = np.empty(nb_comp + 1)
-    done = np.zeros(n_slots, dtype=np.bool_)
-    for j in range(n_tiles):
-        s = slot[c_of[j]]
-        if done[s]:
-            continue
-        done[s] = True
-        kept_block_rows_pmf(nb_comp, n_blocks, n_kept, c_of[j], pmf)
-        for l in range(nb_comp + 1):
-            w = pmf[l]
-            if w < _TINY:
-                continue
-            p_last = l / nb_comp
-            e_l[s] += w * l
-            for branch in range(2):
-                pb = w * p_last if branch == 0 else w * (1.0 - p_last)
-                if pb <= 0.0:
-                    continue
-                k = bm * l - short if branch == 0 else bm * l
-                e_k[s] += pb * k
-                e_ceil[s] += pb * ceil_div(k, cap)
-                if k == 0:
-                    p_zero[s] += pb
-                pk = ceil_div(k, piece)
-                pieces[s, pk] += pb
-                mean_p[s] += pb * pk
-                var_p[s] += pb * pk * pk
-                cov_pl[s] += pb * pk * l
-                var_l[s] += pb * l * l
-        var_p[s] -= mean_p[s] ** 2
-        cov_pl[s] -= mean_p[s] * e_l[s]
-        var_l[s] -= e_l[s] ** 2
+    tile_slot = np.empty(n_tiles, dtype=np.int64)
+    nested = first_rows > 0 and has_fullblock
+    if nested:
+        # A draw inside a draw: the first stage's blocks along the compressed axis x the tiled one.
+        if compress == COMPRESS_ROW:
+            first_h, first_w = min(first_rows, comp_len), min(first_cols, other_len)
+        else:
+            first_h, first_w = min(first_cols, comp_len), min(first_rows, other_len)
+        fine = min(first_h, bm)
+        if max(first_h, bm) >= comp_len:  # one block spans the axis: it nests whatever the other's height
+            if first_h > bm:
+                first_h = ceil_div(comp_len, fine) * fine
+            elif bm > first_h:
+                bm = ceil_div(comp_len, fine) * fine
+        if index_unit < min(block_rows, height) or max(first_h, bm) % fine != 0:
+            # blocks that do not nest along the compressed axis (or channels the flattening order interleaves)
+            out[S_REASON] = REASON_FIRST_BLOCKS_EXPECTED
+            return
+        (n_slots, e_ceil, e_k, p_zero, e_l, pieces, mean_p, var_p, cov_pl, var_l, alive, cov_rows, cov_w, n_blocks,
+         n_kept, fine_cov, branches) = nested_slots(comp_len, other_len, tile_len, cap, piece, first_h, first_w,
+                                                    first_ratio, bm, bn, r, tile_slot)
+        # sliced tiles covary through the coarse stage's fixed count, as one draw's tiles through theirs
+        bn = cov_w
+        run = cov_w
+        nb_other = ceil_div(other_len, cov_w)
+        c_of, w_of = _axis_tiles(n_tiles, tile_len, other_len, bn, run, nb_other)
+        max_c = 0
+        for j in range(n_tiles):
+            max_c = max(max_c, c_of[j])
+        # indexed as the masks are counted: at the finer of the two blocks (ciminus.sparsity.montecarlo)
+        index_unit = min(index_unit, first_rows)
+        bm = fine
+        nb_comp = ceil_div(comp_len, bm)
+    else:
+        n_slots, e_ceil, e_k, p_zero, e_l, pieces, mean_p, var_p, cov_pl, var_l = _one_draw_slots(
+            c_of, n_tiles, max_c, nb_comp, n_blocks, n_kept, bm, short, cap, piece, n_pieces, tile_slot)
+        alive = 0.0
+        cov_rows = nb_comp
+        fine_cov = np.zeros((n_slots, n_slots))
+        branches = np.zeros((1, 1, 1))
 
     sum_ceil = 0.0
     sum_ceil_w = 0.0
@@ -755,7 +639,7 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
     sum_nz_w = 0.0
     sum_l = 0.0
     for j in range(n_tiles):
-        s = slot[c_of[j]]
+        s = tile_slot[j]
         sum_ceil += e_ceil[s]
         sum_ceil_w += w_of[j] * e_ceil[s]
         sum_k += e_k[s]
@@ -765,30 +649,31 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
 
     g = float(groups)
     if pack > 1:
-        tiles = packed_tiles(groups, pack, p_zero[slot[c_of[0]]])
+        tiles = packed_tiles(groups, pack, p_zero[tile_slot[0]])
         span_sum = sum_ceil
         span_sum_w = sum_ceil_w
-    elif rearrange == REARRANGE_SLICE and u > 1 and n_kept <= EXACT_SLICE_KEPT and (
+    elif rearrange == REARRANGE_SLICE and u > 1 and not nested and n_kept <= EXACT_SLICE_KEPT and (
             _one_column_per_tile(c_of, n_tiles, tile_len, bn, run)) and (
             _exact_slice_work(groups, n_tiles, nb_comp, n_blocks, n_kept, u) <= EXACT_SLICE_WORK):
         # Every tile holds one block column of its own, and few blocks are kept (where what one tile keeps
         # decides most of what the others can): the fill offsets follow exactly from the kept blocks, tile
         # after tile (the same recursion as the law of L, one level up).
         tiles, span_sum, span_sum_w = _exact_slice(groups, n_tiles, w_of, nb_comp, n_blocks, n_kept, bm, short,
-                                                   piece, u, mean_p, slot, c_of)
+                                                   piece, u, mean_p, tile_slot)
     elif rearrange == REARRANGE_SLICE and u > 1:
         # Pieces of every tile are packed back to back, group after group. The fill offset before a
         # tile is the running piece count mod u; that count is modelled as a discretised normal whose
         # variance keeps the negative covariance a fixed number of kept blocks puts between tiles.
         kappa = 0.0
         if n_blocks > 1:
-            kappa = -(nb_comp**2) * n_kept * (n_blocks - n_kept) / (n_blocks**2 * (n_blocks - 1.0))
+            kappa = -(cov_rows**2) * n_kept * (n_blocks - n_kept) / (n_blocks**2 * (n_blocks - 1.0))
         beta = np.zeros(n_slots)
         for s_ in range(n_slots):
             if var_l[s_] > 1e-12:
                 beta[s_] = cov_pl[s_] / var_l[s_]
         col_sum = np.zeros(nb_other)
         by_width = np.zeros(max_c + 1)  # sum of beta over the group's earlier tiles, by their block count c
+        by_slot = np.zeros(n_slots)  # the group's earlier tiles, by slot
         z_of = np.zeros(2 * max_c + 1)  # P(n given blocks all pruned)
         for n_ in range(2 * max_c + 1):
             z_of[n_] = all_zero_probability(n_blocks, n_kept, n_)
@@ -809,9 +694,11 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                 col_sum[b_] = 0.0
             for c_ in range(max_c + 1):
                 by_width[c_] = 0.0
+            for s_ in range(n_slots):
+                by_slot[s_] = 0.0
             tot = 0.0
             for j in range(n_tiles):
-                s_ = slot[c_of[j]]
+                s_ = tile_slot[j]
                 cj = c_of[j]
                 sublattice(mean_run, var_run, u, step, offset, scratch)
                 sp = expected_span(offset, pieces[s_], n_pieces, u)
@@ -828,7 +715,7 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                 # Cov(L_i, L_j) = rows^2 (z(c_i + c_j) - z(c_i) z(c_j))
                 for ci in range(1, max_c + 1):
                     if by_width[ci] != 0.0 and (ci > 1 or cj > 1):
-                        cov += beta[s_] * by_width[ci] * nb_comp * nb_comp * (z_of[ci + cj] - z_of[ci] * z_of[cj])
+                        cov += beta[s_] * by_width[ci] * cov_rows * cov_rows * (z_of[ci + cj] - z_of[ci] * z_of[cj])
                 # ... unless the two tiles share blocks (a block across their boundary, or channels whose rows
                 # the flattening order interleaves): then a block row holds the same s blocks for both, and
                 # Cov(L_i, L_j) gains rows * (z(c_i + c_j - s) - z(c_i + c_j)). (Only pairs with a tile wider
@@ -842,13 +729,23 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
                             break  # consecutive blocks: tiles further back share none either
                         continue
                     if ci > 1 or cj > 1:
-                        cov += beta[s_] * beta[slot[ci]] * nb_comp * (z_of[ci + cj - shared] - z_of[ci + cj])
+                        cov += beta[s_] * beta[tile_slot[i]] * cov_rows * (z_of[ci + cj - shared] - z_of[ci + cj])
                 by_width[cj] += beta[s_]
+                if nested:  # ... and through the fine stage's fixed count (kernels.nested_stats)
+                    for a_ in range(n_slots):
+                        cov += by_slot[a_] * fine_cov[a_, s_]
+                    by_slot[s_] += 1.0
                 mean_run += mean_p[s_]
                 var_run = max(0.0, var_run + var_p[s_] + 2.0 * cov)
         tiles = sublattice(mean_run, var_run, u, step, offset, scratch)
         span_sum /= g
         span_sum_w /= g
+        if nested and branches.shape[1] > 1 and (
+                sliced_by_branch_work(groups, n_tiles, n_pieces, branches.shape[1]) <= NESTED_SLICE_WORK):
+            # the tiles share every coarse block: their piece counts, per branch of the coarse draw
+            tiles, span_sum, span_sum_w = sliced_by_branch(groups, n_tiles, tile_slot, w_of, branches, n_pieces, u)
+        elif nested and sliced_sum_work(groups, n_tiles, n_pieces) <= NESTED_SLICE_WORK:
+            tiles, span_sum, span_sum_w = sliced_sum(groups, n_tiles, tile_slot, w_of, pieces, n_pieces, u, var_run)
     else:
         tiles = g * sum_ceil
         span_sum = sum_ceil
@@ -887,8 +784,11 @@ def expected_tile_stats(rows, cols, groups, array_rows, array_cols, sub_rows, su
         stored = g * sum_k_w
         fetch = g * span_sum_w
         psum = g * sum_k
-        # An output is dead only if its whole block column was pruned.
-        out_nz = g * cols * (1.0 - all_zero_probability(n_blocks, n_kept, nb_other))
+        # An output is dead only if its whole block column was pruned (nested: no kept weight in any row).
+        if nested:
+            out_nz = g * alive
+        else:
+            out_nz = g * cols * (1.0 - all_zero_probability(n_blocks, n_kept, nb_other))
         crit = float(min(array_rows, pack * height))
     if tiles <= 0.0:
         row_tiles = 0.0
@@ -1152,8 +1052,8 @@ def first_stage(first, ratio, rows, cols, kernel, channel_run):
     """What a first FullBlock stage of whole rows, input channels or columns (``FIRST_*``) at ``ratio`` leaves
     for the pattern: (rows, cols, kernel rows, channel run, blocks kept, blocks). Its blocks are whole, so
     the kept count is exact and the pattern sees a smaller dense matrix (docs/sparsity.md). Narrower blocks
-    (``FIRST_BLOCKS``) leave the whole matrix to the pattern, which prunes among the blocks they keep
-    (:func:`first_blocks_reason`)."""
+    (``FIRST_BLOCKS``, :func:`first_blocks`) leave the whole matrix to the pattern, which prunes among the
+    blocks they keep (:mod:`kernels.nested_stats`)."""
     if first == FIRST_ROWS:
         kept = kept_blocks(ratio, rows)
         return kept, cols, 1, 1, kept, rows
@@ -1168,17 +1068,31 @@ def first_stage(first, ratio, rows, cols, kernel, channel_run):
 
 
 @jit
-def first_blocks_reason(first, ib_segment, from_masks):
+def first_blocks(sym_rows, sym_cols, ratio, rows, cols, kernel, array_rows, array_cols):
+    """A first stage of blocks narrower than the matrix (``FIRST_BLOCKS``): its blocks (``SIZE_*`` symbols or
+    sizes, clipped to the matrix), how many it keeps, of how many: (block rows, block cols, kept, blocks)."""
+    bm = min(rows, block_side(sym_rows, rows, kernel, array_rows))
+    bn = min(cols, block_side(sym_cols, cols, kernel, array_cols))
+    n = ceil_div(rows, bm) * ceil_div(cols, bn)
+    return bm, bn, kept_blocks(ratio, n), n
+
+
+@jit
+def first_blocks_compress(block_rows, block_cols, rows, cols, orient):
+    """How the only pruning, first blocks before the dense pattern, is compressed: as the mapping says, or
+    (``COMPRESS_AUTO``) by columns when its blocks are whole columns, by rows otherwise."""
+    if orient != COMPRESS_AUTO:
+        return orient
+    return COMPRESS_COL if block_rows == rows and block_cols < cols else COMPRESS_ROW
+
+
+@jit
+def first_blocks_reason(first, ib_segment):
     """Why a first stage of blocks narrower than the matrix (``FIRST_BLOCKS``) cannot be priced (a ``REASON_*``
-    code; 0 when it can): the pattern's kept blocks are a draw among the blocks the first draw left, and the
-    closed form conditions on one exact kept count, so only masks (Monte-Carlo, or real weights pruned) price
-    it (``from_masks``); and with an IntraBlock stage after it the sparsity would have three stages."""
-    if first != FIRST_BLOCKS:
-        return REASON_OK
-    if ib_segment > 0:
+    code; 0 when it can): with an IntraBlock stage after it the sparsity would have three stages. (Blocks
+    that do not nest have no closed form: :func:`expected_tile_stats` says so.)"""
+    if first == FIRST_BLOCKS and ib_segment > 0:
         return REASON_FIRST_BLOCKS_INTRABLOCK
-    if not from_masks:
-        return REASON_FIRST_BLOCKS_EXPECTED
     return REASON_OK
 
 
@@ -1252,20 +1166,34 @@ def job_stats(job, out):
         why = sparsity_reason(int(job[JOB_PATTERN]), job[JOB_RATIO], int(job[JOB_NM_N]),
                               int(job[JOB_NM_M]), int(job[JOB_IB_LEN]), int(job[JOB_IB_ONES]))
         rearrange = int(job[JOB_REARRANGE])
+        first_rows = 0
+        first_cols = 0
+        if first == FIRST_BLOCKS and ib_segment == 0:  # (before an IntraBlock stage: unpriced, below)
+            first_rows, first_cols, kept_first, _ = first_blocks(
+                int(job[JOB_FIRST_BLOCK_ROWS]), int(job[JOB_FIRST_BLOCK_COLS]), job[JOB_FIRST_RATIO], rows, cols,
+                int(job[JOB_KERNEL]), X, Y)
+            if kept_first == 0:
+                rows1 = 0  # nothing left: priced below as a fully pruned matrix
+            elif bm == 0:  # the dense pattern: the first blocks are the only FullBlock stage
+                bm, bn, ratio, unit = first_rows, first_cols, job[JOB_FIRST_RATIO], first_rows
+                compress = first_blocks_compress(first_rows, first_cols, rows, cols, int(job[JOB_COMPRESS]))
+                first_rows = 0
         if rows1 == 0 or cols1 == 0:
             # Assigned here rather than passed as constants, so that one compiled expected_tile_stats serves both.
             rows1 = rows
             cols1 = cols
+            first_rows = 0
             bm, bn, ratio, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit, compress = (
                 pruned_whole(rows, cols))
             rearrange = REARRANGE_PAD
         expected_tile_stats(rows1, cols1, groups, X, Y, int(job[JOB_SUB_ROWS]), int(job[JOB_SUB_COLS]), bm, bn,
                             ratio, bm > 0, ib_keep, ib_segment, ib_period, ib_fanin, ib_used, ib_mask_bits, unit,
-                            compress, rearrange, int(job[JOB_INDEX_FORMAT]), sparse)
+                            compress, rearrange, int(job[JOB_INDEX_FORMAT]), first_rows, first_cols,
+                            job[JOB_FIRST_RATIO], sparse)
         if ib_segment > 0:
             share_intrablock(int(job[JOB_IB_COLS]), cols1, Y, sparse)
         add_first_stage(first, kept1, blocks1, groups, sparse)
-        unpriced = first_blocks_reason(first, ib_segment, False)
+        unpriced = first_blocks_reason(first, ib_segment)
         if unpriced != REASON_OK:  # no statistics, as ciminus.sparsity.stats gives none
             for k in range(N_STATS):
                 sparse[k] = 0.0

@@ -466,25 +466,80 @@ def test_narrow_first_blocks_prune_real_weights_by_magnitude_in_turn():
     assert (pruned != 0).reshape(144, 2, 16).any(axis=2).sum() == int(np.floor(0.1 * 18 * 8 + 1e-9))
 
 
-def test_narrow_first_blocks_are_priced_from_masks_and_infeasible_in_closed_form():
+def test_narrow_first_blocks_are_priced_in_closed_form_and_from_masks():
     text = SWEEP.replace('pattern = "hybrid"', 'pattern = ["row-block", "nm"]').replace(
         "EXTRA", 'first = ["none", "block"]\nfirst_block_rows = 4\nfirst_ratio = 0.5\nSTATS')
-    for stats, names in (("", {"first_blocks_need_masks", "first_blocks_before_intrablock"}),
-                         ('stats = "monte-carlo"\nsamples = 20', {"first_blocks_before_intrablock"})):
+    for stats in ("", 'stats = "monte-carlo"\nsamples = 20'):
         cpu = evaluate(parse_sweep(text.replace("STATS", stats)))
         ref = evaluate(parse_sweep(text.replace("STATS", stats)), backend="reference")
         block = cpu.sel(first="block")
-        assert {L.REASON_NAMES[int(r)] for r in block.reason.values.ravel() if r} == names
-        assert bool(cpu.sel(first="none").feasible.all())
+        assert {L.REASON_NAMES[int(r)] for r in block.reason.values.ravel() if r} == {"first_blocks_before_intrablock"}
+        assert bool(cpu.sel(first="none").feasible.all()) and bool(block.feasible.sel(pattern="row-block"))
         np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
         np.testing.assert_array_equal(cpu.reason.values, ref.reason.values)
-    priced = evaluate(parse_sweep(text.replace("STATS", 'stats = "monte-carlo"\nsamples = 20')))
-    e = priced.energy.sel(pattern="row-block")
-    assert float(e.sel(first="block")) < float(e.sel(first="none"))  # the first stage saves energy
+        e = cpu.energy.sel(pattern="row-block")
+        assert float(e.sel(first="block")) < float(e.sel(first="none"))  # the first stage saves energy
+
+
+# (first block rows, cols, first ratio, pattern, ratio, pattern block rows, array rows, cols, sub rows, rearrange,
+#  compress): the first stage taller, the pattern taller, equal heights, blocks across tiles, column compression
+NESTED = [
+    (8, 16, 0.5, "unstructured", 0.5, 0, 32, 16, 8, "pad", "auto"),
+    (1, "array", 0.5, "row-wise", 0.5, 0, 32, 16, 8, "slice", "auto"),
+    (32, 16, 0.3, "row-block", 0.8, 0, 32, 16, 8, "slice", "auto"),
+    (4, 4, 0.6, "column-wise", 0.3, 0, 32, 16, 8, "pad", "auto"),
+    (2, 16, 0.75, "column-block", 0.9, 16, 32, 8, 32, "pad", "row"),
+    ("all", 5, 0.5, "unstructured", 0.75, 0, 16, 16, 4, "slice", "col"),
+]
+
+
+@pytest.mark.parametrize(("rows", "cols", "first_ratio", "pattern", "ratio", "block_rows", "X", "Y", "xs", "rearrange",
+                          "compress"), NESTED)
+def test_narrow_first_blocks_closed_form_agrees_with_random_masks(rows, cols, first_ratio, pattern, ratio, block_rows,
+                                                                  X, Y, xs, rearrange, compress):
+    """The closed form of a draw inside a draw (docs/model.md §3.6) against 300 random masks: every statistic
+    within four standard errors plus 3 %."""
+    kw = {"block_rows": block_rows} if block_rows else {}
+    sp = SparsitySpec(pattern=pattern, ratio=ratio, first="block", first_block_rows=rows, first_block_cols=cols,
+                      first_ratio=first_ratio, **kw)
+    flex = resolve(sp, CONV, X, Y, "CRS", compress)
+    expected = sparse_stats(CONV, flex, X, Y, xs, 4, rearrange, "auto")
+    assert expected[L.S_REASON] == 0
+    sampled = np.array([sparse_stats(CONV, flex, X, Y, xs, 4, rearrange, "auto", "monte-carlo", 1, seed)
+                        for seed in range(300)])
+    for col, what in STATS.items():
+        mean, se = sampled[:, col].mean(), sampled[:, col].std(ddof=1) / np.sqrt(len(sampled))
+        assert abs(expected[col] - mean) <= 4 * se + 0.03 * abs(mean) + 1e-9, (what, expected[col], mean)
+
+
+def test_narrow_first_blocks_in_closed_form_engine_equals_reference():
+    """The engine's stage 1 (flat jobs, ``kernels.tile_stats.job_stats``) and the reference model's per-layer
+    statistics price a draw inside a draw alike: every pattern kind, first blocks taller, shorter and as
+    tall as the pattern's, the dense pattern (first blocks alone), both compressions, pad and slice."""
+    text = SWEEP.replace('pattern = "hybrid"', 'pattern = ["dense", "unstructured", "row-block", "column-wise"]').replace(
+        "EXTRA", 'first = "block"\nfirst_block_rows = [1, 4, "array"]\nfirst_block_cols = ["array", 4]\n'
+                 'first_ratio = 0.5\n[mapping]\nrearrange = ["pad", "slice"]\ncompress = ["auto", "row", "col"]'
+    ).replace("[mapping]\nmacro_grid", "macro_grid")
+    cpu = evaluate(parse_sweep(text))
+    ref = evaluate(parse_sweep(text), backend="reference")
+    assert bool(cpu.feasible.any())
+    np.testing.assert_array_equal(cpu.reason.values, ref.reason.values)
+    np.testing.assert_allclose(cpu.energy.values, ref.energy.values, rtol=1e-12)
+    np.testing.assert_allclose(cpu.latency.values, ref.latency.values, rtol=1e-12)
+
+
+def test_narrow_first_blocks_that_do_not_nest_need_masks():
+    """First blocks 3 rows high and pattern blocks 2 rows high cut each other: no closed form (the point is
+    infeasible under stats = "expected", with its reason), Monte-Carlo masks price it."""
+    sp = SparsitySpec(pattern="column-block", ratio=0.5, block_rows=2, first="block", first_block_rows=3,
+                      first_block_cols="array", first_ratio=0.5)
+    flex = resolve(sp, CONV, 32, 16, "CRS", "row")
+    assert L.REASON_NAMES[int(sparse_stats(CONV, flex, 32, 16, 8, 4, "pad", "auto")[L.S_REASON])] == (
+        "first_blocks_need_masks")
+    assert sparse_stats(CONV, flex, 32, 16, 8, 4, "pad", "auto", "monte-carlo", 4)[L.S_REASON] == 0
 
 
 @pytest.mark.parametrize(("extra", "key", "words"), [
-    ('first = "block"', "sparsity.stats", "no closed form"),
     ('first = "block"\nstats = "monte-carlo"\npattern = "nm"', "sparsity.first", "IntraBlock"),
     ('first = "row-wise"\nfirst_block_cols = 4', "sparsity.first_block_cols", "only with"),
 ])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.jit import python
-from ciminus.kernels.tile_stats import block_side, ceil_div, first_stage, flexblock, kept_blocks, nm_keep
+from ciminus.kernels.tile_stats import first_blocks, first_blocks_compress, first_stage, flexblock, nm_keep
 from ciminus.sparsity.masks import parse_masks
 from ciminus.specs.mapping import FLATTEN_ORDERS
 from ciminus.specs.sparsity import PATTERNS, SparsitySpec
@@ -110,15 +110,13 @@ def _first_blocks(flex: FlexBlock, sp: SparsitySpec, layer: Layer, array_rows: i
     """A first stage of ``first_block_rows x first_block_cols`` blocks (clipped to the matrix), of which
     floor((1 - first_ratio) * blocks) are kept per group. Before the dense pattern it is the only pruning,
     compressed by rows unless its blocks are whole columns (or the mapping says otherwise)."""
-    bm = min(layer.rows, python(block_side)(size_code(sp.first_block_rows), layer.rows, layer.R * layer.S, array_rows))
-    bn = min(layer.cols, python(block_side)(size_code(sp.first_block_cols), layer.cols, layer.R * layer.S, array_cols))
-    n = python(ceil_div)(layer.rows, bm) * python(ceil_div)(layer.cols, bn)
-    flex = dataclasses.replace(flex, first_block_rows=bm, first_block_cols=bn, first_blocks=n,
-                               first_kept=python(kept_blocks)(sp.first_ratio, n))
+    bm, bn, kept, n = python(first_blocks)(size_code(sp.first_block_rows), size_code(sp.first_block_cols),
+                                          sp.first_ratio, layer.rows, layer.cols, layer.R * layer.S, array_rows,
+                                          array_cols)
+    flex = dataclasses.replace(flex, first_block_rows=bm, first_block_cols=bn, first_blocks=n, first_kept=kept)
     if flex.compress == L.COMPRESS_NONE:  # the dense pattern
-        natural = L.COMPRESS_COL if bm == layer.rows and bn < layer.cols else L.COMPRESS_ROW
-        orient = COMPRESS_CODES[compress]
-        flex = dataclasses.replace(flex, compress=natural if orient == L.COMPRESS_AUTO else orient)
+        orient = python(first_blocks_compress)(bm, bn, layer.rows, layer.cols, COMPRESS_CODES[compress])
+        flex = dataclasses.replace(flex, compress=orient)
     return flex
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ciminus.kernels.jit import python
 from ciminus.kernels.layout import (
+    FIRST_BLOCKS,
     INDEX_AUTO,
     INDEX_BITMAP,
     INDEX_COORDINATE,
@@ -50,7 +51,7 @@ def _nothing_kept(layer: Layer, array_rows: int, array_cols: int, sub_rows: int,
     bm, bn, ratio, keep, segment, period, fanin, used, mask_bits, unit, compress = pruned_whole(layer.rows, layer.cols)
     expected_tile_stats(layer.rows, layer.cols, layer.groups, array_rows, array_cols, sub_rows, sub_cols, bm, bn,
                         ratio, True, keep, segment, period, fanin, used, mask_bits, unit, compress, REARRANGE_PAD,
-                        index_format, out)
+                        index_format, 0, 0, 0.0, out)
 
 
 def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int, sub_rows: int, sub_cols: int,
@@ -61,7 +62,7 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
     rea = REARRANGE_CODES[rearrange]
     fmt = INDEX_CODES[index_format]
     out = np.zeros(N_STATS)
-    why = python(first_blocks_reason)(flex.first, flex.ib_segment, method == "monte-carlo")
+    why = python(first_blocks_reason)(flex.first, flex.ib_segment)
     if why != REASON_OK:
         out[S_REASON] = why
         return out
@@ -70,11 +71,17 @@ def sparse_stats(layer: Layer, flex: FlexBlock, array_rows: int, array_cols: int
         _nothing_kept(layer, array_rows, array_cols, sub_rows, sub_cols, fmt, out)
     elif method == "monte-carlo":
         out = montecarlo_tile_stats(part, flex, array_rows, array_cols, sub_rows, sub_cols, rea, fmt, samples, seed)
+    elif flex.first == FIRST_BLOCKS and not flex.has_fullblock:  # first blocks before the dense pattern
+        expected_tile_stats(part.rows, part.cols, part.groups, array_rows, array_cols, sub_rows, sub_cols,
+                            flex.first_block_rows, flex.first_block_cols, flex.first_ratio, True, 0, 0, 0, 0, 0.0, -1,
+                            flex.first_block_rows, flex.compress, rea, fmt, 0, 0, 0.0, out)
     else:
+        nested = flex.first == FIRST_BLOCKS
         expected_tile_stats(part.rows, part.cols, part.groups, array_rows, array_cols, sub_rows, sub_cols,
                             flex.block_rows, flex.block_cols, flex.ratio, flex.has_fullblock, flex.ib_keep,
                             flex.ib_segment, flex.ib_period, flex.ib_fanin, flex.ib_used, flex.ib_mask_bits,
-                            flex.index_unit, flex.compress, rea, fmt, out)
+                            flex.index_unit, flex.compress, rea, fmt, flex.first_block_rows if nested else 0,
+                            flex.first_block_cols if nested else 0, flex.first_ratio if nested else 0.0, out)
     if part is not None and flex.has_intrablock:
         share_intrablock(flex.ib_cols, part.cols, array_cols, out)
     add_first_stage(flex.first, flex.first_kept, flex.first_blocks, layer.groups, out)
@@ -87,7 +94,7 @@ def weight_stats(weights, layer: Layer, flex: FlexBlock, array_rows: int, array_
     from ciminus.sparsity.weights import WeightsError, hardware_masks, pruned_masks
 
     out = np.zeros(N_STATS)
-    why = python(first_blocks_reason)(flex.first, flex.ib_segment, True)
+    why = python(first_blocks_reason)(flex.first, flex.ib_segment)
     if why != REASON_OK:
         out[S_REASON] = why
         return out

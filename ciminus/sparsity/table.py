@@ -72,10 +72,11 @@ def canonical(jobs: np.ndarray) -> None:
     both = np.isin(p, (L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK)) & ~ib_off
     reads_rows = np.isin(p, (L.PATTERN_COLUMN_BLOCK, L.PATTERN_FLEXBLOCK))
     reads_cols = np.isin(p, (L.PATTERN_ROW_BLOCK, L.PATTERN_HYBRID, L.PATTERN_FLEXBLOCK))
+    alone = dense & (jobs[:, L.JOB_FIRST] != L.FIRST_BLOCKS)  # no FullBlock stage (first blocks are one)
     for column, unused in (
         (L.JOB_RATIO, dense),
-        (L.JOB_COMPRESS, dense),
-        (L.JOB_REARRANGE, dense),
+        (L.JOB_COMPRESS, alone),
+        (L.JOB_REARRANGE, alone),
         # a first stage that keeps nothing leaves an index of the whole pruned matrix, in this format
         (L.JOB_INDEX_FORMAT, dense & (jobs[:, L.JOB_FIRST] == L.FIRST_NONE)),
         (L.JOB_NM_N, ib_off | (p == L.PATTERN_NM)),
@@ -84,6 +85,8 @@ def canonical(jobs: np.ndarray) -> None:
         (L.JOB_BLOCK_COLS, ~reads_cols),
         (L.JOB_CHANNEL_RUN, (p != L.PATTERN_CHANNEL_WISE) & (jobs[:, L.JOB_FIRST] != L.FIRST_CHANNELS)),
         (L.JOB_FIRST_RATIO, jobs[:, L.JOB_FIRST] == L.FIRST_NONE),
+        (L.JOB_FIRST_BLOCK_ROWS, jobs[:, L.JOB_FIRST] != L.FIRST_BLOCKS),
+        (L.JOB_FIRST_BLOCK_COLS, jobs[:, L.JOB_FIRST] != L.FIRST_BLOCKS),
         (L.JOB_FIRST, dynamic),
         (L.JOB_STAGE_ORDER, ~both),
         (L.JOB_IB_MASKS, ~intra),
@@ -167,6 +170,8 @@ def stage_one(resolver: Resolver, point_axes: tuple[Axis, ...], stat_axes: list[
         L.JOB_FIRST: column("sparsity", "first", L.FIRST_STAGES.index),
         L.JOB_FIRST_RATIO: column("sparsity", "first_ratio"),
         L.JOB_IB_COLS: column("sparsity", "intrablock_cols"),
+        L.JOB_FIRST_BLOCK_ROWS: column("sparsity", "first_block_rows", size_code),
+        L.JOB_FIRST_BLOCK_COLS: column("sparsity", "first_block_cols", size_code),
     }
     for k, j in enumerate((L.JOB_IB_MASKS, L.JOB_IB_FANIN, L.JOB_IB_USED, L.JOB_IB_LEN, L.JOB_IB_ONES)):
         per_combo[j] = column("sparsity", "intrablock_masks", lambda v, k=k: float(mask_columns(v)[k]))
