@@ -626,13 +626,7 @@ def _tile_law(start, end, length, coarse_h, coarse_w, fine_h, fine_w, coarse_poo
     _add(0, 0, w * lpmf[0], 0, cap, piece, acc, branches[0])
     prev[0] = 1.0  # S_0
     for l in range(1, l_max + 1):
-        for i in range(l * m + 1):
-            cur[i] = 0.0
-        for i in range((l - 1) * m + 1):
-            if prev[i] < _TINY:
-                continue
-            for z in range(m + 1):
-                cur[i + z] += prev[i] * row[z]
+        _convolve(prev, (l - 1) * m, row, m, cur)
         pl = lpmf[l]
         if pl >= _TINY:
             p_last = min(1.0, l * last_share) if split else 0.0
@@ -646,13 +640,7 @@ def _tile_law(start, end, length, coarse_h, coarse_w, fine_h, fine_w, coarse_poo
                     _add(fine_h * i, i, wi, l, cap, piece, acc, branches[2 * l if by_branch else 0])
             if p_last > 0.0:
                 t_top = (l - 1) * m + m_last
-                for i in range(t_top + 1):
-                    both[i] = 0.0
-                for i in range((l - 1) * m + 1):
-                    if prev[i] < _TINY:
-                        continue
-                    for z in range(m_last + 1):
-                        both[i + z] += prev[i] * row_last[z]
+                _convolve(prev, (l - 1) * m, row_last, m_last, both)
                 mean_b, v = _branch(l, True, m, m_last, mu, var, mu_l, var_l, pair, apart, own, d_mean, fine_pool,
                                     fine_kept, live_var, ratio, n_pattern, step, out_mean, out_first, kappa_mean,
                                     coarse_kept, base_q)
@@ -668,6 +656,18 @@ def _tile_law(start, end, length, coarse_h, coarse_w, fine_h, fine_w, coarse_poo
                         _add(fine_h * i, i, wi, l, cap, piece, acc, branches[2 * l + 1 if by_branch else 0])
         for i in range(l * m + 1):
             prev[i] = cur[i]
+
+
+@jit
+def _convolve(a, a_top, b, b_top, out):
+    """``out[0 .. a_top + b_top]`` = the law of the sum of two independent counts of laws ``a`` and ``b``."""
+    for i in range(a_top + b_top + 1):
+        out[i] = 0.0
+    for i in range(a_top + 1):
+        if a[i] < _TINY:
+            continue
+        for z in range(b_top + 1):
+            out[i + z] += a[i] * b[z]
 
 
 @jit
@@ -1045,6 +1045,44 @@ def nested_slots(length, other, tile_len, cap, piece, first_h, first_w, first_ra
 
 
 @jit
+def _place(law, reach, cond, n_pieces, u, offset, scratch):
+    """One sliced tile with pieces of law ``cond`` packed after a running count of law ``law[0..reach]``:
+    E[macros it spans] (its run of p pieces from fill offset o spans ceil((o + p)/u) of them), and the
+    running count's law after it in place (returns (span, new reach))."""
+    for o in range(u):
+        offset[o] = 0.0
+    for t in range(reach + 1):
+        offset[t % u] += law[t]
+    last = 0
+    for p in range(n_pieces + 1):
+        if cond[p] >= _TINY:
+            last = p
+    span = 0.0
+    for o in range(u):
+        if offset[o] < _TINY:
+            continue
+        for p in range(1, last + 1):
+            if cond[p] >= _TINY:
+                span += offset[o] * cond[p] * ceil_div(o + p, u)
+    _convolve(law, reach, cond, last, scratch)
+    for t in range(reach + last + 1):
+        law[t] = scratch[t]
+    return span, reach + last
+
+
+@jit
+def _macros(law, reach, u):
+    """E[ceil(S / u)]: the macros of ``u`` pieces that a piece count of law ``law[0..reach]`` fills (its mass
+    made 1: it was summed from terms cut at 1e-15)."""
+    tiles = 0.0
+    mass = 0.0
+    for t in range(reach + 1):
+        tiles += law[t] * ceil_div(t, u)
+        mass += law[t]
+    return tiles / mass
+
+
+@jit
 def sliced_sum_work(groups, n_tiles, n_pieces):
     """Steps of :func:`sliced_sum`: each tile convolves the running law (up to every piece so far) with its own."""
     total = groups * n_tiles * n_pieces
@@ -1068,42 +1106,12 @@ def sliced_sum(groups, n_tiles, tile_slot, w_of, pieces, n_pieces, u, var_target
     span_sum_w = 0.0
     for _ in range(groups):
         for j in range(n_tiles):
-            s = tile_slot[j]
-            for o in range(u):
-                offset[o] = 0.0
-            for t in range(reach + 1):
-                offset[t % u] += law[t]
-            span = 0.0
-            for o in range(u):
-                if offset[o] < _TINY:
-                    continue
-                for p in range(1, n_pieces + 1):
-                    if pieces[s, p] >= _TINY:
-                        span += offset[o] * pieces[s, p] * ceil_div(o + p, u)
+            span, reach = _place(law, reach, pieces[tile_slot[j]], n_pieces, u, offset, nxt)
             span_sum += span
             span_sum_w += w_of[j] * span
-            last = 0
-            for p in range(n_pieces + 1):
-                if pieces[s, p] >= _TINY:
-                    last = p
-            for t in range(reach + last + 1):
-                nxt[t] = 0.0
-            for t in range(reach + 1):
-                if law[t] < _TINY:
-                    continue
-                for p in range(last + 1):
-                    nxt[t + p] += law[t] * pieces[s, p]
-            reach += last
-            for t in range(reach + 1):
-                law[t] = nxt[t]
     narrowed = np.zeros(reach + 1)
     _narrow(law, reach, var_target, narrowed)
-    tiles = 0.0
-    mass = 0.0
-    for t in range(reach + 1):
-        tiles += narrowed[t] * ceil_div(t, u)
-        mass += narrowed[t]
-    return tiles / mass, span_sum / groups, span_sum_w / groups
+    return _macros(narrowed, reach, u), span_sum / groups, span_sum_w / groups
 
 
 @jit
@@ -1150,43 +1158,15 @@ def sliced_by_branch(groups, n_tiles, tile_slot, w_of, branches, n_pieces, u):
                 mass = 0.0
                 for p in range(n_pieces + 1):
                     mass += branches[s, b, p]
-                last = 0
                 for p in range(n_pieces + 1):
                     cond[p] = branches[s, b, p] / mass if mass > 0.0 else (1.0 if p == 0 else 0.0)
-                    if cond[p] >= _TINY:
-                        last = p
-                for o in range(u):
-                    offset[o] = 0.0
-                for t in range(reach_b + 1):
-                    offset[t % u] += cur[t]
-                span = 0.0
-                for o in range(u):
-                    if offset[o] < _TINY:
-                        continue
-                    for p in range(1, last + 1):
-                        if cond[p] >= _TINY:
-                            span += offset[o] * cond[p] * ceil_div(o + p, u)
+                span, reach_b = _place(cur, reach_b, cond, n_pieces, u, offset, tmp)
                 span_sum += weight * span
                 span_sum_w += weight * w_of[j] * span
-                for t in range(reach_b + last + 1):
-                    tmp[t] = 0.0
-                for t in range(reach_b + 1):
-                    if cur[t] < _TINY:
-                        continue
-                    for p in range(last + 1):
-                        tmp[t + p] += cur[t] * cond[p]
-                reach_b += last
-                for t in range(reach_b + 1):
-                    cur[t] = tmp[t]
             for t in range(reach_b + 1):
                 nxt[t] += weight * cur[t]
             reach_next = max(reach_next, reach_b)
         reach = reach_next
         for t in range(reach + 1):
             law[t] = nxt[t]
-    tiles = 0.0
-    mass = 0.0
-    for t in range(reach + 1):
-        tiles += law[t] * ceil_div(t, u)
-        mass += law[t]
-    return tiles / mass, span_sum / groups, span_sum_w / groups
+    return _macros(law, reach, u), span_sum / groups, span_sum_w / groups
