@@ -281,7 +281,7 @@ def _price_and_write(sweep: Sweep, out: Path, backend: str, cluster: tuple | Non
         if backend == "cpu" and cluster is None:
             compiling = start_engine_compile()  # a child compiles the engine while this process lowers
             if compiling is not None or (CACHE and not stage_one_cached()):
-                report.note("compiling the kernels (first run after an install only; about 20 s on two cores, "
+                report.note("compiling the kernels (first run after an install only; about a minute on two cores, "
                             "then they load from the disk cache)")
         with report.phase("tile statistics" if cluster is None else "lowering (the workers compute the statistics)"):
             job = prepare_job(sweep, backend, distributed=cluster is not None)
