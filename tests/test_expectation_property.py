@@ -44,7 +44,9 @@ def monte_carlo(layer, flex, ar, ac, sr, sc, rearrange, rng):
 
 
 @st.composite
-def cases(draw, rearrange="pad"):
+def shapes(draw):
+    """A small layer's (C, K, R, groups) per group and an array with its sub-arrays (rows, cols, sub rows,
+    sub cols)."""
     c = draw(st.integers(1, 24))
     k = draw(st.integers(1, 48))
     r = draw(st.sampled_from([1, 3]))
@@ -53,6 +55,12 @@ def cases(draw, rearrange="pad"):
     ac = draw(st.sampled_from([4, 8, 16]))
     sr = draw(st.sampled_from([d for d in (4, 8, 16, 32) if ar % d == 0]))
     sc = draw(st.sampled_from([d for d in (2, 4, 8, 16) if ac % d == 0]))
+    return c, k, r, groups, ar, ac, sr, sc
+
+
+@st.composite
+def cases(draw, rearrange="pad"):
+    c, k, r, groups, ar, ac, sr, sc = draw(shapes())
     pattern = draw(st.sampled_from(PATTERNS))
     ratio = draw(st.sampled_from([0.25, 0.5, 0.75] if pattern == "nm" else [0.1, 0.3, 0.5, 0.75, 0.9, 0.95]))
     keep = round(4 * (1 - ratio)) if pattern == "nm" else 2

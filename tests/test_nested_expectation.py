@@ -13,6 +13,7 @@ layer's energy and latency (docs/performance.md).
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_expectation_property import shapes
 
 from ciminus.kernels import layout as L
 from ciminus.kernels.nested_stats import live_blocks, pattern_kept
@@ -31,14 +32,7 @@ COLUMNS = {L.S_TILES: "tiles", L.S_PSUM: "partial sums", L.S_FETCH: "fetched row
 
 @st.composite
 def cases(draw):
-    c = draw(st.integers(1, 24))
-    k = draw(st.integers(1, 48))
-    r = draw(st.sampled_from([1, 3]))
-    groups = draw(st.sampled_from([1, 1, 2]))
-    ar = draw(st.sampled_from([8, 16, 32]))
-    ac = draw(st.sampled_from([4, 8, 16]))
-    sr = draw(st.sampled_from([d for d in (4, 8, 16, 32) if ar % d == 0]))
-    sc = draw(st.sampled_from([d for d in (2, 4, 8, 16) if ac % d == 0]))
+    c, k, r, groups, ar, ac, sr, sc = draw(shapes())
     pattern = draw(st.sampled_from(PATTERNS))
     extra = {}
     if pattern == "flexblock":
